@@ -1,0 +1,52 @@
+// swift-tools-version: 6.1
+//
+// flowd: stain-free holographic imaging flow cytometry, live at the microscope.
+// Module map and contracts: docs/architecture.md. Dependencies point one way:
+// FlowDaemon → {FrameIngest, Reconstruction, Inference, Simulator} → Protocol / C shims.
+
+import PackageDescription
+
+/// Every Swift target builds in Swift 6 language mode: data races are compile errors.
+let swiftSettings: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "flowd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "flowd", targets: ["FlowDaemon"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(
+            url: "https://github.com/apple/swift-configuration", from: "1.4.0",
+            traits: [.defaults, "YAML", "CommandLineArguments"]),
+    ],
+    targets: [
+        // C shims over the system libraries (Debian packages in brackets).
+        .systemLibrary(
+            name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+
+        // Wire formats and their validation: frame message v1 in, `cell` / `counts` out.
+        .target(name: "Protocol", swiftSettings: swiftSettings),
+
+        // The `flowd` executable: service, config, publishing, recording, CLI.
+        .executableTarget(
+            name: "FlowDaemon",
+            dependencies: [
+                "Protocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .testTarget(name: "ProtocolTests", dependencies: ["Protocol"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,19 @@
+/// Bounds on what a frame may claim, checked before any pixel is touched, so that a bad header
+/// can never make the daemon allocate or read more than the operator allowed.
+public struct FrameLimits: Sendable, Equatable {
+    /// Largest accepted number of rows (pixels).
+    public var maxRows: Int
+    /// Largest accepted number of columns (pixels).
+    public var maxCols: Int
+    /// Largest accepted header, in bytes. Real headers are about 100 bytes.
+    public var maxHeaderBytes: Int
+
+    public init(maxRows: Int = 4096, maxCols: Int = 4096, maxHeaderBytes: Int = 4096) {
+        self.maxRows = maxRows
+        self.maxCols = maxCols
+        self.maxHeaderBytes = maxHeaderBytes
+    }
+
+    /// The largest pixel buffer these limits allow, in bytes (float32 at the largest shape).
+    public var maxPayloadBytes: Int { maxRows * maxCols * PixelType.float32.itemSize }
+}
