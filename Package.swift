@@ -19,9 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(
-            url: "https://github.com/apple/swift-configuration", from: "1.4.0",
-            traits: [.defaults, "YAML", "CommandLineArguments"]),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C shims over the system libraries (Debian packages in brackets).
@@ -35,18 +33,30 @@ let package = Package(
         // Wire formats and their validation: frame message v1 in, `cell` / `counts` out.
         .target(name: "Protocol", swiftSettings: swiftSettings),
 
+        // A thin, safe Swift wrapper over libzmq: sockets, heap-owned messages, EINTR retry.
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: swiftSettings),
+
+        // Camera frames in: one receive thread per input, bounded queue, per-camera counters.
+        .target(
+            name: "FrameIngest",
+            dependencies: ["Protocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+
         // The `flowd` executable: service, config, publishing, recording, CLI.
         .executableTarget(
             name: "FlowDaemon",
             dependencies: [
-                "Protocol",
+                "Protocol", "ZeroMQ", "FrameIngest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
 
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FrameIngestTests", dependencies: ["FrameIngest", "ZeroMQ", "Protocol"],
+            swiftSettings: swiftSettings),
     ]
 )

@@ -25,7 +25,8 @@ extension Frame {
             throw FrameDecodingError(
                 .payloadSizeMismatch,
                 "pixel buffer is \(parts[1].count) bytes, but shape [\(header.rows), \(header.cols)] of "
-                    + "\(header.dtype.rawValue) needs \(header.payloadBytes) bytes")
+                    + "\(header.dtype.rawValue) needs \(header.payloadBytes) bytes",
+                camera: header.camera)
         }
         self.init(header: header, pixels: PixelBuffer(copying: parts[1]))
     }

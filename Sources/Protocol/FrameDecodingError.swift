@@ -21,10 +21,13 @@ public struct FrameDecodingError: Error, Sendable, Equatable, CustomStringConver
 
     public let reason: Reason
     public let message: String
+    /// The camera the message named, when its header got that far; its counters take the blame.
+    public var camera: String?
 
-    public init(_ reason: Reason, _ message: String) {
+    public init(_ reason: Reason, _ message: String, camera: String? = nil) {
         self.reason = reason
         self.message = message
+        self.camera = camera
     }
 
     public var description: String { "\(reason.rawValue): \(message)" }

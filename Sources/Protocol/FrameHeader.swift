@@ -72,7 +72,12 @@ extension FrameHeader {
                 .headerNotJSON,
                 "header is not JSON (send it with send_json; pickled objects are never accepted)")
         }
-        try self.init(fields: object, limits: limits)
+        do {
+            try self.init(fields: object, limits: limits)
+        } catch var error {
+            error.camera = Self.cameraIDIfValid(object)
+            throw error
+        }
     }
 
     private init(fields: [String: JSONValue], limits: FrameLimits) throws(FrameDecodingError) {
@@ -139,6 +144,13 @@ extension FrameHeader {
             throw badField(key, value, "a printable string of 1 to \(maxCameraIDBytes) bytes")
         }
         return id
+    }
+
+    /// The camera id of a header that failed validation, if it carries a valid one.
+    private static func cameraIDIfValid(_ fields: [String: JSONValue]) -> String? {
+        let camera = try? cameraID(fields["camera"], key: "camera")
+        let sender = try? cameraID(fields["msg"], key: "msg")
+        return camera ?? sender ?? nil
     }
 
     /// Control, format and unassigned characters have no place in an id that names counters,

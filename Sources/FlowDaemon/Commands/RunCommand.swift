@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `flowd run`: the daemon, as systemd starts it.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the daemon: receive camera frames, publish results, until SIGTERM.",
+        discussion: "Settings come from the defaults, then --config, then FLOWD_* environment variables, "
+            + "then the command line. config/flowd.yaml documents every key.")
+
+    @Option(help: "YAML config file (see config/flowd.yaml).")
+    var config: String?
+
+    @Option(
+        name: .customLong("input"),
+        help: "Camera input MODE:ENDPOINT, repeatable; MODE is sub, pull or rep (e.g. sub:tcp://127.0.0.1:5555).")
+    var inputs: [String] = []
+
+    @Option(help: "PUB endpoint for results, bound by flowd (e.g. tcp://127.0.0.1:5560).")
+    var publish: String?
+
+    @Option(name: .customLong("set"), help: "Override any config key: --set ingest.queue_capacity=128. Repeatable.")
+    var settings: [String] = []
+
+    func run() async throws {
+        let config = try loadConfig()
+        LoggingSystem.bootstrap { JournalLogHandler(label: $0, level: config.logLevel) }
+        let logger = Logger(label: "flowd")
+        let daemon: Daemon
+        do {
+            daemon = try Daemon(config: config, logger: logger)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(69)  // EX_UNAVAILABLE: an endpoint could not be bound or connected
+        }
+        try await daemon.run()
+        logger.info("stopped")
+    }
+
+    private func loadConfig() throws -> DaemonConfig {
+        do {
+            var overrides = try settings.map { (text) throws(ConfigError) in try ConfigLoader.override(parsing: text) }
+            if !inputs.isEmpty { overrides.append(.init(key: "inputs", values: inputs, option: "--input")) }
+            if let publish { overrides.append(.init(key: "publish.endpoint", values: [publish], option: "--publish")) }
+            return try ConfigLoader.load(file: config, overrides: overrides)
+        } catch {
+            FileHandle.standardError.write(Data("flowd: \(error)\n".utf8))
+            throw ExitCode(78)  // EX_CONFIG
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import FrameIngest
+import Logging
+
+/// One configuration key: its dotted name, and how a text value is checked and stored.
+///
+/// The table ``all`` is the one place that lists what flowd can be configured with.
+struct ConfigKey: Sendable {
+    let name: String
+    /// `true` for keys whose value is a list (YAML sequence, comma-separated in the environment).
+    let isList: Bool
+    let apply: @Sendable (inout DaemonConfig, [String], ConfigSource) throws(ConfigError) -> Void
+
+    /// `FLOWD_` + the name in upper case with dots as underscores.
+    var environmentVariable: String {
+        "FLOWD_" + name.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+
+    static let all: [ConfigKey] = [
+        list("inputs") { config, values, source throws(ConfigError) in
+            guard !values.isEmpty else {
+                throw ConfigError(key: "inputs", source: source, expected: "at least one input", got: "")
+            }
+            var inputs: [InputSpec] = []
+            for value in values {
+                do { inputs.append(try InputSpec(parsing: value)) } catch {
+                    throw ConfigError("config key inputs (\(source)): \(error)")
+                }
+            }
+            config.inputs = inputs
+        },
+        scalar("publish.endpoint") { config, value, source throws(ConfigError) in
+            guard ["tcp://", "ipc://", "inproc://"].contains(where: value.hasPrefix) else {
+                throw ConfigError(
+                    key: "publish.endpoint", source: source, expected: "a tcp://, ipc:// or inproc:// endpoint",
+                    got: value)
+            }
+            config.publishEndpoint = value
+        },
+        scalar("publish.counts_interval_s") { config, value, source throws(ConfigError) in
+            config.countsIntervalSeconds = try number(value, "publish.counts_interval_s", source, 0.05...3600)
+        },
+        scalar("publish.linger_ms") { config, value, source throws(ConfigError) in
+            config.publishLingerMilliseconds = Int32(try integer(value, "publish.linger_ms", source, 0...10_000))
+        },
+        scalar("ingest.queue_capacity") { config, value, source throws(ConfigError) in
+            config.ingest.queueCapacity = try integer(value, "ingest.queue_capacity", source, 1...100_000)
+        },
+        scalar("ingest.receive_hwm") { config, value, source throws(ConfigError) in
+            config.ingest.receiveHighWaterMark = Int32(try integer(value, "ingest.receive_hwm", source, 1...1_000_000))
+        },
+        scalar("ingest.max_rows") { config, value, source throws(ConfigError) in
+            config.ingest.limits.maxRows = try integer(value, "ingest.max_rows", source, 1...16384)
+        },
+        scalar("ingest.max_cols") { config, value, source throws(ConfigError) in
+            config.ingest.limits.maxCols = try integer(value, "ingest.max_cols", source, 1...16384)
+        },
+        scalar("ingest.max_cameras") { config, value, source throws(ConfigError) in
+            config.ingest.maxCameras = try integer(value, "ingest.max_cameras", source, 1...4096)
+        },
+        scalar("ingest.stale_after_s") { config, value, source throws(ConfigError) in
+            config.staleAfterSeconds = try number(value, "ingest.stale_after_s", source, 0.1...86400)
+        },
+        scalar("workers") { config, value, source throws(ConfigError) in
+            config.workers = try integer(value, "workers", source, 0...256)
+        },
+        scalar("log.level") { config, value, source throws(ConfigError) in
+            guard let level = Logger.Level(rawValue: value.lowercased()) else {
+                throw ConfigError(
+                    key: "log.level", source: source,
+                    expected: Logger.Level.allCases.map(\.rawValue).joined(separator: ", "), got: value)
+            }
+            config.logLevel = level
+        },
+        scalar("log.malformed_burst") { config, value, source throws(ConfigError) in
+            config.malformedLogBurst = try integer(value, "log.malformed_burst", source, 0...100_000)
+        },
+        scalar("log.malformed_window_s") { config, value, source throws(ConfigError) in
+            config.malformedLogWindowSeconds = try number(value, "log.malformed_window_s", source, 0.1...86400)
+        },
+    ]
+
+    static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }
+
+    // MARK: Value parsers
+
+    private static func scalar(
+        _ name: String,
+        _ apply: @escaping @Sendable (inout DaemonConfig, String, ConfigSource) throws(ConfigError) -> Void
+    ) -> ConfigKey {
+        ConfigKey(name: name, isList: false) { config, values, source throws(ConfigError) in
+            guard values.count == 1 else {
+                throw ConfigError(key: name, source: source, expected: "a single value", got: values.joined(separator: ","))
+            }
+            try apply(&config, values[0], source)
+        }
+    }
+
+    private static func list(
+        _ name: String,
+        _ apply: @escaping @Sendable (inout DaemonConfig, [String], ConfigSource) throws(ConfigError) -> Void
+    ) -> ConfigKey {
+        ConfigKey(name: name, isList: true, apply: apply)
+    }
+
+    private static func integer(
+        _ text: String, _ key: String, _ source: ConfigSource, _ range: ClosedRange<Int>
+    ) throws(ConfigError) -> Int {
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+            throw ConfigError(
+                key: key, source: source, expected: "an integer from \(range.lowerBound) to \(range.upperBound)",
+                got: text)
+        }
+        return value
+    }
+
+    private static func number(
+        _ text: String, _ key: String, _ source: ConfigSource, _ range: ClosedRange<Double>
+    ) throws(ConfigError) -> Double {
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+            throw ConfigError(
+                key: key, source: source, expected: "a number from \(range.lowerBound) to \(range.upperBound)",
+                got: text)
+        }
+        return value
+    }
+}

@@ -1,0 +1,32 @@
+import FrameIngest
+import Logging
+import Protocol
+
+/// Everything `flowd run` can be told, with its defaults.
+///
+/// Each key is documented where the daemon reads it, in ``ConfigKey/all``, and with its default
+/// value in config/flowd.yaml (a test keeps the two equal). Sources, lowest priority first:
+/// these defaults, the YAML file (`--config`), the environment (`FLOWD_PUBLISH_ENDPOINT` for
+/// `publish.endpoint`), the command line (`--set publish.endpoint=…`, `--input`, `--publish`).
+struct DaemonConfig: Sendable, Equatable {
+    /// Camera inputs (`inputs`).
+    var inputs: [InputSpec] = [InputSpec(mode: .sub, endpoint: "tcp://127.0.0.1:5555")]
+    /// PUB endpoint flowd binds for results (`publish.endpoint`).
+    var publishEndpoint = "tcp://127.0.0.1:5560"
+    /// Seconds between `counts` messages (`publish.counts_interval_s`).
+    var countsIntervalSeconds = 1.0
+    /// How long, ms, the stopping daemon may spend delivering its last messages (`publish.linger_ms`).
+    var publishLingerMilliseconds: Int32 = 1000
+    /// Receive side (`ingest.*`).
+    var ingest = IngestSettings()
+    /// Seconds without frames after which a camera is reported stale (`ingest.stale_after_s`).
+    var staleAfterSeconds = 5.0
+    /// Frame workers; 0 = one per core (`workers`).
+    var workers = 0
+    /// Minimum log level (`log.level`).
+    var logLevel = Logger.Level.info
+    /// Malformed-frame log lines per camera and reason in each window (`log.malformed_burst`).
+    var malformedLogBurst = 10
+    /// The window of `log.malformed_burst`, seconds (`log.malformed_window_s`).
+    var malformedLogWindowSeconds = 10.0
+}

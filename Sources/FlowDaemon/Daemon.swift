@@ -1,0 +1,62 @@
+import Dispatch
+import Foundation
+import FrameIngest
+import Logging
+import ServiceLifecycle
+import ZeroMQ
+
+/// The flowd daemon: every socket bound and every service wired, ready to ``run()``.
+///
+/// Construction binds and connects all sockets, so that a bad endpoint fails before systemd is
+/// told READY. ``run()`` runs the services until SIGTERM or SIGINT, then stops gracefully:
+/// stop receiving, drain, publish the final `counts`, return.
+struct Daemon: Sendable {
+    let config: DaemonConfig
+    let ingest: FrameIngest
+    let publisher: ResultPublisher
+    let logger: Logger
+    private let group: ServiceGroup
+
+    init(config: DaemonConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) throws(ZMQError) {
+        self.config = config
+        self.logger = logger
+        let context = ZMQContext()
+        let ingest = try FrameIngest(inputs: config.inputs, settings: config.ingest, context: context, logger: logger)
+        let publisher = try ResultPublisher(
+            context: context, endpoint: config.publishEndpoint, linger: config.publishLingerMilliseconds)
+        let statistics = FrameStatistics()
+        let workerCount = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
+        let workers = FrameWorkers(queue: ingest.queue, count: workerCount) { frame, _ in
+            statistics.process(frame)
+        }
+        let counts = CountsService(
+            publisher: publisher, ingest: ingest, statistics: statistics, notifier: notifier,
+            interval: .milliseconds(Int64(config.countsIntervalSeconds * 1000)),
+            staleAfterSeconds: config.staleAfterSeconds,
+            startNanoseconds: DispatchTime.now().uptimeNanoseconds, logger: logger)
+        // Shut down in reverse order: systemd hears STOPPING first, the pipeline drains, and
+        // the counts service publishes the final counts last.
+        group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: counts),
+                    .init(service: PipelineService(ingest: ingest, workers: workers, logger: logger)),
+                    .init(service: SystemdService(notifier: notifier, ingest: ingest, workers: workers)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        self.ingest = ingest
+        self.publisher = publisher
+        logger.info(
+            "flowd ready: libzmq \(ZMQContext.libraryVersion), \(workerCount) workers, publishing on \(publisher.endpoint)")
+    }
+
+    func run() async throws {
+        try await group.run()
+    }
+
+    /// Starts a graceful shutdown, as SIGTERM does.
+    func stop() async {
+        await group.triggerGracefulShutdown()
+    }
+}

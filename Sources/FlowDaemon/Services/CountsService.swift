@@ -1,0 +1,78 @@
+import Dispatch
+import Foundation
+import FrameIngest
+import Logging
+import Protocol
+import ServiceLifecycle
+
+/// Publishes `counts` at the configured cadence, logs a status line with the live frame
+/// statistics, and publishes the final `counts` when the daemon stops.
+///
+/// It is the first service of the group, so it is shut down last: by then the pipeline has
+/// drained and the final message accounts for every frame.
+struct CountsService: Service {
+    let publisher: ResultPublisher
+    let ingest: FrameIngest
+    let statistics: FrameStatistics
+    let notifier: SystemdNotifier
+    let interval: Duration
+    let staleAfterSeconds: Double
+    let startNanoseconds: UInt64
+    let logger: Logger
+
+    func run() async throws {
+        while true {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                break
+            }
+            publish(final: false)
+        }
+        publish(final: true)
+        publisher.close()
+    }
+
+    func counts(final: Bool) -> CountsMessage {
+        let now = DispatchTime.now().uptimeNanoseconds
+        return CountsMessage(
+            uptimeSeconds: Double(now - startNanoseconds) / 1e9,
+            cameras: ingest.counters.snapshot(at: now), final: final)
+    }
+
+    private func publish(final: Bool) {
+        let message = counts(final: final)
+        do {
+            try publisher.publish(.counts, message.jsonBytes())
+        } catch {
+            logger.warning("could not publish counts: \(error)")
+        }
+        let status = statusLine(message)
+        notifier.status(status)
+        logger.info("\(final ? "final: " : "")\(status)")
+    }
+
+    private func statusLine(_ counts: CountsMessage) -> String {
+        let frames = counts.frames
+        var line = "frames received \(frames.received), malformed \(frames.malformed), dropped \(frames.dropped), "
+            + "gaps \(frames.gaps); queue \(ingest.queue.depth)/\(ingest.queue.capacity)"
+        let seconds = interval.seconds
+        for (camera, stats) in statistics.takeInterval().sorted(by: { $0.key < $1.key }) {
+            line += "; \(camera): \(Int((Double(stats.frames) / seconds).rounded())) frames/s, "
+                + "mean pixel \(String(format: "%.1f", stats.meanPixel))"
+        }
+        for (camera, counters) in counts.cameras.sorted(by: { $0.key < $1.key }) {
+            if let idle = counters.secondsSinceLastFrame, idle > staleAfterSeconds {
+                line += "; \(camera): stale, no frame for \(Int(idle)) s"
+            }
+        }
+        return line
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

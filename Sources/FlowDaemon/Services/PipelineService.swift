@@ -1,0 +1,36 @@
+import FrameIngest
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Runs ingest and the frame workers; on graceful shutdown stops receiving, drains what was
+/// already received through the workers, and only then returns, so that the final `counts`
+/// (published by ``CountsService``, shut down after this one) accounts for every frame.
+struct PipelineService: Service {
+    let ingest: FrameIngest
+    let workers: FrameWorkers
+    let logger: Logger
+
+    func run() async throws {
+        ingest.start()
+        workers.start()
+        logger.info("receiving on \(ingest.inputs.map(\.description).joined(separator: ", "))")
+        try? await gracefulShutdown()
+        logger.info("stopping: draining received frames")
+        await runOffCooperativePool {
+            ingest.stop()
+            workers.waitUntilFinished()
+        }
+    }
+}
+
+/// Runs blocking work on a plain thread, so that Swift concurrency's few cooperative threads
+/// are never parked in a wait.
+func runOffCooperativePool(_ body: @escaping @Sendable () -> Void) async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        Thread.detachNewThread {
+            body()
+            continuation.resume()
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Dispatch
+import Logging
+import Protocol
+import ZeroMQ
+
+/// The receive side of flowd: one ``FrameReceiver`` thread per input, all feeding one bounded
+/// ``FrameQueue`` that the workers drain, with per-camera ``IngestCounters``.
+public final class FrameIngest: Sendable {
+    public let queue: FrameQueue
+    public let counters: IngestCounters
+    private let receivers: [FrameReceiver]
+
+    /// Creates every socket and binds or connects it; throws on the first endpoint that fails,
+    /// naming it, before any thread starts.
+    public init(
+        inputs: [InputSpec], settings: IngestSettings, context: ZMQContext, logger: Logger
+    ) throws(ZMQError) {
+        queue = FrameQueue(capacity: settings.queueCapacity)
+        counters = IngestCounters(maxCameras: settings.maxCameras)
+        let malformedLog = RateLimitedLog(logger: logger)
+        var receivers: [FrameReceiver] = []
+        for spec in inputs {
+            receivers.append(
+                try FrameReceiver(
+                    spec: spec, context: context, settings: settings, queue: queue, counters: counters,
+                    malformedLog: malformedLog, logger: logger))
+        }
+        self.receivers = receivers
+    }
+
+    public var inputs: [InputSpec] { receivers.map(\.spec) }
+
+    public func start() {
+        for receiver in receivers { receiver.start() }
+    }
+
+    /// Stops every receiver after it drained what libzmq holds, then closes the queue: workers
+    /// finish what is queued and see the end.
+    public func stop() {
+        for receiver in receivers { receiver.stop() }
+        queue.close()
+    }
+
+    /// Every receive thread turned within the last `seconds` (they turn at least every 100 ms).
+    public func receiversAlive(within seconds: Double = 2) -> Bool {
+        let now = DispatchTime.now().uptimeNanoseconds
+        return receivers.allSatisfy { $0.isAlive(within: seconds, now: now) }
+    }
+}

@@ -1,0 +1,136 @@
+import Dispatch
+import Foundation
+import Logging
+import Protocol
+import Synchronization
+import ZeroMQ
+
+/// Receives frames from one input on a dedicated thread: decode, validate, count, enqueue.
+///
+/// A dedicated thread, not a Dispatch queue, because it spends its life blocked in
+/// `zmq_msg_recv`; blocking a Dispatch worker would starve the reconstruction workers.
+final class FrameReceiver: Sendable {
+    let spec: InputSpec
+    private let socket: ZMQSocket
+    private let settings: IngestSettings
+    private let queue: FrameQueue
+    private let counters: IngestCounters
+    private let malformedLog: RateLimitedLog
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    /// Monotonic ns of the loop's last turn; the watchdog's evidence that the thread is alive.
+    private let heartbeat = Atomic<UInt64>(0)
+
+    /// How long one receive waits before the loop looks at the stop flag again, ms.
+    static let pollMilliseconds: Int32 = 100
+
+    /// Creates the socket and binds or connects it, so that a bad endpoint fails at start-up.
+    init(
+        spec: InputSpec, context: ZMQContext, settings: IngestSettings, queue: FrameQueue,
+        counters: IngestCounters, malformedLog: RateLimitedLog, logger: Logger
+    ) throws(ZMQError) {
+        self.spec = spec
+        self.settings = settings
+        self.queue = queue
+        self.counters = counters
+        self.malformedLog = malformedLog
+        self.logger = logger
+        let kind: ZMQSocket.Kind =
+            switch spec.mode {
+            case .sub: .sub
+            case .pull: .pull
+            case .rep: .rep
+            }
+        socket = try ZMQSocket(context: context, kind: kind)
+        try socket.setReceiveHighWaterMark(settings.receiveHighWaterMark)
+        try socket.setMaxMessageSize(Int64(settings.limits.maxPayloadBytes))
+        try socket.setReceiveTimeout(milliseconds: Self.pollMilliseconds)
+        if spec.mode == .sub { try socket.subscribe() }
+        if spec.binds { try socket.bind(spec.endpoint) } else { try socket.connect(spec.endpoint) }
+    }
+
+    func start() {
+        heartbeat.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+        let thread = Thread { [self] in run() }
+        thread.name = "flowd-recv \(spec)"
+        thread.start()
+    }
+
+    /// Stops receiving, reads what libzmq already holds (up to `drainSeconds`), closes the
+    /// socket, and returns once the thread has ended.
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        finished.wait()
+    }
+
+    /// Whether the receive loop turned within the last `seconds`.
+    func isAlive(within seconds: Double, now: UInt64) -> Bool {
+        now &- heartbeat.load(ordering: .relaxed) < UInt64(seconds * 1e9)
+    }
+
+    private func run() {
+        let parts = [ZMQMessage(), ZMQMessage()]
+        var drainDeadline: UInt64?
+        while true {
+            let now = DispatchTime.now().uptimeNanoseconds
+            heartbeat.store(now, ordering: .relaxed)
+            if drainDeadline == nil, stopping.load(ordering: .acquiring) {
+                // Frames already inside libzmq were sent and must be accounted for; drain them
+                // briefly without waiting for new ones.
+                drainDeadline = now + 200_000_000
+                try? socket.setReceiveTimeout(milliseconds: 0)
+            }
+            if let drainDeadline, now > drainDeadline { break }
+            let partCount: Int
+            do {
+                partCount = try socket.receive(into: parts)
+            } catch {
+                if error.isTimeout {
+                    if drainDeadline != nil { break }
+                    continue
+                }
+                if error.isTerminated { break }
+                logger.error("receive on \(spec) failed: \(error)")
+                continue
+            }
+            handle(parts: parts, partCount: partCount)
+            if spec.mode == .rep {
+                // imagezmq's REQ sender waits for this reply before its next frame; it gets
+                // one for every message, valid or not, so a bad frame never wedges a camera.
+                do { try socket.send([Array("OK".utf8)]) } catch {
+                    logger.error("reply on \(spec) failed: \(error)")
+                }
+            }
+        }
+        socket.close()
+        finished.signal()
+    }
+
+    private func handle(parts: [ZMQMessage], partCount: Int) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let frame: Frame
+        do throws(FrameDecodingError) {
+            guard partCount == 2 else {
+                throw FrameDecodingError(
+                    .wrongPartCount,
+                    "message has \(partCount) part(s); a frame is exactly 2: [JSON header, pixel buffer]")
+            }
+            frame = try Frame(parts: parts.map(\.bytes), limits: settings.limits)
+        } catch {
+            let camera = counters.trackedID(for: error.camera ?? spec.endpoint)
+            counters.recordMalformed(camera: camera, reason: error.reason, at: now)
+            malformedLog.warning(
+                key: "\(camera)/\(error.reason.rawValue)",
+                "malformed frame from \(camera) on \(spec): \(error.message)", at: now)
+            return
+        }
+        let camera = counters.trackedID(for: frame.header.camera ?? spec.endpoint)
+        let received = ReceivedFrame(frame: frame, camera: camera, arrivalNanoseconds: now)
+        if queue.offer(received) {
+            counters.recordReceived(camera: camera, seq: frame.header.seq, bytes: frame.pixels.count, at: now)
+        } else {
+            counters.recordDropped(camera: camera, seq: frame.header.seq, at: now)
+        }
+    }
+}

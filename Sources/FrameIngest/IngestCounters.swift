@@ -1,0 +1,90 @@
+import Protocol
+import Synchronization
+
+/// Per-camera frame accounting, shared by the receive threads and the `counts` publisher.
+///
+/// A camera id is whatever the frames call themselves (`camera`, else imagezmq's `msg`), else
+/// the input's endpoint. At most ``maxCameras`` ids are tracked; frames naming further ids are
+/// counted under ``overflowCamera``, so a sender inventing ids cannot grow memory without bound.
+public final class IngestCounters: Sendable {
+    public static let overflowCamera = "other"
+
+    private struct CameraState {
+        var counters = CameraCounters()
+        var lastSeq: UInt64?
+        var lastArrivalNanoseconds: UInt64?
+    }
+
+    private let cameras = Mutex<[String: CameraState]>([:])
+    public let maxCameras: Int
+
+    public init(maxCameras: Int = 64) {
+        self.maxCameras = maxCameras
+    }
+
+    /// A valid frame that was queued for processing.
+    public func recordReceived(camera: String, seq: UInt64?, bytes: Int, at now: UInt64) {
+        update(camera, now) { state in
+            state.counters.frames.received += 1
+            state.counters.bytes += UInt64(bytes)
+            Self.trackSequence(seq, &state)
+        }
+    }
+
+    /// A valid frame refused because the processing queue was full.
+    public func recordDropped(camera: String, seq: UInt64?, at now: UInt64) {
+        update(camera, now) { state in
+            state.counters.frames.dropped += 1
+            Self.trackSequence(seq, &state)
+        }
+    }
+
+    /// A message that failed validation.
+    public func recordMalformed(camera: String, reason: FrameDecodingError.Reason, at now: UInt64) {
+        update(camera, now) { state in
+            state.counters.frames.malformed += 1
+            state.counters.malformedByReason[reason.rawValue, default: 0] += 1
+        }
+    }
+
+    /// The id the counters of `camera` are kept under (``overflowCamera`` past ``maxCameras``).
+    public func trackedID(for camera: String) -> String {
+        cameras.withLock { $0[camera] != nil || $0.count < maxCameras ? camera : Self.overflowCamera }
+    }
+
+    /// The counters as they are now, with the time since each camera's last message.
+    public func snapshot(at now: UInt64) -> [String: CameraCounters] {
+        cameras.withLock { states in
+            states.mapValues { state in
+                var counters = state.counters
+                counters.secondsSinceLastFrame = state.lastArrivalNanoseconds.map {
+                    Double(now &- $0) / 1e9
+                }
+                return counters
+            }
+        }
+    }
+
+    /// Forgets all counts (a new run starts).
+    public func reset() {
+        cameras.withLock { $0.removeAll() }
+    }
+
+    private func update(_ camera: String, _ now: UInt64, _ body: (inout CameraState) -> Void) {
+        cameras.withLock { states in
+            let id = states[camera] != nil || states.count < maxCameras ? camera : Self.overflowCamera
+            body(&states[id, default: CameraState()])
+            states[id]!.lastArrivalNanoseconds = now
+        }
+    }
+
+    /// A jump from seq 7 to seq 10 means frames 8 and 9 never arrived: 2 gaps. A seq that does
+    /// not increase means the camera restarted its counter; counting resumes from there.
+    private static func trackSequence(_ seq: UInt64?, _ state: inout CameraState) {
+        guard let seq else { return }
+        if let last = state.lastSeq, seq > last &+ 1, last != .max {
+            state.counters.frames.gaps += seq - last - 1
+        }
+        state.lastSeq = seq
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import Logging
+import Protocol
+import Testing
+import ZeroMQ
+
+@testable import FrameIngest
+
+/// A sender's side of one frame: header and pixels as a Python camera would send them.
+private func frameParts(camera: String, seq: UInt64, rows: Int = 4, cols: Int = 4) -> [[UInt8]] {
+    let header = FrameHeader(dtype: .uint8, rows: rows, cols: cols, camera: camera, seq: seq)
+    return [header.jsonBytes(), Array(repeating: UInt8(seq % 256), count: rows * cols)]
+}
+
+/// Polls `condition` for up to 5 s (ZeroMQ delivery is asynchronous).
+private func eventually(_ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(5)
+    while Date() < deadline {
+        if condition() { return true }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    return condition()
+}
+
+private let quietLogger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+@Suite("Frame ingest over real ZeroMQ sockets")
+struct FrameIngestTests {
+    @Test("PUSH frames into a bound PULL input over inproc arrive in order and are counted")
+    func pullOverInproc() throws {
+        let context = ZMQContext()
+        let ingest = try FrameIngest(
+            inputs: [InputSpec(mode: .pull, endpoint: "inproc://frames", binds: true)], settings: IngestSettings(),
+            context: context, logger: quietLogger)
+        ingest.start()
+        let sender = try ZMQSocket(context: context, kind: .push)
+        try sender.connect("inproc://frames")
+        for seq in 0..<10 { try sender.send(frameParts(camera: "cam", seq: UInt64(seq))) }
+
+        var seqs: [UInt64] = []
+        while seqs.count < 10, let received = ingest.queue.take(timeout: 5) {
+            seqs.append(received.frame.header.seq!)
+            #expect(received.camera == "cam")
+        }
+        ingest.stop()
+        #expect(seqs == Array(0..<10))
+        let counters = try #require(ingest.counters.snapshot(at: 0)["cam"])
+        #expect(counters.frames == FrameCounters(received: 10))
+        #expect(counters.bytes == 160)
+    }
+
+    @Test("a SUB input connects to a camera's PUB over TCP loopback")
+    func subOverTCP() throws {
+        let context = ZMQContext()
+        let camera = try ZMQSocket(context: context, kind: .pub)
+        try camera.bind("tcp://127.0.0.1:*")
+        let endpoint = try camera.lastEndpoint
+        let ingest = try FrameIngest(
+            inputs: [InputSpec(mode: .sub, endpoint: endpoint)], settings: IngestSettings(), context: context,
+            logger: quietLogger)
+        ingest.start()
+        // PUB drops messages until the subscription has reached it: send until one arrives.
+        var seq: UInt64 = 0
+        var first: ReceivedFrame?
+        while first == nil, seq < 500 {
+            try camera.send(frameParts(camera: "tcp-cam", seq: seq))
+            seq += 1
+            first = ingest.queue.take(timeout: 0.01)
+        }
+        ingest.stop()
+        #expect(first?.camera == "tcp-cam")
+    }
+
+    @Test("a REP input answers OK to every message, valid or not, so REQ cameras never stall")
+    func repRepliesToEverything() throws {
+        let context = ZMQContext()
+        let ingest = try FrameIngest(
+            inputs: [InputSpec(mode: .rep, endpoint: "inproc://rep")], settings: IngestSettings(), context: context,
+            logger: quietLogger)
+        ingest.start()
+        let camera = try ZMQSocket(context: context, kind: .req)
+        try camera.setReceiveTimeout(milliseconds: 5000)
+        try camera.connect("inproc://rep")
+        let reply = ZMQMessage()
+        for parts in [frameParts(camera: "req", seq: 0), [Array("garbage".utf8)]] {
+            try camera.send(parts)
+            #expect(try camera.receive(into: [reply]) == 1)
+            #expect(Array(reply.bytes) == Array("OK".utf8))
+        }
+        ingest.stop()
+        let counters = try #require(ingest.counters.snapshot(at: 0)["req"])
+        #expect(counters.frames.received == 1)
+        #expect(ingest.counters.snapshot(at: 0)["inproc://rep"]?.malformedByReason == ["wrong_part_count": 1])
+    }
+
+    @Test("with a full queue, frames are dropped and counted, and every frame is accounted for")
+    func dropsWhenFull() throws {
+        let context = ZMQContext()
+        var settings = IngestSettings()
+        settings.queueCapacity = 3
+        let ingest = try FrameIngest(
+            inputs: [InputSpec(mode: .pull, endpoint: "inproc://full", binds: true)], settings: settings,
+            context: context, logger: quietLogger)
+        ingest.start()
+        let sender = try ZMQSocket(context: context, kind: .push)
+        try sender.connect("inproc://full")
+        for seq in 0..<20 { try sender.send(frameParts(camera: "c", seq: UInt64(seq))) }
+        try sender.send([Array("only one part".utf8)])
+        #expect(eventually {
+            let f = ingest.counters.snapshot(at: 0)["c"]?.frames ?? FrameCounters()
+            return f.received + f.dropped == 20
+        })
+        ingest.stop()
+        let counters = ingest.counters.snapshot(at: 0)
+        #expect(counters["c"]?.frames == FrameCounters(received: 3, dropped: 17))
+        #expect(counters["inproc://full"]?.frames.malformed == 1)
+    }
+
+    @Test("stop() drains what libzmq already holds, closes the queue, and returns promptly")
+    func stopDrains() throws {
+        let context = ZMQContext()
+        let ingest = try FrameIngest(
+            inputs: [InputSpec(mode: .pull, endpoint: "inproc://drain", binds: true)], settings: IngestSettings(),
+            context: context, logger: quietLogger)
+        ingest.start()
+        let sender = try ZMQSocket(context: context, kind: .push)
+        try sender.connect("inproc://drain")
+        for seq in 0..<5 { try sender.send(frameParts(camera: "d", seq: UInt64(seq))) }
+        // No waiting: frames still inside libzmq when stop() is called must be drained too.
+        ingest.stop()
+        #expect(ingest.counters.snapshot(at: 0)["d"]?.frames.received == 5)
+        #expect(ingest.queue.depth == 5, "queued frames stay for the workers to finish")
+        let last = try #require(ingest.queue.take(timeout: 0))
+        #expect(!ingest.queue.offer(last), "a closed queue refuses new frames")
+    }
+
+    @Test("an endpoint that cannot be bound fails at construction, naming it")
+    func badEndpoint() {
+        let context = ZMQContext()
+        #expect {
+            _ = try FrameIngest(
+                inputs: [InputSpec(mode: .pull, endpoint: "tcp://256.0.0.1:1", binds: true)], settings: IngestSettings(),
+                context: context, logger: quietLogger)
+        } throws: { error in
+            "\(error)".contains("tcp://256.0.0.1:1")
+        }
+    }
+}
+
+@Suite("Per-camera counters")
+struct IngestCountersTests {
+    @Test("a jump in seq counts the missing frames as gaps; a restart of seq does not")
+    func gaps() {
+        let counters = IngestCounters()
+        for seq: UInt64 in [0, 1, 5, 6, 0, 1, 3] {
+            counters.recordReceived(camera: "c", seq: seq, bytes: 1, at: 0)
+        }
+        #expect(counters.snapshot(at: 0)["c"]?.frames.gaps == 3 + 1)
+    }
+
+    @Test("dropped frames keep the sequence in step, so a drop is not also a gap")
+    func dropsAreNotGaps() {
+        let counters = IngestCounters()
+        counters.recordReceived(camera: "c", seq: 0, bytes: 1, at: 0)
+        counters.recordDropped(camera: "c", seq: 1, at: 0)
+        counters.recordReceived(camera: "c", seq: 2, bytes: 1, at: 0)
+        #expect(counters.snapshot(at: 0)["c"]?.frames == FrameCounters(received: 2, dropped: 1, gaps: 0))
+    }
+
+    @Test("ids beyond max_cameras are pooled under 'other'")
+    func boundedCameras() {
+        let counters = IngestCounters(maxCameras: 2)
+        for id in ["a", "b", "c", "d"] { counters.recordMalformed(camera: id, reason: .badShape, at: 0) }
+        let snapshot = counters.snapshot(at: 0)
+        #expect(Set(snapshot.keys) == ["a", "b", IngestCounters.overflowCamera])
+        #expect(snapshot[IngestCounters.overflowCamera]?.frames.malformed == 2)
+    }
+
+    @Test("the time since a camera's last message is reported, for stale streams")
+    func staleness() {
+        let counters = IngestCounters()
+        counters.recordReceived(camera: "c", seq: nil, bytes: 1, at: 1_000_000_000)
+        #expect(counters.snapshot(at: 3_500_000_000)["c"]?.secondsSinceLastFrame == 2.5)
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+
+@testable import Protocol
+
+/// Decodes `[header, payload]` as the ingest does.
+private func decode(_ header: String, payload: [UInt8], limits: FrameLimits = FrameLimits()) throws(FrameDecodingError) -> Frame {
+    let headerBytes = Array(header.utf8)
+    return try decode(parts: [headerBytes, payload], limits: limits)
+}
+
+private func decode(parts: [[UInt8]], limits: FrameLimits = FrameLimits()) throws(FrameDecodingError) -> Frame {
+    let buffers = parts.map { part in
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: part.count, alignment: 1)
+        copy.copyBytes(from: part)
+        return UnsafeRawBufferPointer(copy)
+    }
+    defer { buffers.forEach { $0.deallocate() } }
+    return try Frame(parts: buffers, limits: limits)
+}
+
+private func reason(_ header: String, payload: [UInt8] = [0, 0, 0, 0], limits: FrameLimits = FrameLimits()) -> FrameDecodingError.Reason? {
+    do {
+        _ = try decode(header, payload: payload, limits: limits)
+        return nil
+    } catch {
+        return error.reason
+    }
+}
+
+@Suite("Frame message v1 accepts what Python cameras send")
+struct ValidFrameTests {
+    @Test("pyzmq's send_array recipe: dtype name and shape")
+    func pyzmqRecipe() throws {
+        let frame = try decode(#"{"dtype": "uint16", "shape": [2, 3]}"#, payload: Array(repeating: 0, count: 12))
+        #expect(frame.header.dtype == .uint16)
+        #expect(frame.header.rows == 2 && frame.header.cols == 3)
+        #expect(frame.header.camera == nil)
+    }
+
+    @Test("imagezmq's send_array: msg names the camera, a trailing channel of 1 is allowed")
+    func imagezmq() throws {
+        let frame = try decode(#"{"msg": "rig-1", "dtype": "uint8", "shape": [2, 2, 1]}"#, payload: [1, 2, 3, 4])
+        #expect(frame.header.camera == "rig-1")
+        #expect(frame.header.rows == 2 && frame.header.cols == 2)
+    }
+
+    @Test("NumPy's byte-order dtype strings", arguments: [("|u1", PixelType.uint8), ("<u2", .uint16), ("<f4", .float32)])
+    func numpyDtypeStrings(name: String, type: PixelType) throws {
+        let frame = try decode(#"{"dtype": "\#(name)", "shape": [1, 1]}"#, payload: Array(repeating: 0, count: type.itemSize))
+        #expect(frame.header.dtype == type)
+    }
+
+    @Test("optional keys are read; camera wins over msg; unknown keys are ignored")
+    func optionalKeys() throws {
+        let header = #"""
+            {"dtype": "float32", "shape": [1, 1], "msg": "host", "camera": "cam-A", "seq": 18446744073709551615,
+             "t_ns": 1700000000000000000, "wavelength_nm": 633, "pixel_um": 0.107, "exposure_us": 50}
+            """#
+        let frame = try decode(header, payload: [0, 0, 0, 0])
+        #expect(frame.header.camera == "cam-A")
+        #expect(frame.header.seq == .max)
+        #expect(frame.header.timeNanoseconds == 1_700_000_000_000_000_000)
+        #expect(frame.header.wavelengthNm == 633)
+        #expect(frame.header.pixelUm == 0.107)
+    }
+
+    @Test("the pixels are copied unchanged")
+    func pixelsCopied() throws {
+        let frame = try decode(#"{"dtype": "uint8", "shape": [1, 4]}"#, payload: [9, 8, 7, 6])
+        #expect(frame.pixels.withUnsafeBytes { Array($0) } == [9, 8, 7, 6])
+    }
+
+    @Test("a header written by FrameHeader decodes to the same header")
+    func roundTrip() throws {
+        let header = FrameHeader(
+            dtype: .uint16, rows: 3, cols: 2, camera: "c", seq: 7, timeNanoseconds: -5, wavelengthNm: 532.5, pixelUm: 0.2)
+        let decoded = try header.jsonBytes().withUnsafeBytes { bytes throws(FrameDecodingError) in
+            try FrameHeader(json: bytes, limits: FrameLimits())
+        }
+        #expect(decoded == header)
+    }
+}
+
+@Suite("Every malformed message is refused with its own reason")
+struct MalformedFrameTests {
+    @Test(
+        "header problems",
+        arguments: [
+            (#"not json"#, FrameDecodingError.Reason.headerNotJSON),
+            (#"{"dtype": "uint8", "shape": [1, 1]"#, .headerNotJSON),
+            (#"[1, 2]"#, .headerNotObject),
+            (#"42"#, .headerNotObject),
+            (#"{"shape": [1, 1]}"#, .missingDtype),
+            (#"{"dtype": "int8", "shape": [1, 1]}"#, .unsupportedDtype),
+            (#"{"dtype": ">u2", "shape": [1, 1]}"#, .unsupportedDtype),
+            (#"{"dtype": 8, "shape": [1, 1]}"#, .unsupportedDtype),
+            (#"{"dtype": "uint8"}"#, .missingShape),
+            (#"{"dtype": "uint8", "shape": [0, 4]}"#, .badShape),
+            (#"{"dtype": "uint8", "shape": [-1, 4]}"#, .badShape),
+            (#"{"dtype": "uint8", "shape": [1.5, 4]}"#, .badShape),
+            (#"{"dtype": "uint8", "shape": [2, 2, 3]}"#, .badShape),
+            (#"{"dtype": "uint8", "shape": [4]}"#, .badShape),
+            (#"{"dtype": "uint8", "shape": "2x2"}"#, .badShape),
+            (#"{"dtype": "uint8", "shape": [true, 4]}"#, .badShape),
+            (#"{"dtype": "uint8", "shape": [5000, 1]}"#, .shapeTooLarge),
+            (#"{"dtype": "uint8", "shape": [2, 2], "seq": -1}"#, .badField),
+            (#"{"dtype": "uint8", "shape": [2, 2], "seq": "7"}"#, .badField),
+            (#"{"dtype": "uint8", "shape": [2, 2], "t_ns": 1.5}"#, .badField),
+            (#"{"dtype": "uint8", "shape": [2, 2], "wavelength_nm": 0}"#, .badField),
+            (#"{"dtype": "uint8", "shape": [2, 2], "pixel_um": "small"}"#, .badField),
+            (#"{"dtype": "uint8", "shape": [2, 2], "camera": ""}"#, .badField),
+            (#"{"dtype": "uint8", "shape": [2, 2], "camera": "a\nb"}"#, .badField),
+            (#"{"dtype": "uint8", "shape": [2, 2], "msg": 3}"#, .badField),
+        ])
+    func headerProblems(header: String, expected: FrameDecodingError.Reason) {
+        #expect(reason(header) == expected)
+    }
+
+    @Test("a header that is not UTF-8, such as a pickled object, is refused before parsing")
+    func notUTF8() {
+        // pickle.dumps({"dtype": "uint8"}) starts with 0x80 0x04: never valid UTF-8.
+        let pickled: [UInt8] = [0x80, 0x04, 0x95, 0x15, 0x00, 0x7D, 0x94]
+        #expect(throws: FrameDecodingError(.headerNotUTF8, "header is not valid UTF-8 JSON")) {
+            try decode(parts: [pickled, [0]])
+        }
+    }
+
+    @Test("a header larger than the limit is refused without being parsed")
+    func headerTooLarge() {
+        let padding = String(repeating: " ", count: 5000)
+        #expect(reason(#"{"dtype": "uint8", "shape": [2, 2]\#(padding)}"#) == .headerTooLarge)
+    }
+
+    @Test("the payload must have exactly rows × cols × itemsize bytes", arguments: [0, 7, 9, 4096])
+    func payloadSize(bytes: Int) {
+        #expect(reason(#"{"dtype": "uint16", "shape": [2, 2]}"#, payload: Array(repeating: 0, count: bytes)) == .payloadSizeMismatch)
+    }
+
+    @Test("a frame is exactly two parts", arguments: [1, 3])
+    func partCount(parts: Int) {
+        let message = Array(repeating: Array(#"{"dtype": "uint8", "shape": [1, 1]}"#.utf8), count: parts)
+        #expect(throws: FrameDecodingError.self) { try decode(parts: message) }
+    }
+
+    @Test("a refused frame keeps the camera it named, so its counters take the blame")
+    func cameraOfRefusedFrame() {
+        do {
+            _ = try decode(#"{"dtype": "uint8", "shape": [2, 2], "camera": "cam-7"}"#, payload: [1])
+            Issue.record("a short payload must be refused")
+        } catch {
+            #expect(error.reason == .payloadSizeMismatch)
+            #expect(error.camera == "cam-7")
+        }
+        do {
+            _ = try decode(#"{"dtype": "int8", "shape": [2, 2], "msg": "host-3"}"#, payload: [1])
+            Issue.record("int8 must be refused")
+        } catch {
+            #expect(error.camera == "host-3")
+        }
+    }
+
+    @Test("every message says what was expected")
+    func messagesAreActionable() {
+        do {
+            _ = try decode(#"{"dtype": "uint16", "shape": [2, 2]}"#, payload: [1, 2, 3])
+        } catch {
+            #expect(error.description.contains("needs 8 bytes"))
+            #expect(error.description.hasPrefix("payload_size_mismatch"))
+        }
+    }
+}
