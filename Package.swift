@@ -55,6 +55,7 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"], swiftSettings: swiftSettings),
+        .testTarget(name: "FlowDaemonTests", dependencies: ["FlowDaemon"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FrameIngestTests", dependencies: ["FrameIngest", "ZeroMQ", "Protocol"],
             swiftSettings: swiftSettings),

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+
+@testable import FlowDaemon
+@testable import FrameIngest
+
+private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+private func temporaryYAML(_ text: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("flowd-\(UUID()).yaml").path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+private func configError(_ body: () throws -> DaemonConfig) -> String {
+    do {
+        _ = try body()
+        return "no error"
+    } catch {
+        return "\(error)"
+    }
+}
+
+@Suite("Configuration")
+struct ConfigTests {
+    @Test("config/flowd.yaml documents every key with exactly its default value")
+    func shippedFileIsTheDefaults() throws {
+        let path = repositoryRoot.appendingPathComponent("config/flowd.yaml").path
+        let keysInFile = Set(try ConfigLoader.fileValues(path: path).map(\.0))
+        #expect(keysInFile == Set(ConfigKey.all.map(\.name)))
+        #expect(try ConfigLoader.load(file: path, environment: [:]) == DaemonConfig())
+    }
+
+    @Test("the environment overrides the file, and the command line overrides both")
+    func precedence() throws {
+        let file = try temporaryYAML("ingest:\n  queue_capacity: 10\npublish:\n  endpoint: tcp://127.0.0.1:7000\n")
+        let config = try ConfigLoader.load(
+            file: file,
+            environment: ["FLOWD_INGEST_QUEUE_CAPACITY": "20", "FLOWD_INPUTS": "pull:tcp://127.0.0.1:1, rep:tcp://127.0.0.1:2"],
+            overrides: [try ConfigLoader.override(parsing: "ingest.queue_capacity=30")])
+        #expect(config.ingest.queueCapacity == 30)
+        #expect(config.publishEndpoint == "tcp://127.0.0.1:7000")
+        #expect(config.inputs.map(\.description) == ["pull:tcp://127.0.0.1:1", "rep:tcp://127.0.0.1:2"])
+    }
+
+    @Test("a bad value names the key, the source and what was expected")
+    func badValues() throws {
+        let file = try temporaryYAML("ingest:\n  queue_capacity: 0\n")
+        #expect(configError { try ConfigLoader.load(file: file, environment: [:]) }
+            == "config key ingest.queue_capacity (from \(file)): expected an integer from 1 to 100000, got \"0\"")
+        #expect(configError { try ConfigLoader.load(file: nil, environment: ["FLOWD_LOG_LEVEL": "loud"]) }
+            .contains("config key log.level (from environment variable FLOWD_LOG_LEVEL)"))
+        #expect(configError { try ConfigLoader.load(file: nil, environment: [:], overrides: [.init(key: "inputs", values: ["tcp://x:1"], option: "--input")]) }
+            .contains("config key inputs (from command-line option --input)"))
+    }
+
+    @Test("an unknown key is an error with a suggestion, not silently ignored")
+    func unknownKey() throws {
+        let file = try temporaryYAML("ingest:\n  queue_capacty: 10\n")
+        #expect(configError { try ConfigLoader.load(file: file, environment: [:]) }
+            == "unknown config key ingest.queue_capacty (from \(file)); did you mean ingest.queue_capacity?")
+    }
+
+    @Test("a file that is not a YAML mapping is refused")
+    func notAMapping() throws {
+        #expect(configError { try ConfigLoader.load(file: try temporaryYAML("- a\n- b\n"), environment: [:]) }.contains("must be a mapping"))
+        #expect(configError { try ConfigLoader.load(file: try temporaryYAML("a: [\n"), environment: [:]) }.contains("not valid YAML"))
+        #expect(configError { try ConfigLoader.load(file: "/nonexistent/flowd.yaml", environment: [:]) }.contains("cannot read config file"))
+    }
+
+    @Test("--set needs KEY=VALUE")
+    func setSyntax() {
+        #expect(throws: ConfigError.self) { try ConfigLoader.override(parsing: "ingest.queue_capacity") }
+        #expect(throws: ConfigError.self) { try ConfigLoader.override(parsing: "=3") }
+    }
+}
