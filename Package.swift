@@ -35,11 +35,15 @@ let package = Package(
         // Wire formats and their validation: frame message v1 in, `cell` / `counts` out.
         .target(name: "Protocol", swiftSettings: swiftSettings),
 
+        // The TOP-GAN classifier on OpenBLAS: model loading, folded layers, the per-worker arena.
+        .target(name: "Inference", dependencies: ["CBLAS", "Protocol"], swiftSettings: swiftSettings),
+
         // The `flowd` executable: service, config, publishing, recording, CLI.
         .executableTarget(
             name: "FlowDaemon",
             dependencies: [
                 "Protocol",
+                "Inference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -48,5 +52,9 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"], swiftSettings: swiftSettings),
+        // Counts heap allocations by wrapping glibc's malloc family (test binary only).
+        .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
+        .testTarget(
+            name: "InferenceTests", dependencies: ["Inference", "CMallocCounter"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,232 @@
+import CBLAS
+import Foundation
+
+/// One worker's execution context: the arena that holds every activation and scratch buffer a
+/// forward pass needs, allocated once for up to ``maxBatch`` images. A steady-state call to
+/// ``classify(opd:batch:probabilities:)`` allocates nothing, so its latency has no allocator in
+/// its tail.
+///
+/// Not thread-safe: give each worker its own context (they can share one ``Model``). The BLAS
+/// threads used inside each GEMM are set process-wide with ``BLASRuntime/setThreads(_:)``;
+/// keep BLAS threads × workers ≤ cores.
+public final class InferenceContext {
+    public let model: Model
+    /// The largest batch one call accepts.
+    public let maxBatch: Int
+
+    /// Largest im2col scratch, in floats (16 MiB): a convolution whose whole-batch col matrix is
+    /// bigger runs as several GEMMs over consecutive blocks of output pixels.
+    static let columnBudget = 4 << 20
+
+    private let ping: UnsafeMutablePointer<Float>
+    private let pong: UnsafeMutablePointer<Float>
+    private let columns: UnsafeMutablePointer<Float>
+    private let columnCapacity: Int
+
+    /// Allocates the arena for batches of up to `maxBatch` images.
+    public init(model: Model, maxBatch: Int) throws(ModelError) {
+        guard maxBatch >= 1, maxBatch <= 1 << 16 else {
+            throw ModelError("maxBatch must be between 1 and 65536; got \(maxBatch)")
+        }
+        self.model = model
+        self.maxBatch = maxBatch
+        let widest = model.layers.reduce(model.inputCount) { max($0, $1.inputCount, $1.outputCount) }
+        var columnFloats = 1
+        for case .convolution(let c) in model.layers where c.needsIm2Col {
+            columnFloats = max(columnFloats, min(maxBatch * c.outH * c.outW, max(1, Self.columnBudget / c.k)) * c.k)
+        }
+        ping = Self.allocate(maxBatch * widest)
+        pong = Self.allocate(maxBatch * widest)
+        columns = Self.allocate(columnFloats)
+        columnCapacity = columnFloats
+    }
+
+    deinit {
+        ping.deallocate()
+        pong.deallocate()
+        columns.deallocate()
+    }
+
+    /// 64-byte aligned (one cache line, one AVX-512 vector), zero-filled, so that untouched
+    /// padding never holds NaN.
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+        let p = raw.bindMemory(to: Float.self, capacity: count)
+        p.initialize(repeating: 0, count: count)
+        return p
+    }
+
+    /// Bytes held by the arena.
+    public var arenaBytes: Int {
+        let widest = model.layers.reduce(model.inputCount) { max($0, $1.inputCount, $1.outputCount) }
+        return (2 * maxBatch * widest + columnCapacity) * MemoryLayout<Float>.stride
+    }
+
+    /// Classifies `batch` crops. `opd` holds [batch, S, S] OPD values in nm (S = model.inputSize,
+    /// C order); `probabilities` receives [batch, classes] softmax probabilities.
+    ///
+    /// Non-finite OPD (NaN from a failed unwrap) enters the network as 0, i.e. background.
+    public func classify(
+        opd: UnsafeBufferPointer<Float>, batch: Int, probabilities: UnsafeMutableBufferPointer<Float>
+    ) throws(ModelError) {
+        guard batch >= 1, batch <= maxBatch else {
+            throw ModelError("batch \(batch) is outside 1…\(maxBatch) (this context's maxBatch)")
+        }
+        guard opd.count >= batch * model.inputCount, let opdBase = opd.baseAddress else {
+            throw ModelError("input holds \(opd.count) values; \(batch) crops of \(model.inputSize)×\(model.inputSize) need \(batch * model.inputCount)")
+        }
+        let classes = model.classes.count
+        guard probabilities.count >= batch * classes, let out = probabilities.baseAddress else {
+            throw ModelError("output holds \(probabilities.count) values; \(batch) × \(classes) classes need \(batch * classes)")
+        }
+        normalize(opdBase, count: batch * model.inputCount, into: ping)
+        var current = ping
+        var spare = pong
+        for layer in model.layers {
+            switch layer {
+            case .convolution(let conv):
+                convolve(conv, input: current, output: spare, batch: batch)
+                swap(&current, &spare)
+            case .fullyConnected(let fc):
+                multiply(fc, input: current, output: spare, batch: batch)
+                swap(&current, &spare)
+            case .averagePool(let pool):
+                average(pool, input: current, output: spare, batch: batch)
+                swap(&current, &spare)
+            case .channelAffine(let affine):
+                scaleAndShift(affine, current, batch: batch)
+            case .activation(let activation, let count):
+                activation.apply(current, count: batch * count)
+            }
+        }
+        Self.softmax(current, rows: batch, columns: classes, into: out)
+    }
+
+    /// Classifies any number of crops, `maxBatch` at a time: [n, S, S] OPD in nm → [n, classes].
+    /// Allocates its result; the daemon's hot path uses the buffer-pointer form instead.
+    public func classify(opd: [Float]) throws(ModelError) -> [Float] {
+        let perImage = model.inputCount
+        guard opd.count % perImage == 0 else {
+            throw ModelError("input holds \(opd.count) values, not a whole number of \(model.inputSize)×\(model.inputSize) crops")
+        }
+        let n = opd.count / perImage
+        let classes = model.classes.count
+        var result = [Float](repeating: 0, count: n * classes)
+        var start = 0
+        while start < n {
+            let batch = min(maxBatch, n - start)
+            try opd.withUnsafeBufferPointer { (input) throws(ModelError) in
+                try result.withUnsafeMutableBufferPointer { (output) throws(ModelError) in
+                    try classify(
+                        opd: UnsafeBufferPointer(rebasing: input[(start * perImage)...]), batch: batch,
+                        probabilities: UnsafeMutableBufferPointer(rebasing: output[(start * classes)...]))
+                }
+            }
+            start += batch
+        }
+        return result
+    }
+
+    /// x = clamp(opd / opd_scale_nm, −1, 1), the network input of the model format.
+    private func normalize(_ opd: UnsafePointer<Float>, count: Int, into x: UnsafeMutablePointer<Float>) {
+        let inverse = Float(1 / model.opdScaleNanometres)
+        for i in 0..<count {
+            let v = opd[i] * inverse
+            x[i] = v.isNaN ? 0 : Swift.min(Swift.max(v, -1), 1)
+        }
+    }
+
+    /// Convolution as GEMM: out[pixels, co] = col[pixels, k] · W[k, co], then bias and activation.
+    /// Pixels of the whole batch are rows of one matrix (NHWC), processed in blocks that fit the
+    /// col scratch.
+    private func convolve(_ conv: Convolution, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
+        let rows = batch * conv.outH * conv.outW
+        let k = conv.k
+        let block = conv.needsIm2Col ? max(1, columnCapacity / k) : rows
+        conv.weights.withUnsafeBufferPointer { w in
+            conv.bias.withUnsafeBufferPointer { b in
+                var r0 = 0
+                while r0 < rows {
+                    let r1 = min(rows, r0 + block)
+                    let a: UnsafePointer<Float>
+                    if conv.needsIm2Col {
+                        conv.im2col(input, rows: r0..<r1, into: columns)
+                        a = UnsafePointer(columns)
+                    } else {
+                        a = UnsafePointer(input + r0 * k)
+                    }
+                    let c = output + r0 * conv.outC
+                    cblas_sgemm(
+                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(r1 - r0), Int32(conv.outC), Int32(k),
+                        1, a, Int32(k), w.baseAddress, Int32(conv.outC), 0, c, Int32(conv.outC))
+                    conv.activation.applyWithBias(c, rows: r1 - r0, columns: conv.outC, bias: b.baseAddress!)
+                    r0 = r1
+                }
+            }
+        }
+    }
+
+    /// y[batch, out] = x[batch, in] · W[in, out], then bias and activation.
+    private func multiply(_ fc: FullyConnected, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
+        fc.weights.withUnsafeBufferPointer { w in
+            fc.bias.withUnsafeBufferPointer { b in
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(batch), Int32(fc.outFeatures), Int32(fc.inFeatures),
+                    1, input, Int32(fc.inFeatures), w.baseAddress, Int32(fc.outFeatures), 0, output, Int32(fc.outFeatures))
+                fc.activation.applyWithBias(output, rows: batch, columns: fc.outFeatures, bias: b.baseAddress!)
+            }
+        }
+    }
+
+    private func average(_ pool: AveragePool, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
+        let c = pool.channels
+        let (oh, ow) = (pool.outH, pool.outW)
+        let inverse = 1 / Float(pool.kernelH * pool.kernelW)
+        for image in 0..<batch {
+            let src = input + image * pool.inH * pool.inW * c
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let dst = output + ((image * oh + oy) * ow + ox) * c
+                    dst.update(repeating: 0, count: c)
+                    for ky in 0..<pool.kernelH {
+                        for kx in 0..<pool.kernelW {
+                            let s = src + ((oy * pool.stride + ky) * pool.inW + ox * pool.stride + kx) * c
+                            for ch in 0..<c { dst[ch] += s[ch] }
+                        }
+                    }
+                    for ch in 0..<c { dst[ch] *= inverse }
+                }
+            }
+        }
+    }
+
+    private func scaleAndShift(_ affine: ChannelAffine, _ x: UnsafeMutablePointer<Float>, batch: Int) {
+        let c = affine.scale.count
+        affine.scale.withUnsafeBufferPointer { scale in
+            affine.shift.withUnsafeBufferPointer { shift in
+                for p in 0..<(batch * affine.count / c) {
+                    let v = x + p * c
+                    for ch in 0..<c { v[ch] = v[ch] * scale[ch] + shift[ch] }
+                }
+            }
+        }
+        affine.activation.apply(x, count: batch * affine.count)
+    }
+
+    /// p_j = exp(z_j − max z) / Σ_i exp(z_i − max z): the max shift keeps exp from overflowing.
+    static func softmax(_ z: UnsafePointer<Float>, rows: Int, columns: Int, into p: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let zr = z + r * columns
+            let pr = p + r * columns
+            var top = zr[0]
+            for j in 1..<max(1, columns) { top = Swift.max(top, zr[j]) }
+            var sum: Float = 0
+            for j in 0..<columns {
+                pr[j] = expf(zr[j] - top)
+                sum += pr[j]
+            }
+            let inverse = 1 / sum
+            for j in 0..<columns { pr[j] *= inverse }
+        }
+    }
+}

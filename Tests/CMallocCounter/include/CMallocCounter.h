@@ -1,0 +1,17 @@
+// Counts heap allocations so that a test can prove a code path allocates nothing.
+//
+// The test binary defines malloc, calloc, realloc, memalign, aligned_alloc and posix_memalign
+// itself; being in the executable, these definitions take precedence over glibc's for every
+// library in the process (ELF symbol interposition). Each one counts, then forwards to glibc's
+// __libc_* entry point. Counting is per thread, so tests running in parallel do not disturb it.
+#ifndef CMALLOC_COUNTER_H
+#define CMALLOC_COUNTER_H
+#include <stdint.h>
+
+/// Starts counting the calling thread's allocation calls from zero.
+void flowd_malloc_counter_begin(void);
+
+/// Stops counting; returns the calling thread's allocation calls since the matching begin.
+uint64_t flowd_malloc_counter_end(void);
+
+#endif
