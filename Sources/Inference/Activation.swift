@@ -6,11 +6,12 @@ enum Activation: Sendable, Equatable {
     case relu
     case leaky(slope: Float)
 
-    /// Adds `bias[j]` to column j of the `rows × columns` row-major matrix at `x`, then applies
-    /// the activation, in place. One pass, while the GEMM's output is still in cache.
-    func applyWithBias(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>) {
+    /// Adds `bias[j]` to column j of the `rows × columns` matrix at `x` (rows `rowStride` floats
+    /// apart), then applies the activation, in place. One pass, while the GEMM's output is
+    /// still in cache.
+    func applyWithBias(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, rowStride: Int, bias: UnsafePointer<Float>) {
         for r in 0..<rows {
-            let row = x + r * columns
+            let row = x + r * rowStride
             switch self {
             case .identity:
                 for j in 0..<columns { row[j] += bias[j] }

@@ -6,13 +6,20 @@ import Foundation
 /// ``classify(opd:batch:probabilities:)`` allocates nothing, so its latency has no allocator in
 /// its tail.
 ///
-/// Not thread-safe: give each worker its own context (they can share one ``Model``). The BLAS
-/// threads used inside each GEMM are set process-wide with ``BLASRuntime/setThreads(_:)``;
-/// keep BLAS threads × workers ≤ cores.
+/// Not thread-safe: give each worker its own context (they can share one ``Model``). A context
+/// runs each GEMM on its own team of ``threads`` threads (the caller and `threads − 1` helpers),
+/// each calling single-threaded OpenBLAS on its share of the rows or columns; so keep the sum of
+/// `threads` over all contexts ≤ cores (``BLASRuntime/threadsPerWorker(workers:)``).
 public final class InferenceContext {
     public let model: Model
     /// The largest batch one call accepts.
     public let maxBatch: Int
+    /// Threads that run this context's GEMMs, the calling thread included.
+    public var threads: Int { team.size }
+
+    private let team: WorkerTeam
+    /// The GEMM the team is running; written by the calling thread before ``WorkerTeam/run()``.
+    private var task: GemmTask?
 
     /// Largest im2col scratch, in floats (16 MiB): a convolution whose whole-batch col matrix is
     /// bigger runs as several GEMMs over consecutive blocks of output pixels.
@@ -23,13 +30,19 @@ public final class InferenceContext {
     private let columns: UnsafeMutablePointer<Float>
     private let columnCapacity: Int
 
-    /// Allocates the arena for batches of up to `maxBatch` images.
-    public init(model: Model, maxBatch: Int) throws(ModelError) {
+    /// Allocates the arena for batches of up to `maxBatch` images and starts `threads − 1`
+    /// helper threads. Sets OpenBLAS to one thread per call: the context splits the work itself.
+    public init(model: Model, maxBatch: Int, threads: Int = BLASRuntime.cores) throws(ModelError) {
         guard maxBatch >= 1, maxBatch <= 1 << 16 else {
             throw ModelError("maxBatch must be between 1 and 65536; got \(maxBatch)")
         }
+        guard threads >= 1, threads <= 256 else {
+            throw ModelError("threads must be between 1 and 256; got \(threads)")
+        }
+        BLASRuntime.setThreads(1)
         self.model = model
         self.maxBatch = maxBatch
+        self.team = WorkerTeam(size: threads)
         let widest = model.layers.reduce(model.inputCount) { max($0, $1.inputCount, $1.outputCount) }
         var columnFloats = 1
         for case .convolution(let c) in model.layers where c.needsIm2Col {
@@ -39,6 +52,7 @@ public final class InferenceContext {
         pong = Self.allocate(maxBatch * widest)
         columns = Self.allocate(columnFloats)
         columnCapacity = columnFloats
+        team.work = { [unowned(unsafe) self] member in self.perform(member: member) }
     }
 
     deinit {
@@ -82,8 +96,11 @@ public final class InferenceContext {
         normalize(opdBase, count: batch * model.inputCount, into: ping)
         var current = ping
         var spare = pong
-        for layer in model.layers {
-            switch layer {
+        // By index: `for layer in layers` goes through IndexingIterator, whose unspecialised
+        // (debug-build) subscript coroutine mallocs its frame on every step.
+        let layers = model.layers
+        for index in 0..<layers.count {
+            switch layers[index] {
             case .convolution(let conv):
                 convolve(conv, input: current, output: spare, batch: batch)
                 swap(&current, &spare)
@@ -136,32 +153,98 @@ public final class InferenceContext {
         }
     }
 
+    /// How a GEMM of `m` rows and `n` columns is shared by the team: by rows when each member
+    /// gets at least 64 (im2col then runs in parallel too), else by columns when each gets at
+    /// least 32 output channels (skinny layers at small batches: each member then packs only its
+    /// slice of the weights), else on the calling thread alone.
+    enum Split { case rows, columns, none }
+
+    func split(m: Int, n: Int) -> Split {
+        if team.size == 1 { return .none }
+        if m >= 64 * team.size { return .rows }
+        if n >= 32 * team.size { return .columns }
+        return .none
+    }
+
+    /// Member `member`'s share of `0..<count` in multiples of `granule` (the last one takes the rest).
+    private func share(_ count: Int, member: Int, granule: Int) -> Range<Int> {
+        let per = (count + team.size - 1) / team.size
+        let step = (per + granule - 1) / granule * granule
+        let start = min(count, member * step)
+        return start..<min(count, start + step)
+    }
+
+    /// One block of a convolution's GEMM, as the team shares it.
+    struct GemmTask {
+        var conv: Convolution
+        var input: UnsafeMutablePointer<Float>
+        var output: UnsafeMutablePointer<Float>
+        var weights: UnsafePointer<Float>
+        var bias: UnsafePointer<Float>
+        /// First output row (pixel) of the block, and its row count.
+        var r0: Int
+        var m: Int
+        var split: Split
+    }
+
+    /// A member's part of ``task``.
+    private func perform(member: Int) {
+        guard let t = task else { return }
+        switch t.split {
+        case .rows: product(t, part: share(t.m, member: member, granule: 16), cols: 0..<t.conv.outC, im2col: true)
+        case .columns: product(t, part: 0..<t.m, cols: share(t.conv.outC, member: member, granule: 16), im2col: false)
+        case .none: if member == 0 { product(t, part: 0..<t.m, cols: 0..<t.conv.outC, im2col: true) }
+        }
+    }
+
+    /// Rows `part` (relative to the block) and output columns `cols` of a convolution block:
+    /// im2col (if asked), sgemm, bias and activation.
+    private func product(_ t: GemmTask, part: Range<Int>, cols: Range<Int>, im2col: Bool) {
+        guard !part.isEmpty, !cols.isEmpty else { return }
+        let (k, n) = (t.conv.k, t.conv.outC)
+        let a: UnsafePointer<Float>
+        if t.conv.needsIm2Col {
+            if im2col {
+                t.conv.im2col(t.input, rows: (t.r0 + part.lowerBound)..<(t.r0 + part.upperBound), into: columns + part.lowerBound * k)
+            }
+            a = UnsafePointer(columns + part.lowerBound * k)
+        } else {
+            a = UnsafePointer(t.input + (t.r0 + part.lowerBound) * k)
+        }
+        let c = t.output + (t.r0 + part.lowerBound) * n + cols.lowerBound
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(part.count), Int32(cols.count), Int32(k),
+            1, a, Int32(k), t.weights + cols.lowerBound, Int32(n), 0, c, Int32(n))
+        t.conv.activation.applyWithBias(c, rows: part.count, columns: cols.count, rowStride: n, bias: t.bias + cols.lowerBound)
+    }
+
     /// Convolution as GEMM: out[pixels, co] = col[pixels, k] · W[k, co], then bias and activation.
     /// Pixels of the whole batch are rows of one matrix (NHWC), processed in blocks that fit the
-    /// col scratch.
+    /// col scratch; the team shares each block by rows or by columns (``split(m:n:)``).
     private func convolve(_ conv: Convolution, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
         let rows = batch * conv.outH * conv.outW
-        let k = conv.k
-        let block = conv.needsIm2Col ? max(1, columnCapacity / k) : rows
+        let block = conv.needsIm2Col ? max(1, columnCapacity / conv.k) : rows
         conv.weights.withUnsafeBufferPointer { w in
             conv.bias.withUnsafeBufferPointer { b in
                 var r0 = 0
                 while r0 < rows {
-                    let r1 = min(rows, r0 + block)
-                    let a: UnsafePointer<Float>
-                    if conv.needsIm2Col {
-                        conv.im2col(input, rows: r0..<r1, into: columns)
-                        a = UnsafePointer(columns)
-                    } else {
-                        a = UnsafePointer(input + r0 * k)
+                    let m = min(rows, r0 + block) - r0
+                    let split = split(m: m, n: conv.outC)
+                    task = GemmTask(
+                        conv: conv, input: input, output: output, weights: w.baseAddress!, bias: b.baseAddress!,
+                        r0: r0, m: m, split: split)
+                    switch split {
+                    case .rows:
+                        team.run()
+                    case .columns:
+                        if conv.needsIm2Col { conv.im2col(input, rows: r0..<(r0 + m), into: columns) }
+                        team.run()
+                    case .none:
+                        perform(member: 0)
                     }
-                    let c = output + r0 * conv.outC
-                    cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(r1 - r0), Int32(conv.outC), Int32(k),
-                        1, a, Int32(k), w.baseAddress, Int32(conv.outC), 0, c, Int32(conv.outC))
-                    conv.activation.applyWithBias(c, rows: r1 - r0, columns: conv.outC, bias: b.baseAddress!)
-                    r0 = r1
+                    r0 += m
                 }
+                task = nil
             }
         }
     }
@@ -173,7 +256,7 @@ public final class InferenceContext {
                 cblas_sgemm(
                     CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(batch), Int32(fc.outFeatures), Int32(fc.inFeatures),
                     1, input, Int32(fc.inFeatures), w.baseAddress, Int32(fc.outFeatures), 0, output, Int32(fc.outFeatures))
-                fc.activation.applyWithBias(output, rows: batch, columns: fc.outFeatures, bias: b.baseAddress!)
+                fc.activation.applyWithBias(output, rows: batch, columns: fc.outFeatures, rowStride: fc.outFeatures, bias: b.baseAddress!)
             }
         }
     }
