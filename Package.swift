@@ -42,11 +42,14 @@ let package = Package(
             dependencies: ["Protocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
 
+        // The TOP-GAN classifier on OpenBLAS: model loading, folded layers, the per-worker arena.
+        .target(name: "Inference", dependencies: ["CBLAS", "Protocol"], swiftSettings: swiftSettings),
+
         // The `flowd` executable: service, config, publishing, recording, CLI.
         .executableTarget(
             name: "FlowDaemon",
             dependencies: [
-                "Protocol", "ZeroMQ", "FrameIngest",
+                "Protocol", "ZeroMQ", "FrameIngest", "Inference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -59,5 +62,10 @@ let package = Package(
         .testTarget(
             name: "FrameIngestTests", dependencies: ["FrameIngest", "ZeroMQ", "Protocol"],
             swiftSettings: swiftSettings),
+
+        // Counts heap allocations by wrapping glibc's malloc family (test binary only).
+        .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
+        .testTarget(
+            name: "InferenceTests", dependencies: ["Inference", "CMallocCounter"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Inference
 
 /// `flowd`: stain-free holographic imaging flow cytometry, live at the microscope.
 ///
@@ -10,5 +11,12 @@ struct Flowd: AsyncParsableCommand {
         abstract: "Stain-free holographic imaging flow cytometry daemon.",
         discussion: "Holograms of flowing cells in over ZeroMQ; one label per cell and running "
             + "population counts out. See README.md and docs/.",
-        subcommands: [Run.self, Demo.self])
+        subcommands: [Run.self, Demo.self, Classify.self, Bench.self])
+
+    /// First, switch OpenBLAS to the fastest kernel this CPU supports (a re-exec; see
+    /// `BLASRuntime.ensureOptimalCore()`), then parse and run the subcommand.
+    static func main() async {
+        BLASRuntime.ensureOptimalCore()
+        await main(nil)
+    }
 }

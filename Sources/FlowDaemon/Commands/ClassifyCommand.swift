@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Inference
+import Logging
+import Protocol
+
+/// `flowd classify`: runs a model file on OPD crops stored as .npy, the batch path of the
+/// daemon's classifier. Also what the parity tests compare with PyTorch.
+struct Classify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "classify",
+        abstract: "Classify OPD crops with a TOP-GAN model file.",
+        discussion: "Reads X float32 [N, S, S] (OPD in nm, S = the model's input size) and writes "
+            + "P float32 [N, classes], softmax probabilities in the model's class order.")
+
+    @Option(help: "Model file (safetensors; docs/model-format.md).")
+    var model: String
+
+    @Option(help: "OPD crops, .npy float32 [N, S, S] in nm.")
+    var input: String
+
+    @Option(help: "Where to write the probabilities, .npy float32 [N, classes].")
+    var out: String
+
+    @Option(help: "Crops per forward pass (the arena is sized for it).")
+    var batch: Int = 32
+
+    @Option(help: "BLAS threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1; got \(batch)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1; got \(threads)") }
+    }
+
+    func run() throws {
+        let log = Logger(label: "flowd.classify")
+        if let threads { BLASRuntime.setThreads(threads) }
+        log.info("\(BLASRuntime.selection)")
+        let network = try Model(contentsOf: URL(fileURLWithPath: model))
+        log.info("model \(model): \(network.summary)")
+        let crops = try NumPyArray.read(contentsOf: URL(fileURLWithPath: input))
+        let s = network.inputSize
+        guard crops.dtype == .float32, crops.shape.count == 3, crops.shape[1] == s, crops.shape[2] == s else {
+            throw ValidationError(
+                "\(input): expected float32 [N, \(s), \(s)] OPD crops in nm for this model; got \(crops.dtype.rawValue) \(crops.shape)")
+        }
+        let n = crops.shape[0]
+        var probabilities: [Float] = []
+        if n > 0 {
+            let context = try InferenceContext(model: network, maxBatch: min(batch, n))
+            probabilities = try context.classify(opd: crops.float32Values())
+        }
+        try NumPyArray(float32: probabilities, shape: [n, network.classes.count]).write(to: URL(fileURLWithPath: out))
+        log.info("classified \(n) crop(s) into \(out)")
+    }
+}

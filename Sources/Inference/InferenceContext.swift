@@ -1,0 +1,315 @@
+import CBLAS
+import Foundation
+
+/// One worker's execution context: the arena that holds every activation and scratch buffer a
+/// forward pass needs, allocated once for up to ``maxBatch`` images. A steady-state call to
+/// ``classify(opd:batch:probabilities:)`` allocates nothing, so its latency has no allocator in
+/// its tail.
+///
+/// Not thread-safe: give each worker its own context (they can share one ``Model``). A context
+/// runs each GEMM on its own team of ``threads`` threads (the caller and `threads − 1` helpers),
+/// each calling single-threaded OpenBLAS on its share of the rows or columns; so keep the sum of
+/// `threads` over all contexts ≤ cores (``BLASRuntime/threadsPerWorker(workers:)``).
+public final class InferenceContext {
+    public let model: Model
+    /// The largest batch one call accepts.
+    public let maxBatch: Int
+    /// Threads that run this context's GEMMs, the calling thread included.
+    public var threads: Int { team.size }
+
+    private let team: WorkerTeam
+    /// The GEMM the team is running; written by the calling thread before ``WorkerTeam/run()``.
+    private var task: GemmTask?
+
+    /// Largest im2col scratch, in floats (16 MiB): a convolution whose whole-batch col matrix is
+    /// bigger runs as several GEMMs over consecutive blocks of output pixels.
+    static let columnBudget = 4 << 20
+
+    private let ping: UnsafeMutablePointer<Float>
+    private let pong: UnsafeMutablePointer<Float>
+    private let columns: UnsafeMutablePointer<Float>
+    private let columnCapacity: Int
+
+    /// Allocates the arena for batches of up to `maxBatch` images and starts `threads − 1`
+    /// helper threads. Sets OpenBLAS to one thread per call: the context splits the work itself.
+    public init(model: Model, maxBatch: Int, threads: Int = BLASRuntime.cores) throws(ModelError) {
+        guard maxBatch >= 1, maxBatch <= 1 << 16 else {
+            throw ModelError("maxBatch must be between 1 and 65536; got \(maxBatch)")
+        }
+        guard threads >= 1, threads <= 256 else {
+            throw ModelError("threads must be between 1 and 256; got \(threads)")
+        }
+        BLASRuntime.setThreads(1)
+        self.model = model
+        self.maxBatch = maxBatch
+        self.team = WorkerTeam(size: threads)
+        let widest = model.layers.reduce(model.inputCount) { max($0, $1.inputCount, $1.outputCount) }
+        var columnFloats = 1
+        for case .convolution(let c) in model.layers where c.needsIm2Col {
+            columnFloats = max(columnFloats, min(maxBatch * c.outH * c.outW, max(1, Self.columnBudget / c.k)) * c.k)
+        }
+        ping = Self.allocate(maxBatch * widest)
+        pong = Self.allocate(maxBatch * widest)
+        columns = Self.allocate(columnFloats)
+        columnCapacity = columnFloats
+        team.work = { [unowned(unsafe) self] member in self.perform(member: member) }
+    }
+
+    deinit {
+        ping.deallocate()
+        pong.deallocate()
+        columns.deallocate()
+    }
+
+    /// 64-byte aligned (one cache line, one AVX-512 vector), zero-filled, so that untouched
+    /// padding never holds NaN.
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+        let p = raw.bindMemory(to: Float.self, capacity: count)
+        p.initialize(repeating: 0, count: count)
+        return p
+    }
+
+    /// Bytes held by the arena.
+    public var arenaBytes: Int {
+        let widest = model.layers.reduce(model.inputCount) { max($0, $1.inputCount, $1.outputCount) }
+        return (2 * maxBatch * widest + columnCapacity) * MemoryLayout<Float>.stride
+    }
+
+    /// Classifies `batch` crops. `opd` holds [batch, S, S] OPD values in nm (S = model.inputSize,
+    /// C order); `probabilities` receives [batch, classes] softmax probabilities.
+    ///
+    /// Non-finite OPD (NaN from a failed unwrap) enters the network as 0, i.e. background.
+    public func classify(
+        opd: UnsafeBufferPointer<Float>, batch: Int, probabilities: UnsafeMutableBufferPointer<Float>
+    ) throws(ModelError) {
+        guard batch >= 1, batch <= maxBatch else {
+            throw ModelError("batch \(batch) is outside 1…\(maxBatch) (this context's maxBatch)")
+        }
+        guard opd.count >= batch * model.inputCount, let opdBase = opd.baseAddress else {
+            throw ModelError("input holds \(opd.count) values; \(batch) crops of \(model.inputSize)×\(model.inputSize) need \(batch * model.inputCount)")
+        }
+        let classes = model.classes.count
+        guard probabilities.count >= batch * classes, let out = probabilities.baseAddress else {
+            throw ModelError("output holds \(probabilities.count) values; \(batch) × \(classes) classes need \(batch * classes)")
+        }
+        normalize(opdBase, count: batch * model.inputCount, into: ping)
+        var current = ping
+        var spare = pong
+        // By index: `for layer in layers` goes through IndexingIterator, whose unspecialised
+        // (debug-build) subscript coroutine mallocs its frame on every step.
+        let layers = model.layers
+        for index in 0..<layers.count {
+            switch layers[index] {
+            case .convolution(let conv):
+                convolve(conv, input: current, output: spare, batch: batch)
+                swap(&current, &spare)
+            case .fullyConnected(let fc):
+                multiply(fc, input: current, output: spare, batch: batch)
+                swap(&current, &spare)
+            case .averagePool(let pool):
+                average(pool, input: current, output: spare, batch: batch)
+                swap(&current, &spare)
+            case .channelAffine(let affine):
+                scaleAndShift(affine, current, batch: batch)
+            case .activation(let activation, let count):
+                activation.apply(current, count: batch * count)
+            }
+        }
+        Self.softmax(current, rows: batch, columns: classes, into: out)
+    }
+
+    /// Classifies any number of crops, `maxBatch` at a time: [n, S, S] OPD in nm → [n, classes].
+    /// Allocates its result; the daemon's hot path uses the buffer-pointer form instead.
+    public func classify(opd: [Float]) throws(ModelError) -> [Float] {
+        let perImage = model.inputCount
+        guard opd.count % perImage == 0 else {
+            throw ModelError("input holds \(opd.count) values, not a whole number of \(model.inputSize)×\(model.inputSize) crops")
+        }
+        let n = opd.count / perImage
+        let classes = model.classes.count
+        var result = [Float](repeating: 0, count: n * classes)
+        var start = 0
+        while start < n {
+            let batch = min(maxBatch, n - start)
+            try opd.withUnsafeBufferPointer { (input) throws(ModelError) in
+                try result.withUnsafeMutableBufferPointer { (output) throws(ModelError) in
+                    try classify(
+                        opd: UnsafeBufferPointer(rebasing: input[(start * perImage)...]), batch: batch,
+                        probabilities: UnsafeMutableBufferPointer(rebasing: output[(start * classes)...]))
+                }
+            }
+            start += batch
+        }
+        return result
+    }
+
+    /// x = clamp(opd / opd_scale_nm, −1, 1), the network input of the model format.
+    private func normalize(_ opd: UnsafePointer<Float>, count: Int, into x: UnsafeMutablePointer<Float>) {
+        let inverse = Float(1 / model.opdScaleNanometres)
+        for i in 0..<count {
+            let v = opd[i] * inverse
+            x[i] = v.isNaN ? 0 : Swift.min(Swift.max(v, -1), 1)
+        }
+    }
+
+    /// How a GEMM of `m` rows and `n` columns is shared by the team: by rows when each member
+    /// gets at least 64 (im2col then runs in parallel too), else by columns when each gets at
+    /// least 32 output channels (skinny layers at small batches: each member then packs only its
+    /// slice of the weights), else on the calling thread alone.
+    enum Split { case rows, columns, none }
+
+    func split(m: Int, n: Int) -> Split {
+        if team.size == 1 { return .none }
+        if m >= 64 * team.size { return .rows }
+        if n >= 32 * team.size { return .columns }
+        return .none
+    }
+
+    /// Member `member`'s share of `0..<count` in multiples of `granule` (the last one takes the rest).
+    private func share(_ count: Int, member: Int, granule: Int) -> Range<Int> {
+        let per = (count + team.size - 1) / team.size
+        let step = (per + granule - 1) / granule * granule
+        let start = min(count, member * step)
+        return start..<min(count, start + step)
+    }
+
+    /// One block of a convolution's GEMM, as the team shares it.
+    struct GemmTask {
+        var conv: Convolution
+        var input: UnsafeMutablePointer<Float>
+        var output: UnsafeMutablePointer<Float>
+        var weights: UnsafePointer<Float>
+        var bias: UnsafePointer<Float>
+        /// First output row (pixel) of the block, and its row count.
+        var r0: Int
+        var m: Int
+        var split: Split
+    }
+
+    /// A member's part of ``task``.
+    private func perform(member: Int) {
+        guard let t = task else { return }
+        switch t.split {
+        case .rows: product(t, part: share(t.m, member: member, granule: 16), cols: 0..<t.conv.outC, im2col: true)
+        case .columns: product(t, part: 0..<t.m, cols: share(t.conv.outC, member: member, granule: 16), im2col: false)
+        case .none: if member == 0 { product(t, part: 0..<t.m, cols: 0..<t.conv.outC, im2col: true) }
+        }
+    }
+
+    /// Rows `part` (relative to the block) and output columns `cols` of a convolution block:
+    /// im2col (if asked), sgemm, bias and activation.
+    private func product(_ t: GemmTask, part: Range<Int>, cols: Range<Int>, im2col: Bool) {
+        guard !part.isEmpty, !cols.isEmpty else { return }
+        let (k, n) = (t.conv.k, t.conv.outC)
+        let a: UnsafePointer<Float>
+        if t.conv.needsIm2Col {
+            if im2col {
+                t.conv.im2col(t.input, rows: (t.r0 + part.lowerBound)..<(t.r0 + part.upperBound), into: columns + part.lowerBound * k)
+            }
+            a = UnsafePointer(columns + part.lowerBound * k)
+        } else {
+            a = UnsafePointer(t.input + (t.r0 + part.lowerBound) * k)
+        }
+        let c = t.output + (t.r0 + part.lowerBound) * n + cols.lowerBound
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(part.count), Int32(cols.count), Int32(k),
+            1, a, Int32(k), t.weights + cols.lowerBound, Int32(n), 0, c, Int32(n))
+        t.conv.activation.applyWithBias(c, rows: part.count, columns: cols.count, rowStride: n, bias: t.bias + cols.lowerBound)
+    }
+
+    /// Convolution as GEMM: out[pixels, co] = col[pixels, k] · W[k, co], then bias and activation.
+    /// Pixels of the whole batch are rows of one matrix (NHWC), processed in blocks that fit the
+    /// col scratch; the team shares each block by rows or by columns (``split(m:n:)``).
+    private func convolve(_ conv: Convolution, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
+        let rows = batch * conv.outH * conv.outW
+        let block = conv.needsIm2Col ? max(1, columnCapacity / conv.k) : rows
+        conv.weights.withUnsafeBufferPointer { w in
+            conv.bias.withUnsafeBufferPointer { b in
+                var r0 = 0
+                while r0 < rows {
+                    let m = min(rows, r0 + block) - r0
+                    let split = split(m: m, n: conv.outC)
+                    task = GemmTask(
+                        conv: conv, input: input, output: output, weights: w.baseAddress!, bias: b.baseAddress!,
+                        r0: r0, m: m, split: split)
+                    switch split {
+                    case .rows:
+                        team.run()
+                    case .columns:
+                        if conv.needsIm2Col { conv.im2col(input, rows: r0..<(r0 + m), into: columns) }
+                        team.run()
+                    case .none:
+                        perform(member: 0)
+                    }
+                    r0 += m
+                }
+                task = nil
+            }
+        }
+    }
+
+    /// y[batch, out] = x[batch, in] · W[in, out], then bias and activation.
+    private func multiply(_ fc: FullyConnected, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
+        fc.weights.withUnsafeBufferPointer { w in
+            fc.bias.withUnsafeBufferPointer { b in
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(batch), Int32(fc.outFeatures), Int32(fc.inFeatures),
+                    1, input, Int32(fc.inFeatures), w.baseAddress, Int32(fc.outFeatures), 0, output, Int32(fc.outFeatures))
+                fc.activation.applyWithBias(output, rows: batch, columns: fc.outFeatures, rowStride: fc.outFeatures, bias: b.baseAddress!)
+            }
+        }
+    }
+
+    private func average(_ pool: AveragePool, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
+        let c = pool.channels
+        let (oh, ow) = (pool.outH, pool.outW)
+        let inverse = 1 / Float(pool.kernelH * pool.kernelW)
+        for image in 0..<batch {
+            let src = input + image * pool.inH * pool.inW * c
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let dst = output + ((image * oh + oy) * ow + ox) * c
+                    dst.update(repeating: 0, count: c)
+                    for ky in 0..<pool.kernelH {
+                        for kx in 0..<pool.kernelW {
+                            let s = src + ((oy * pool.stride + ky) * pool.inW + ox * pool.stride + kx) * c
+                            for ch in 0..<c { dst[ch] += s[ch] }
+                        }
+                    }
+                    for ch in 0..<c { dst[ch] *= inverse }
+                }
+            }
+        }
+    }
+
+    private func scaleAndShift(_ affine: ChannelAffine, _ x: UnsafeMutablePointer<Float>, batch: Int) {
+        let c = affine.scale.count
+        affine.scale.withUnsafeBufferPointer { scale in
+            affine.shift.withUnsafeBufferPointer { shift in
+                for p in 0..<(batch * affine.count / c) {
+                    let v = x + p * c
+                    for ch in 0..<c { v[ch] = v[ch] * scale[ch] + shift[ch] }
+                }
+            }
+        }
+        affine.activation.apply(x, count: batch * affine.count)
+    }
+
+    /// p_j = exp(z_j − max z) / Σ_i exp(z_i − max z): the max shift keeps exp from overflowing.
+    static func softmax(_ z: UnsafePointer<Float>, rows: Int, columns: Int, into p: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let zr = z + r * columns
+            let pr = p + r * columns
+            var top = zr[0]
+            for j in 1..<max(1, columns) { top = Swift.max(top, zr[j]) }
+            var sum: Float = 0
+            for j in 0..<columns {
+                pr[j] = expf(zr[j] - top)
+                sum += pr[j]
+            }
+            let inverse = 1 / sum
+            for j in 0..<columns { pr[j] *= inverse }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Protocol
+
+/// The `__metadata__["topgan"]` object of a model file, as written by `topgan export`
+/// (docs/model-format.md): what the network computes, before any tensor is read.
+struct ModelSpec: Equatable {
+    /// One op of `layers`, in PyTorch's vocabulary.
+    enum Op: Equatable {
+        case conv2d(weight: String, bias: String?, stride: Int, padding: Int)
+        case batchnorm2d(prefix: String, eps: Float)
+        case leakyReLU(slope: Float)
+        case relu
+        case dropout
+        case avgpool2d(kernel: Int, stride: Int)
+        case globalAvgPool
+        case flatten
+        case linear(weight: String, bias: String?)
+    }
+
+    static let format = "topgan-classifier"
+    static let version: Int64 = 1
+
+    var classes: [String]
+    var inputSize: Int
+    var pixelMicrometres: Double
+    /// The network input is clamp(opd_nm / opdScaleNanometres, −1, 1).
+    var opdScaleNanometres: Double
+    var layers: [Op]
+
+    init(json text: String) throws(ModelError) {
+        let root: JSONValue
+        do {
+            root = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        } catch {
+            throw ModelError("__metadata__[\"topgan\"] is not valid JSON")
+        }
+        guard case .object(let o) = root else { throw ModelError("__metadata__[\"topgan\"] is not a JSON object") }
+        guard case .string(let format)? = o["format"], format == Self.format else {
+            throw ModelError("metadata format is \(o["format"]?.description ?? "missing"), expected \"\(Self.format)\"")
+        }
+        guard case .integer(let version)? = o["version"], version == Self.version else {
+            throw ModelError("metadata version is \(o["version"]?.description ?? "missing"); this flowd reads version \(Self.version)")
+        }
+        guard case .array(let classValues)? = o["classes"], !classValues.isEmpty else {
+            throw ModelError("metadata classes must be a non-empty array of names")
+        }
+        classes = []
+        for c in classValues {
+            guard case .string(let name) = c else { throw ModelError("metadata classes: \(c) is not a string") }
+            classes.append(name)
+        }
+        guard Set(classes).count == classes.count else { throw ModelError("metadata classes \(classes) has duplicates") }
+        guard case .object(let input)? = o["input"] else { throw ModelError("metadata input is missing or not an object") }
+        inputSize = try Self.int(input["size"], "input.size", min: 1)
+        pixelMicrometres = try Self.positive(input["pixel_um"], "input.pixel_um")
+        opdScaleNanometres = try Self.positive(input["opd_scale_nm"], "input.opd_scale_nm")
+        guard case .array(let layerValues)? = o["layers"], !layerValues.isEmpty else {
+            throw ModelError("metadata layers must be a non-empty array of ops")
+        }
+        layers = []
+        for (i, value) in layerValues.enumerated() {
+            layers.append(try Self.op(value, index: i))
+        }
+    }
+
+    private static func op(_ value: JSONValue, index i: Int) throws(ModelError) -> Op {
+        guard case .object(let f) = value, case .string(let name)? = f["op"] else {
+            throw ModelError("layers[\(i)]: \(value) is not an object with an \"op\" name")
+        }
+        let at = "layers[\(i)] (\(name))"
+        switch name {
+        case "conv2d":
+            return .conv2d(
+                weight: try string(f["weight"], "\(at).weight"), bias: try optionalString(f["bias"], "\(at).bias"),
+                stride: try int(f["stride"], "\(at).stride", min: 1), padding: try int(f["padding"], "\(at).padding", min: 0))
+        case "batchnorm2d":
+            return .batchnorm2d(prefix: try string(f["prefix"], "\(at).prefix"), eps: Float(try positive(f["eps"], "\(at).eps")))
+        case "leaky_relu":
+            return .leakyReLU(slope: Float(try number(f["slope"], "\(at).slope")))
+        case "relu": return .relu
+        case "dropout": return .dropout
+        case "avgpool2d":
+            if case .bool(true)? = f["global"] { return .globalAvgPool }
+            return .avgpool2d(kernel: try int(f["kernel"], "\(at).kernel", min: 1), stride: try int(f["stride"], "\(at).stride", min: 1))
+        case "flatten": return .flatten
+        case "linear":
+            return .linear(weight: try string(f["weight"], "\(at).weight"), bias: try optionalString(f["bias"], "\(at).bias"))
+        default:
+            throw ModelError(
+                "layers[\(i)]: unknown op \"\(name)\"; supported: conv2d, batchnorm2d, leaky_relu, relu, dropout, avgpool2d, flatten, linear")
+        }
+    }
+
+    private static func string(_ v: JSONValue?, _ what: String) throws(ModelError) -> String {
+        guard case .string(let s)? = v, !s.isEmpty else { throw ModelError("\(what) must be a tensor name (string)") }
+        return s
+    }
+
+    private static func optionalString(_ v: JSONValue?, _ what: String) throws(ModelError) -> String? {
+        if v == nil || v == .null { return nil }
+        return try string(v, what)
+    }
+
+    private static func int(_ v: JSONValue?, _ what: String, min: Int) throws(ModelError) -> Int {
+        guard case .integer(let n)? = v, n >= min, n <= 1 << 20 else {
+            throw ModelError("\(what) must be an integer ≥ \(min); got \(v?.description ?? "nothing")")
+        }
+        return Int(n)
+    }
+
+    private static func number(_ v: JSONValue?, _ what: String) throws(ModelError) -> Double {
+        switch v {
+        case .integer(let n)?: return Double(n)
+        case .double(let x)? where x.isFinite: return x
+        default: throw ModelError("\(what) must be a finite number; got \(v?.description ?? "nothing")")
+        }
+    }
+
+    private static func positive(_ v: JSONValue?, _ what: String) throws(ModelError) -> Double {
+        let x = try number(v, what)
+        guard x > 0 else { throw ModelError("\(what) must be positive; got \(x)") }
+        return x
+    }
+}

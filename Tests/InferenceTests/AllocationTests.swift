@@ -1,0 +1,93 @@
+import CMallocCounter
+import Testing
+
+@testable import Inference
+
+/// The arena's promise: after the context is built, inference allocates nothing.
+@Suite("Heap allocations", .serialized)
+struct AllocationTests {
+    @Test("the counter sees an allocation (so a zero below means something)")
+    func counterWorks() {
+        flowd_malloc_counter_process_begin()
+        flowd_malloc_counter_begin()
+        let array = [Float](repeating: 1, count: 1000 + Int.random(in: 0..<10))
+        let count = flowd_malloc_counter_end()
+        let processCount = flowd_malloc_counter_process_end()
+        #expect(array.count >= 1000)
+        #expect(count >= 1)
+        #expect(processCount >= 1)
+    }
+
+    @Test("a steady-state inference makes zero heap allocations", arguments: [1, 3])
+    func steadyStateAllocatesNothing(batch: Int) throws {
+        let context = try InferenceContext(model: TinyNetwork().model(), maxBatch: 3)
+        let crops = TinyNetwork.crops(batch)
+        var out = [Float](repeating: 0, count: batch * 3)
+        try crops.withUnsafeBufferPointer { x in
+            try out.withUnsafeMutableBufferPointer { p in
+                try context.classify(opd: x, batch: batch, probabilities: p)  // warm-up: BLAS buffers, lazy statics
+                flowd_malloc_counter_begin()
+                for _ in 0..<100 {
+                    try context.classify(opd: x, batch: batch, probabilities: p)
+                }
+                let count = flowd_malloc_counter_end()
+                #expect(count == 0, "\(count) allocations in 100 inferences")
+            }
+        }
+    }
+
+    @Test("the DCGAN-sized path (GEMMs shared by the worker team) allocates nothing, helpers included")
+    func largeModelAllocatesNothing() throws {
+        // ndf 16 trunk on 64×64: four 4×4/2/1 convolutions, batch norm, linear head.
+        var b = SafeTensorsBuilder()
+        var layers: [[String: Any]] = []
+        var c = 1
+        var state: UInt64 = 3
+        func random(_ n: Int) -> [Float] {
+            (0..<n).map { _ in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return Float(state >> 40) / Float(1 << 24) - 0.5
+            }
+        }
+        for i in 0..<4 {
+            let out = 16 << i
+            b.add("f.\(i).weight", shape: [out, c, 4, 4], values: random(out * c * 16))
+            layers.append(["op": "conv2d", "weight": "f.\(i).weight", "stride": 2, "padding": 1])
+            b.add("n.\(i).weight", shape: [out], values: [Float](repeating: 1, count: out))
+            b.add("n.\(i).bias", shape: [out], values: random(out))
+            b.add("n.\(i).running_mean", shape: [out], values: random(out))
+            b.add("n.\(i).running_var", shape: [out], values: [Float](repeating: 1, count: out))
+            layers.append(["op": "batchnorm2d", "prefix": "n.\(i)", "eps": 1e-5])
+            layers.append(["op": "leaky_relu", "slope": 0.2])
+            c = out
+        }
+        b.add("fc.weight", shape: [2, c * 16], values: random(2 * c * 16))
+        layers += [["op": "flatten"], ["op": "linear", "weight": "fc.weight"]]
+        b.metadata["topgan"] = TinyNetwork().metadata {
+            $0["layers"] = layers
+            $0["classes"] = ["a", "b"]
+            $0["input"] = ["size": 64, "pixel_um": 0.3, "opd_scale_nm": 400]
+        }
+        let context = try InferenceContext(model: Model(safetensors: b.bytes()), maxBatch: 8)
+        let crops = [Float](repeating: 100, count: 8 * 64 * 64)
+        var out = [Float](repeating: 0, count: 16)
+        try crops.withUnsafeBufferPointer { x in
+            try out.withUnsafeMutableBufferPointer { p in
+                try context.classify(opd: x, batch: 8, probabilities: p)
+                flowd_malloc_counter_begin()
+                for _ in 0..<20 { try context.classify(opd: x, batch: 8, probabilities: p) }
+                let count = flowd_malloc_counter_end()
+                #expect(count == 0, "\(count) allocations in 20 inferences on the calling thread")
+                // The team's helper thread too: process-wide windows, of which at least one
+                // must be free of allocations by other tests running meanwhile.
+                var fewest = UInt64.max
+                for _ in 0..<30 {
+                    flowd_malloc_counter_process_begin()
+                    for _ in 0..<3 { try context.classify(opd: x, batch: 8, probabilities: p) }
+                    fewest = min(fewest, flowd_malloc_counter_process_end())
+                }
+                #expect(fewest == 0, "every window of 3 inferences saw ≥ \(fewest) allocations process-wide")
+            }
+        }
+    }
+}
