@@ -17,7 +17,8 @@ struct Daemon: Sendable {
     let logger: Logger
     private let group: ServiceGroup
 
-    init(config: DaemonConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) throws(ZMQError) {
+    /// Throws ``ZMQError`` or ``MetricsServer/ServerError`` naming the endpoint that failed.
+    init(config: DaemonConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) throws {
         self.config = config
         self.logger = logger
         let context = ZMQContext()
@@ -25,24 +26,36 @@ struct Daemon: Sendable {
         let publisher = try ResultPublisher(
             context: context, endpoint: config.publishEndpoint, linger: config.publishLingerMilliseconds)
         let statistics = FrameStatistics()
+        let frameLatency = LatencyHistogram()
         let workerCount = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
         let workers = FrameWorkers(queue: ingest.queue, count: workerCount) { frame, _ in
             statistics.process(frame)
+            frameLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - frame.arrivalNanoseconds)
         }
+        let startNanoseconds = DispatchTime.now().uptimeNanoseconds
         let counts = CountsService(
             publisher: publisher, ingest: ingest, statistics: statistics, notifier: notifier,
             interval: .milliseconds(Int64(config.countsIntervalSeconds * 1000)),
             staleAfterSeconds: config.staleAfterSeconds,
-            startNanoseconds: DispatchTime.now().uptimeNanoseconds, logger: logger)
+            startNanoseconds: startNanoseconds, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: counts)]
+        if let listen = config.metricsListen {
+            let metrics = DaemonMetrics(ingest: ingest, startNanoseconds: startNanoseconds, frameLatency: frameLatency)
+            let server = try MetricsServer(listen: listen, metrics: metrics.render) {
+                let alive = ingest.receiversAlive()
+                return .init(healthy: alive, detail: alive ? "ok" : "a receive thread is not turning")
+            }
+            services.append(.init(service: MetricsService(server: server, logger: logger)))
+        }
+        services += [
+            .init(service: PipelineService(ingest: ingest, workers: workers, logger: logger)),
+            .init(service: SystemdService(notifier: notifier, ingest: ingest, workers: workers)),
+        ]
         // Shut down in reverse order: systemd hears STOPPING first, the pipeline drains, and
         // the counts service publishes the final counts last.
         group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: counts),
-                    .init(service: PipelineService(ingest: ingest, workers: workers, logger: logger)),
-                    .init(service: SystemdService(notifier: notifier, ingest: ingest, workers: workers)),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         self.ingest = ingest

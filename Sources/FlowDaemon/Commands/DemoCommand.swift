@@ -30,7 +30,7 @@ struct Demo: AsyncParsableCommand {
         daemon.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         daemon.arguments = [
             "run", "--input", "pull+bind:\(input)", "--publish", results, "--set", "publish.counts_interval_s=0.5",
-            "--set", "log.level=warning",
+            "--set", "log.level=warning", "--set", "metrics.listen=127.0.0.1:0",
         ]
         try daemon.run()
         defer { if daemon.isRunning { daemon.terminate() } }

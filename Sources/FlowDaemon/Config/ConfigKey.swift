@@ -42,6 +42,18 @@ struct ConfigKey: Sendable {
         scalar("publish.linger_ms") { config, value, source throws(ConfigError) in
             config.publishLingerMilliseconds = Int32(try integer(value, "publish.linger_ms", source, 0...10_000))
         },
+        scalar("metrics.listen") { config, value, source throws(ConfigError) in
+            guard value != "off" else {
+                config.metricsListen = nil
+                return
+            }
+            let parts = value.split(separator: ":")
+            guard parts.count == 2, UInt16(parts[1]) != nil, parts[0].split(separator: ".").count == 4 else {
+                throw ConfigError(
+                    key: "metrics.listen", source: source, expected: "IPV4:PORT such as 127.0.0.1:9464, or off", got: value)
+            }
+            config.metricsListen = value
+        },
         scalar("ingest.queue_capacity") { config, value, source throws(ConfigError) in
             config.ingest.queueCapacity = try integer(value, "ingest.queue_capacity", source, 1...100_000)
         },

@@ -17,6 +17,8 @@ struct DaemonConfig: Sendable, Equatable {
     var countsIntervalSeconds = 1.0
     /// How long, ms, the stopping daemon may spend delivering its last messages (`publish.linger_ms`).
     var publishLingerMilliseconds: Int32 = 1000
+    /// HOST:PORT of the HTTP server for `/metrics` and `/healthz`, or nil when off (`metrics.listen`).
+    var metricsListen: String? = "127.0.0.1:9464"
     /// Receive side (`ingest.*`).
     var ingest = IngestSettings()
     /// Seconds without frames after which a camera is reported stale (`ingest.stale_after_s`).

@@ -1,0 +1,49 @@
+import Dispatch
+import FrameIngest
+
+/// What `GET /metrics` shows: frame accounting per camera and outcome, malformed messages by
+/// reason, queue depth, and the latency of each processing stage.
+///
+/// Counters are read from the same ``IngestCounters`` that `counts` publishes, so the two can
+/// never disagree.
+struct DaemonMetrics: Sendable {
+    let ingest: FrameIngest
+    let startNanoseconds: UInt64
+    /// Frame arrival → frame processed by a worker.
+    let frameLatency: LatencyHistogram
+
+    func render() -> String {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let cameras = ingest.counters.snapshot(at: now).sorted { $0.key < $1.key }
+        var out = PrometheusText()
+        out.family("flowd_uptime_seconds", .gauge, help: "Seconds since the daemon started.")
+        out.sample("flowd_uptime_seconds", [], Double(now - startNanoseconds) / 1e9)
+        out.family("flowd_frames_total", .counter, help: "Camera messages by outcome: received, malformed or dropped.")
+        for (camera, c) in cameras {
+            for (outcome, value) in [("received", c.frames.received), ("malformed", c.frames.malformed), ("dropped", c.frames.dropped)] {
+                out.sample("flowd_frames_total", [("camera", camera), ("outcome", outcome)], Double(value))
+            }
+        }
+        out.family("flowd_malformed_total", .counter, help: "Malformed camera messages by reason.")
+        for (camera, c) in cameras {
+            for (reason, value) in c.malformedByReason.sorted(by: { $0.key < $1.key }) {
+                out.sample("flowd_malformed_total", [("camera", camera), ("reason", reason)], Double(value))
+            }
+        }
+        out.family("flowd_sequence_gaps_total", .counter, help: "Frames missing from a camera's seq sequence.")
+        for (camera, c) in cameras { out.sample("flowd_sequence_gaps_total", [("camera", camera)], Double(c.frames.gaps)) }
+        out.family("flowd_received_bytes_total", .counter, help: "Pixel bytes received.")
+        for (camera, c) in cameras { out.sample("flowd_received_bytes_total", [("camera", camera)], Double(c.bytes)) }
+        out.family("flowd_seconds_since_last_frame", .gauge, help: "Seconds since a camera's last message (stale stream).")
+        for (camera, c) in cameras {
+            if let idle = c.secondsSinceLastFrame { out.sample("flowd_seconds_since_last_frame", [("camera", camera)], idle) }
+        }
+        out.family("flowd_queue_depth", .gauge, help: "Frames waiting for a worker.")
+        out.sample("flowd_queue_depth", [], Double(ingest.queue.depth))
+        out.family("flowd_queue_capacity", .gauge, help: "Frames the queue holds before dropping.")
+        out.sample("flowd_queue_capacity", [], Double(ingest.queue.capacity))
+        out.family("flowd_stage_seconds", .histogram, help: "Latency of each processing stage, seconds.")
+        out.histogram("flowd_stage_seconds", [("stage", "frame")], frameLatency)
+        return out.text
+    }
+}
