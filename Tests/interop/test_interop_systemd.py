@@ -172,6 +172,9 @@ def test_an_endpoint_that_cannot_be_bound_fails_before_ready(flowd, notify):
     assert not any("READY" in dg for dg in notify.datagrams), notify.datagrams
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "daemon bug: SystemdNotifier.send uses a blocking sendto; once the notify socket's queue "
+    "(net.unix.max_dgram_qlen) is full, CountsService blocks: no more counts, SIGTERM hangs"))
 def test_a_notify_socket_nobody_reads_does_not_stall_the_daemon(flowd):
     """sd_notify(3) semantics: notifications must never block the daemon. If the service
     manager is slow to read (the kernel queues only net.unix.max_dgram_qlen datagrams, 10 by
@@ -185,7 +188,7 @@ def test_a_notify_socket_nobody_reads_does_not_stall_the_daemon(flowd):
             d = flowd(inputs=["pull+bind:tcp://127.0.0.1:{port0}"], env={"NOTIFY_SOCKET": path})
             # 0.05 s counts interval: 40 STATUS= updates, far more than the queue holds.
             first = d.wait_counts(lambda c: True)
-            d.wait_counts(lambda c: c["uptime_s"] > first["uptime_s"] + 2.0, timeout=6,
+            d.wait_counts(lambda c: c["uptime_s"] > first["uptime_s"] + 2.0, timeout=4,
                           what="counts still published 2 s later")
             _, seconds, rc = d.stop(signal.SIGTERM, timeout=5)
         finally:
