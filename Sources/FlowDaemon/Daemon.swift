@@ -15,6 +15,7 @@ struct Daemon: Sendable {
     let ingest: FrameIngest
     let publisher: ResultPublisher
     let logger: Logger
+    private let context: ZMQContext
     private let group: ServiceGroup
 
     /// Throws ``ZMQError`` or ``MetricsServer/ServerError`` naming the endpoint that failed.
@@ -22,7 +23,10 @@ struct Daemon: Sendable {
         self.config = config
         self.logger = logger
         let context = ZMQContext()
-        let ingest = try FrameIngest(inputs: config.inputs, settings: config.ingest, context: context, logger: logger)
+        let malformedLog = RateLimitedLog(
+            logger: logger, burst: config.malformedLogBurst, windowSeconds: config.malformedLogWindowSeconds)
+        let ingest = try FrameIngest(
+            inputs: config.inputs, settings: config.ingest, context: context, malformedLog: malformedLog, logger: logger)
         let publisher = try ResultPublisher(
             context: context, endpoint: config.publishEndpoint, linger: config.publishLingerMilliseconds)
         let statistics = FrameStatistics()
@@ -60,12 +64,16 @@ struct Daemon: Sendable {
                 logger: logger))
         self.ingest = ingest
         self.publisher = publisher
+        self.context = context
         logger.info(
             "flowd ready: libzmq \(ZMQContext.libraryVersion), \(workerCount) workers, publishing on \(publisher.endpoint)")
     }
 
     func run() async throws {
         try await group.run()
+        // Every socket is closed by now; terminating the context waits (up to publish.linger_ms)
+        // until libzmq has sent the final counts, before the process may exit.
+        await runOffCooperativePool { context.terminate() }
     }
 
     /// Starts a graceful shutdown, as SIGTERM does.

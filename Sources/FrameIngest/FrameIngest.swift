@@ -12,12 +12,13 @@ public final class FrameIngest: Sendable {
 
     /// Creates every socket and binds or connects it; throws on the first endpoint that fails,
     /// naming it, before any thread starts.
+    /// - Parameter malformedLog: where malformed messages are reported, rate-limited.
     public init(
-        inputs: [InputSpec], settings: IngestSettings, context: ZMQContext, logger: Logger
+        inputs: [InputSpec], settings: IngestSettings, context: ZMQContext, malformedLog: RateLimitedLog,
+        logger: Logger
     ) throws(ZMQError) {
         queue = FrameQueue(capacity: settings.queueCapacity)
         counters = IngestCounters(maxCameras: settings.maxCameras)
-        let malformedLog = RateLimitedLog(logger: logger)
         var receivers: [FrameReceiver] = []
         for spec in inputs {
             receivers.append(

@@ -122,7 +122,7 @@ final class FrameReceiver: Sendable {
             counters.recordMalformed(camera: camera, reason: error.reason, at: now)
             malformedLog.warning(
                 key: "\(camera)/\(error.reason.rawValue)",
-                "malformed frame from \(camera) on \(spec): \(error.message)", at: now)
+                "malformed frame from \(camera) on \(spec): \(error)", at: now)
             return
         }
         let camera = counters.trackedID(for: frame.header.camera ?? spec.endpoint)

@@ -47,6 +47,9 @@ public indirect enum JSONValue: Sendable, Equatable, Codable, CustomStringConver
     }
 
     /// Short JSON-like rendering for error messages (strings quoted, long values cut).
+    ///
+    /// Strings come from the network and end up in log lines: control characters are escaped
+    /// (`\n`, `\u{1B}`), so a header can never start a forged log line or reach a terminal raw.
     public var description: String {
         let text: String =
             switch self {
@@ -55,9 +58,9 @@ public indirect enum JSONValue: Sendable, Equatable, Codable, CustomStringConver
             case .integer(let n): "\(n)"
             case .unsigned(let n): "\(n)"
             case .double(let x): "\(x)"
-            case .string(let s): "\"\(s)\""
+            case .string(let s): s.debugDescription
             case .array(let a): "[" + a.map(\.description).joined(separator: ", ") + "]"
-            case .object(let o): "{" + o.keys.sorted().map { "\"\($0)\": \(o[$0]!)" }.joined(separator: ", ") + "}"
+            case .object(let o): "{" + o.keys.sorted().map { "\($0.debugDescription): \(o[$0]!)" }.joined(separator: ", ") + "}"
             }
         return text.count > 80 ? String(text.prefix(77)) + "..." : text
     }

@@ -1,12 +1,15 @@
 import CZeroMQ
 import Glibc
+import Synchronization
 
 /// A libzmq context: the I/O threads behind every socket of the process.
 ///
 /// Thread-safe (libzmq guarantees it). Terminated when the last reference goes away, after
 /// every socket was closed; sockets keep their context alive.
-public final class ZMQContext: @unchecked Sendable {
-    let handle: UnsafeMutableRawPointer
+public final class ZMQContext: Sendable {
+    // Sendable: libzmq contexts are thread-safe, and the handle never changes.
+    nonisolated(unsafe) let handle: UnsafeMutableRawPointer
+    private let terminated = Atomic<Bool>(false)
 
     /// - Parameter ioThreads: libzmq I/O threads. One moves about a gigabyte a second, which
     ///   is what one 1024² float32 camera at 250 frames/s needs.
@@ -15,7 +18,12 @@ public final class ZMQContext: @unchecked Sendable {
         zmq_ctx_set(handle, ZMQ_IO_THREADS, ioThreads)
     }
 
-    deinit {
+    deinit { terminate() }
+
+    /// Terminates the context once every socket is closed: blocks until each closed socket has
+    /// sent its queued messages or its linger period ran out. Later calls do nothing.
+    public func terminate() {
+        guard !terminated.exchange(true, ordering: .acquiringAndReleasing) else { return }
         while zmq_ctx_term(handle) == -1 && zmq_errno() == EINTR {}
     }
 

@@ -24,14 +24,18 @@ private func eventually(_ condition: () -> Bool) -> Bool {
 
 private let quietLogger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
+private func makeIngest(_ inputs: [InputSpec], settings: IngestSettings, context: ZMQContext) throws -> FrameIngest {
+    try FrameIngest(
+        inputs: inputs, settings: settings, context: context, malformedLog: RateLimitedLog(logger: quietLogger),
+        logger: quietLogger)
+}
+
 @Suite("Frame ingest over real ZeroMQ sockets")
 struct FrameIngestTests {
     @Test("PUSH frames into a bound PULL input over inproc arrive in order and are counted")
     func pullOverInproc() throws {
         let context = ZMQContext()
-        let ingest = try FrameIngest(
-            inputs: [InputSpec(mode: .pull, endpoint: "inproc://frames", binds: true)], settings: IngestSettings(),
-            context: context, logger: quietLogger)
+        let ingest = try makeIngest([InputSpec(mode: .pull, endpoint: "inproc://frames", binds: true)], settings: IngestSettings(), context: context)
         ingest.start()
         let sender = try ZMQSocket(context: context, kind: .push)
         try sender.connect("inproc://frames")
@@ -55,9 +59,7 @@ struct FrameIngestTests {
         let camera = try ZMQSocket(context: context, kind: .pub)
         try camera.bind("tcp://127.0.0.1:*")
         let endpoint = try camera.lastEndpoint
-        let ingest = try FrameIngest(
-            inputs: [InputSpec(mode: .sub, endpoint: endpoint)], settings: IngestSettings(), context: context,
-            logger: quietLogger)
+        let ingest = try makeIngest([InputSpec(mode: .sub, endpoint: endpoint)], settings: IngestSettings(), context: context)
         ingest.start()
         // PUB drops messages until the subscription has reached it: send until one arrives.
         var seq: UInt64 = 0
@@ -74,9 +76,7 @@ struct FrameIngestTests {
     @Test("a REP input answers OK to every message, valid or not, so REQ cameras never stall")
     func repRepliesToEverything() throws {
         let context = ZMQContext()
-        let ingest = try FrameIngest(
-            inputs: [InputSpec(mode: .rep, endpoint: "inproc://rep")], settings: IngestSettings(), context: context,
-            logger: quietLogger)
+        let ingest = try makeIngest([InputSpec(mode: .rep, endpoint: "inproc://rep")], settings: IngestSettings(), context: context)
         ingest.start()
         let camera = try ZMQSocket(context: context, kind: .req)
         try camera.setReceiveTimeout(milliseconds: 5000)
@@ -98,9 +98,7 @@ struct FrameIngestTests {
         let context = ZMQContext()
         var settings = IngestSettings()
         settings.queueCapacity = 3
-        let ingest = try FrameIngest(
-            inputs: [InputSpec(mode: .pull, endpoint: "inproc://full", binds: true)], settings: settings,
-            context: context, logger: quietLogger)
+        let ingest = try makeIngest([InputSpec(mode: .pull, endpoint: "inproc://full", binds: true)], settings: settings, context: context)
         ingest.start()
         let sender = try ZMQSocket(context: context, kind: .push)
         try sender.connect("inproc://full")
@@ -119,9 +117,7 @@ struct FrameIngestTests {
     @Test("stop() drains what libzmq already holds, closes the queue, and returns promptly")
     func stopDrains() throws {
         let context = ZMQContext()
-        let ingest = try FrameIngest(
-            inputs: [InputSpec(mode: .pull, endpoint: "inproc://drain", binds: true)], settings: IngestSettings(),
-            context: context, logger: quietLogger)
+        let ingest = try makeIngest([InputSpec(mode: .pull, endpoint: "inproc://drain", binds: true)], settings: IngestSettings(), context: context)
         ingest.start()
         let sender = try ZMQSocket(context: context, kind: .push)
         try sender.connect("inproc://drain")
@@ -138,9 +134,7 @@ struct FrameIngestTests {
     func badEndpoint() {
         let context = ZMQContext()
         #expect {
-            _ = try FrameIngest(
-                inputs: [InputSpec(mode: .pull, endpoint: "tcp://256.0.0.1:1", binds: true)], settings: IngestSettings(),
-                context: context, logger: quietLogger)
+            _ = try makeIngest([InputSpec(mode: .pull, endpoint: "tcp://256.0.0.1:1", binds: true)], settings: IngestSettings(), context: context)
         } throws: { error in
             "\(error)".contains("tcp://256.0.0.1:1")
         }

@@ -201,9 +201,6 @@ def test_each_malformed_message_is_counted_under_its_reason_logged_and_the_daemo
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "daemon bug: FrameReceiver logs error.message, not the reason code it counts under "
-    "(e.g. 'header is not valid UTF-8 JSON' without header_not_utf8)"))
 def test_the_log_line_of_a_malformed_message_names_its_reason_code(flowd):
     """An operator who sees `malformed_by_reason: {"bad_shape": 12}` on the dashboard must be
     able to grep the journal for `bad_shape`: each warning names the stable reason code that its
@@ -231,9 +228,6 @@ def test_the_log_line_of_a_malformed_message_names_its_reason_code(flowd):
     assert not unnamed, "log lines that do not name their reason code:\n" + "\n".join(unnamed)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "daemon bug: rejected header strings are echoed raw into the log (JSONValue description), "
-    "so a newline in 'camera' or 'dtype' starts a forged log line / journal entry"))
 def test_log_lines_cannot_be_forged_through_header_strings(flowd):
     """Header strings come from the network. A rejected `camera` or `dtype` containing a newline
     or a terminal escape must not start a new log line (under systemd, a new journal entry with
@@ -280,9 +274,6 @@ def test_a_flood_of_identical_malformed_messages_is_counted_in_full_but_rate_lim
     assert len(d.stderr().splitlines()) <= 12
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "daemon bug: log.malformed_burst and log.malformed_window_s are validated but never reach "
-    "RateLimitedLog (FrameIngest builds it with the defaults 10 per 10 s)"))
 def test_after_the_window_the_log_says_how_many_similar_messages_were_suppressed(flowd):
     """With `log.malformed_burst=3` and `log.malformed_window_s=2`: 50 bad messages log 3 lines;
     the first bad message after the window logs a line saying 47 similar messages were

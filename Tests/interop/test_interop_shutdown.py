@@ -20,11 +20,6 @@ from flowd_harness import accounted, camera, frame_parts, tcp
 EXIT_WITHIN_S = 2.0
 
 #: Known daemon bug (reported to the lead; remove once fixed).
-FINAL_MAY_BE_LOST = (
-    "daemon bug, intermittent: flowd can exit before libzmq has sent the final counts; nothing "
-    "waits for zmq_ctx_term (which is what honours publish.linger_ms) before the process exits")
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_publishes_final_counts_and_exits_0_within_2_s(flowd, sig):
     """After frames were received, the signal makes flowd publish one last `counts` with
@@ -114,13 +109,11 @@ def test_sigterm_while_a_camera_keeps_sending_exits_0_within_2_s(flowd, mode):
     assert not errors, errors
     assert rc == 0, d.stderr()[-2000:]
     assert seconds < EXIT_WITHIN_S, f"exited {seconds:.2f} s after SIGTERM"
-    if final is None:
-        pytest.xfail(FINAL_MAY_BE_LOST)
+    assert final is not None, "no final counts"
     assert final["final"] is True
     assert 50 <= accounted(final, "busy") <= sent
 
 
-@pytest.mark.xfail(strict=False, reason=FINAL_MAY_BE_LOST)
 def test_final_counts_reach_a_subscriber_that_is_behind_within_publish_linger(flowd):
     """`publish.linger_ms` (1000 by default) is how long a stopping daemon may spend delivering
     its last messages. A dashboard that fell behind (here: 1500 cameras make each `counts` about

@@ -172,9 +172,6 @@ def test_an_endpoint_that_cannot_be_bound_fails_before_ready(flowd, notify):
     assert not any("READY" in dg for dg in notify.datagrams), notify.datagrams
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "daemon bug: SystemdNotifier.send uses a blocking sendto; once the notify socket's queue "
-    "(net.unix.max_dgram_qlen) is full, CountsService blocks: no more counts, SIGTERM hangs"))
 def test_a_notify_socket_nobody_reads_does_not_stall_the_daemon(flowd):
     """sd_notify(3) semantics: notifications must never block the daemon. If the service
     manager is slow to read (the kernel queues only net.unix.max_dgram_qlen datagrams, 10 by

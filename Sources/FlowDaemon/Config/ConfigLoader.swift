@@ -49,7 +49,9 @@ enum ConfigLoader {
     ) throws(ConfigError) {
         guard let spec = ConfigKey.named(key) else {
             let known = ConfigKey.all.map(\.name)
-            let hint = known.min { editDistance($0, key) < editDistance($1, key) }.map { "; did you mean \($0)?" } ?? ""
+            // Suggest the nearest known key only when it is a plausible typo.
+            let nearest = known.min { editDistance($0, key) < editDistance($1, key) }
+            let hint = nearest.flatMap { editDistance($0, key) <= max(2, key.count / 4) ? "; did you mean \($0)?" : nil } ?? ""
             throw ConfigError("unknown config key \(key) (\(source))\(hint)")
         }
         try spec.apply(&config, values, source)

@@ -48,7 +48,9 @@ struct SystemdNotifier: Sendable {
         _ = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sockaddrPointer in
                 bytes.withUnsafeBytes { body in
-                    sendto(fd, body.baseAddress, body.count, Int32(MSG_NOSIGNAL), sockaddrPointer, length)
+                    // Never block: a service manager that is slow to read loses a notification,
+                    // the daemon loses nothing.
+                    sendto(fd, body.baseAddress, body.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), sockaddrPointer, length)
                 }
             }
         }
