@@ -19,7 +19,7 @@ from flowd_harness import accounted, camera, frame_parts, tcp
 
 EXIT_WITHIN_S = 2.0
 
-#: Known daemon bug (reported to the lead; remove once fixed).
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_publishes_final_counts_and_exits_0_within_2_s(flowd, sig):
     """After frames were received, the signal makes flowd publish one last `counts` with
