@@ -24,7 +24,7 @@ swift-test: setup
 
 # The Python tests drive the release binary over real sockets and files.
 pytest: setup
-	FLOWD_BIN=$(abspath $(SWIFT_RELEASE)) $(PYTHON) -m pytest -q training/tests Tests/interop
+	FLOWD_BIN=$(abspath $(SWIFT_RELEASE)) $(PYTHON) -m pytest
 
 clean:
 	rm -rf .build .venv

@@ -14,7 +14,7 @@ public enum BLASRuntime {
     public static let coreTypeVariable = "OPENBLAS_CORETYPE"
     /// Set on the re-executed process to the core OpenBLAS had picked by itself: it prevents a
     /// second re-exec and lets the log say what was replaced.
-    static let replacedCoreVariable = "FLOWD_OPENBLAS_DETECTED_CORE"
+    public static let replacedCoreVariable = "FLOWD_OPENBLAS_DETECTED_CORE"
 
     /// The fastest OpenBLAS core whose instructions the CPU and kernel support, from the
     /// `flags` line of /proc/cpuinfo (which lists only what the kernel enabled, so AVX-512

@@ -70,7 +70,8 @@ extension FrameHeader {
         } catch {
             throw FrameDecodingError(
                 .headerNotJSON,
-                "header is not JSON (send it with send_json; pickled objects are never accepted)")
+                "header is not valid JSON; send it with send_json (NaN and Infinity are not JSON, and "
+                    + "pickled objects are never accepted)")
         }
         do {
             try self.init(fields: object, limits: limits)

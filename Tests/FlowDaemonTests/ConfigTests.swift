@@ -62,6 +62,12 @@ struct ConfigTests {
             == "unknown config key ingest.queue_capacty (from \(file)); did you mean ingest.queue_capacity?")
     }
 
+    @Test("FLOWD_ variables that name no key are reported, so a misspelling does not go unnoticed")
+    func unknownEnvironment() {
+        let environment = ["FLOWD_INGEST_QUEUE_CAPACTY": "9", "FLOWD_LOG_LEVEL": "info", "PATH": "/bin"]
+        #expect(ConfigLoader.unknownEnvironmentVariables(environment) == ["FLOWD_INGEST_QUEUE_CAPACTY"])
+    }
+
     @Test("a file that is not a YAML mapping is refused")
     func notAMapping() throws {
         #expect(configError { try ConfigLoader.load(file: try temporaryYAML("- a\n- b\n"), environment: [:]) }.contains("must be a mapping"))

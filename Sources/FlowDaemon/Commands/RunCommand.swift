@@ -27,6 +27,9 @@ struct Run: AsyncParsableCommand {
         let config = try loadConfig()
         LoggingSystem.bootstrap { JournalLogHandler(label: $0, level: config.logLevel) }
         let logger = Logger(label: "flowd")
+        for variable in ConfigLoader.unknownEnvironmentVariables(ProcessInfo.processInfo.environment) {
+            logger.warning("environment variable \(variable) names no config key and is ignored (see config/flowd.yaml)")
+        }
         let daemon: Daemon
         do {
             daemon = try Daemon(config: config, logger: logger)

@@ -1,4 +1,5 @@
 import Foundation
+import Inference
 import Yams
 
 /// Builds a ``DaemonConfig`` from defaults, a YAML file, the environment and the command line,
@@ -31,6 +32,14 @@ enum ConfigLoader {
             try apply(override.key, override.values, .commandLine(override.option), to: &config)
         }
         return config
+    }
+
+    /// `FLOWD_*` variables that name no config key: probably misspelt, so worth a warning
+    /// (not an error: other tools may use the prefix, as the test suite's `FLOWD_BIN` does).
+    /// The variable flowd sets for itself when it re-executes with a faster BLAS kernel is known.
+    static func unknownEnvironmentVariables(_ environment: [String: String]) -> [String] {
+        let known = Set(ConfigKey.all.map(\.environmentVariable) + [BLASRuntime.replacedCoreVariable])
+        return environment.keys.filter { $0.hasPrefix("FLOWD_") && !known.contains($0) }.sorted()
     }
 
     /// Parses `key=value` from `--set`.
