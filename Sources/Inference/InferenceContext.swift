@@ -21,9 +21,12 @@ public final class InferenceContext {
     /// The GEMM the team is running; written by the calling thread before ``WorkerTeam/run()``.
     private var task: GemmTask?
 
-    /// Largest im2col scratch, in floats (16 MiB): a convolution whose whole-batch col matrix is
-    /// bigger runs as several GEMMs over consecutive blocks of output pixels.
-    static let columnBudget = 4 << 20
+    /// Largest im2col scratch, in floats (4 MiB, i.e. 2 MiB, one L2 cache, per member of a
+    /// two-thread team): a convolution whose whole-batch col matrix is bigger runs as several
+    /// GEMMs over consecutive blocks of output pixels, so col is still in L2 when OpenBLAS packs
+    /// it. (16 MiB blocks cost ~10 % more CPU time per image at batch 32 here; 1–2 MiB re-pack
+    /// the weights too often.)
+    static let columnBudget = 1 << 20
 
     private let ping: UnsafeMutablePointer<Float>
     private let pong: UnsafeMutablePointer<Float>
@@ -153,17 +156,19 @@ public final class InferenceContext {
         }
     }
 
-    /// How a GEMM of `m` rows and `n` columns is shared by the team: by rows when each member
-    /// gets at least 64 (im2col then runs in parallel too), else by columns when each gets at
-    /// least 32 output channels (skinny layers at small batches: each member then packs only its
-    /// slice of the weights), else on the calling thread alone.
+    /// How a GEMM of `m` rows (pixels) and `n` columns (output channels) is shared by the
+    /// team. OpenBLAS packs both operands on every call, so each member should pack as little
+    /// as possible: split the larger of the two dimensions. By rows, each member packs all the
+    /// weights and its rows of col (and runs its own im2col); by columns, each packs its slice
+    /// of the weights and all of col (the deep layers at small batches, where the weights are
+    /// megabytes and col is a few rows). Too little work to share runs on the caller alone.
     enum Split { case rows, columns, none }
 
     func split(m: Int, n: Int) -> Split {
         if team.size == 1 { return .none }
-        if m >= 64 * team.size { return .rows }
+        if m >= n && m >= 32 * team.size { return .rows }
         if n >= 32 * team.size { return .columns }
-        return .none
+        return m >= 32 * team.size ? .rows : .none
     }
 
     /// Member `member`'s share of `0..<count` in multiples of `granule` (the last one takes the rest).
