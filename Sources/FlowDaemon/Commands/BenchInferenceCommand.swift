@@ -102,7 +102,7 @@ struct BenchInference: ParsableCommand {
             let array = try NumPyArray.read(contentsOf: URL(fileURLWithPath: input))
             let s = network.inputSize
             guard array.dtype == .float32, array.shape.count == 3, array.shape[1] == s, array.shape[2] == s, array.shape[0] >= 1 else {
-                throw ValidationError("\(input): expected float32 [N, \(s), \(s)]; got \(array.dtype.rawValue) \(array.shape)")
+                throw ModelError("\(input): expected float32 [N, \(s), \(s)]; got \(array.dtype.rawValue) \(array.shape)")
             }
             let values = try array.float32Values()
             return (0..<(count * perImage)).map { values[$0 % values.count] }

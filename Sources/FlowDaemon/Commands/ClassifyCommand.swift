@@ -40,7 +40,7 @@ struct Classify: ParsableCommand {
         let crops = try NumPyArray.read(contentsOf: URL(fileURLWithPath: input))
         let s = network.inputSize
         guard crops.dtype == .float32, crops.shape.count == 3, crops.shape[1] == s, crops.shape[2] == s else {
-            throw ValidationError(
+            throw ModelError(
                 "\(input): expected float32 [N, \(s), \(s)] OPD crops in nm for this model; got \(crops.dtype.rawValue) \(crops.shape)")
         }
         let n = crops.shape[0]
