@@ -36,7 +36,10 @@ let package = Package(
         .target(name: "Protocol", swiftSettings: swiftSettings),
 
         // The TOP-GAN classifier on OpenBLAS: model loading, folded layers, the per-worker arena.
-        .target(name: "Inference", dependencies: ["CBLAS", "Protocol"], swiftSettings: swiftSettings),
+        .target(
+            name: "Inference", dependencies: ["CBLAS", "CInferenceKernels", "Protocol"], swiftSettings: swiftSettings),
+        // AVX-512 GEMM on weights packed once at load (runtime-dispatched; OpenBLAS otherwise).
+        .target(name: "CInferenceKernels"),
 
         // The `flowd` executable: service, config, publishing, recording, CLI.
         .executableTarget(

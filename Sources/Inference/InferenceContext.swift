@@ -1,4 +1,5 @@
 import CBLAS
+import CInferenceKernels
 import Foundation
 
 /// One worker's execution context: the arena that holds every activation and scratch buffer a
@@ -185,6 +186,8 @@ public final class InferenceContext {
         var input: UnsafeMutablePointer<Float>
         var output: UnsafeMutablePointer<Float>
         var weights: UnsafePointer<Float>
+        /// The packed weights, or nil to use OpenBLAS.
+        var packed: UnsafePointer<Float>?
         var bias: UnsafePointer<Float>
         /// First output row (pixel) of the block, and its row count.
         var r0: Int
@@ -197,7 +200,7 @@ public final class InferenceContext {
         guard let t = task else { return }
         switch t.split {
         case .rows: product(t, part: share(t.m, member: member, granule: 16), cols: 0..<t.conv.outC, im2col: true)
-        case .columns: product(t, part: 0..<t.m, cols: share(t.conv.outC, member: member, granule: 16), im2col: false)
+        case .columns: product(t, part: 0..<t.m, cols: share(t.conv.outC, member: member, granule: Int(FLOWD_PANEL)), im2col: false)
         case .none: if member == 0 { product(t, part: 0..<t.m, cols: 0..<t.conv.outC, im2col: true) }
         }
     }
@@ -216,6 +219,15 @@ public final class InferenceContext {
         } else {
             a = UnsafePointer(t.input + (t.r0 + part.lowerBound) * k)
         }
+        // OpenBLAS re-packs its share of the weights (k × cols) on every call and amortises that
+        // over the rows: worth it for tall products, not for the deep layers at small batches.
+        if let packed = t.packed, part.count <= cols.count {
+            let (code, slope) = t.conv.activation.kernelCode
+            flowd_gemm_packed(
+                Int32(part.count), Int32(k), a, Int32(k), packed, Int32(cols.lowerBound), Int32(cols.upperBound),
+                t.bias, t.output + (t.r0 + part.lowerBound) * n, Int32(n), code, slope)
+            return
+        }
         let c = t.output + (t.r0 + part.lowerBound) * n + cols.lowerBound
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(part.count), Int32(cols.count), Int32(k),
@@ -230,13 +242,15 @@ public final class InferenceContext {
         let rows = batch * conv.outH * conv.outW
         let block = conv.needsIm2Col ? max(1, columnCapacity / conv.k) : rows
         conv.weights.withUnsafeBufferPointer { w in
+          conv.packedWeights.withUnsafeBufferPointer { packed in
             conv.bias.withUnsafeBufferPointer { b in
                 var r0 = 0
                 while r0 < rows {
                     let m = min(rows, r0 + block) - r0
                     let split = split(m: m, n: conv.outC)
                     task = GemmTask(
-                        conv: conv, input: input, output: output, weights: w.baseAddress!, bias: b.baseAddress!,
+                        conv: conv, input: input, output: output, weights: w.baseAddress!,
+                        packed: packed.isEmpty ? nil : packed.baseAddress, bias: b.baseAddress!,
                         r0: r0, m: m, split: split)
                     switch split {
                     case .rows:
@@ -251,6 +265,7 @@ public final class InferenceContext {
                 }
                 task = nil
             }
+          }
         }
     }
 

@@ -6,9 +6,9 @@ import Testing
 struct InferenceContextTests {
     let network = TinyNetwork()
 
-    @Test("matches a direct NCHW implementation of every op, batch by batch")
-    func matchesReference() throws {
-        let model = try network.model()
+    @Test("matches a direct NCHW implementation of every op, batch by batch", arguments: GemmBackend.allCases)
+    func matchesReference(backend: GemmBackend) throws {
+        let model = try Model(safetensors: network.builder().bytes(), backend: backend)
         let context = try InferenceContext(model: model, maxBatch: 4)
         let n = 7  // two full batches and a partial one
         let crops = TinyNetwork.crops(n)
