@@ -43,19 +43,25 @@ public final class InferenceContext {
         guard threads >= 1, threads <= 256 else {
             throw ModelError("threads must be between 1 and 256; got \(threads)")
         }
-        BLASRuntime.setThreads(1)
-        self.model = model
-        self.maxBatch = maxBatch
-        self.team = WorkerTeam(size: threads)
         let widest = model.layers.reduce(model.inputCount) { max($0, $1.inputCount, $1.outputCount) }
         var columnFloats = 1
         for case .convolution(let c) in model.layers where c.needsIm2Col {
             columnFloats = max(columnFloats, min(maxBatch * c.outH * c.outW, max(1, Self.columnBudget / c.k)) * c.k)
         }
+        let bytes = (2 * maxBatch * widest + columnFloats) * MemoryLayout<Float>.stride
+        guard bytes <= Self.maxArenaBytes else {
+            throw ModelError(
+                "an arena for batches of \(maxBatch) would take \(bytes >> 20) MiB (limit \(Self.maxArenaBytes >> 20) MiB); use a smaller maxBatch")
+        }
+        BLASRuntime.setThreads(1)
+        self.model = model
+        self.maxBatch = maxBatch
+        self.team = WorkerTeam(size: threads)
         ping = Self.allocate(maxBatch * widest)
         pong = Self.allocate(maxBatch * widest)
         columns = Self.allocate(columnFloats)
         columnCapacity = columnFloats
+        arenaBytes = bytes
         team.work = { [unowned(unsafe) self] member in self.perform(member: member) }
     }
 
@@ -74,11 +80,12 @@ public final class InferenceContext {
         return p
     }
 
-    /// Bytes held by the arena.
-    public var arenaBytes: Int {
-        let widest = model.layers.reduce(model.inputCount) { max($0, $1.inputCount, $1.outputCount) }
-        return (2 * maxBatch * widest + columnCapacity) * MemoryLayout<Float>.stride
-    }
+    /// Largest arena a context allocates (4 GiB): a typo in maxBatch must be an error, not an
+    /// out-of-memory kill.
+    static let maxArenaBytes = 4 << 30
+
+    /// Bytes held by the arena: two activation buffers (ping-pong) and the im2col scratch.
+    public let arenaBytes: Int
 
     /// Classifies `batch` crops. `opd` holds [batch, S, S] OPD values in nm (S = model.inputSize,
     /// C order); `probabilities` receives [batch, classes] softmax probabilities.
