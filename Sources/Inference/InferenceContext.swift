@@ -226,9 +226,7 @@ public final class InferenceContext {
         } else {
             a = UnsafePointer(t.input + (t.r0 + part.lowerBound) * k)
         }
-        // OpenBLAS re-packs its share of the weights (k × cols) on every call and amortises that
-        // over the rows: worth it for tall products, not for the deep layers at small batches.
-        if let packed = t.packed, part.count <= cols.count {
+        if let packed = t.packed {
             let (code, slope) = t.conv.activation.kernelCode
             flowd_gemm_packed(
                 Int32(part.count), Int32(k), a, Int32(k), packed, Int32(cols.lowerBound), Int32(cols.upperBound),
