@@ -1,6 +1,7 @@
 import CBLAS
 import CInferenceKernels
 import Foundation
+import Synchronization
 
 /// One worker's execution context: the arena that holds every activation and scratch buffer a
 /// forward pass needs, allocated once for up to ``maxBatch`` images. A steady-state call to
@@ -9,7 +10,7 @@ import Foundation
 ///
 /// Not thread-safe: give each worker its own context (they can share one ``Model``). A context
 /// runs each GEMM on its own team of ``threads`` threads (the caller and `threads − 1` helpers),
-/// each calling single-threaded OpenBLAS on its share of the rows or columns; so keep the sum of
+/// each taking tiles of the rows or columns (``split(m:n:)``); so keep the sum of
 /// `threads` over all contexts ≤ cores (``BLASRuntime/threadsPerWorker(workers:)``).
 public final class InferenceContext {
     public let model: Model
@@ -21,6 +22,8 @@ public final class InferenceContext {
     private let team: WorkerTeam
     /// The GEMM the team is running; written by the calling thread before ``WorkerTeam/run()``.
     private var task: GemmTask?
+    /// The next tile of ``task`` a member may take.
+    private let nextTile = Atomic<Int>(0)
 
     /// Largest im2col scratch, in floats (4 MiB, i.e. 2 MiB, one L2 cache, per member of a
     /// two-thread team): a convolution whose whole-batch col matrix is bigger runs as several
@@ -165,11 +168,12 @@ public final class InferenceContext {
     }
 
     /// How a GEMM of `m` rows (pixels) and `n` columns (output channels) is shared by the
-    /// team. OpenBLAS packs both operands on every call, so each member should pack as little
-    /// as possible: split the larger of the two dimensions. By rows, each member packs all the
-    /// weights and its rows of col (and runs its own im2col); by columns, each packs its slice
-    /// of the weights and all of col (the deep layers at small batches, where the weights are
-    /// megabytes and col is a few rows). Too little work to share runs on the caller alone.
+    /// team: cut along the larger dimension into tiles that members take from a shared counter
+    /// until none are left. By rows, each member also runs the im2col of its tiles; by columns
+    /// (the deep layers at small batches: a few pixels, hundreds of channels), the caller runs
+    /// the im2col first and each tile streams its own panels of the weights. Taking tiles
+    /// dynamically rather than in fixed halves keeps a member that the OS preempted (the
+    /// machine is shared) from holding the whole layer back: the other one takes its tiles.
     enum Split { case rows, columns, none }
 
     func split(m: Int, n: Int) -> Split {
@@ -179,12 +183,10 @@ public final class InferenceContext {
         return m >= 32 * team.size ? .rows : .none
     }
 
-    /// Member `member`'s share of `0..<count` in multiples of `granule` (the last one takes the rest).
-    private func share(_ count: Int, member: Int, granule: Int) -> Range<Int> {
-        let per = (count + team.size - 1) / team.size
-        let step = (per + granule - 1) / granule * granule
-        let start = min(count, member * step)
-        return start..<min(count, start + step)
+    /// About four tiles per member, in multiples of `granule`, at least `granule`.
+    private func tileSize(_ count: Int, granule: Int) -> Int {
+        let target = count / (4 * team.size)
+        return max(granule, (target + granule - 1) / granule * granule)
     }
 
     /// One block of a convolution's GEMM, as the team shares it.
@@ -200,15 +202,24 @@ public final class InferenceContext {
         var r0: Int
         var m: Int
         var split: Split
+        /// Rows (`.rows`) or columns (`.columns`) per tile, and the number of tiles.
+        var tileSize: Int
+        var tiles: Int
     }
 
-    /// A member's part of ``task``.
+    /// A member's part of ``task``: tiles, until none are left.
     private func perform(member: Int) {
         guard let t = task else { return }
-        switch t.split {
-        case .rows: product(t, part: share(t.m, member: member, granule: 16), cols: 0..<t.conv.outC, im2col: true)
-        case .columns: product(t, part: 0..<t.m, cols: share(t.conv.outC, member: member, granule: Int(FLOWD_PANEL)), im2col: false)
-        case .none: if member == 0 { product(t, part: 0..<t.m, cols: 0..<t.conv.outC, im2col: true) }
+        let n = t.conv.outC
+        while true {
+            let tile = nextTile.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard tile < t.tiles else { return }
+            let lo = tile * t.tileSize
+            switch t.split {
+            case .rows: product(t, part: lo..<min(t.m, lo + t.tileSize), cols: 0..<n, im2col: true)
+            case .columns: product(t, part: 0..<t.m, cols: lo..<min(n, lo + t.tileSize), im2col: false)
+            case .none: product(t, part: 0..<t.m, cols: 0..<n, im2col: true)
+            }
         }
     }
 
@@ -253,10 +264,18 @@ public final class InferenceContext {
                 while r0 < rows {
                     let m = min(rows, r0 + block) - r0
                     let split = split(m: m, n: conv.outC)
+                    let size =
+                        switch split {
+                        case .rows: tileSize(m, granule: 8)
+                        case .columns: tileSize(conv.outC, granule: Int(FLOWD_PANEL))
+                        case .none: m
+                        }
+                    let extent = split == .columns ? conv.outC : m
                     task = GemmTask(
                         conv: conv, input: input, output: output, weights: w.baseAddress!,
                         packed: packed.isEmpty ? nil : packed.baseAddress, bias: b.baseAddress!,
-                        r0: r0, m: m, split: split)
+                        r0: r0, m: m, split: split, tileSize: size, tiles: split == .none ? 1 : (extent + size - 1) / size)
+                    nextTile.store(0, ordering: .relaxed)
                     switch split {
                     case .rows:
                         team.run()
