@@ -27,9 +27,9 @@ public final class InferenceContext {
 
     /// Largest im2col scratch, in floats (4 MiB, i.e. 2 MiB, one L2 cache, per member of a
     /// two-thread team): a convolution whose whole-batch col matrix is bigger runs as several
-    /// GEMMs over consecutive blocks of output pixels, so col is still in L2 when OpenBLAS packs
-    /// it. (16 MiB blocks cost ~10 % more CPU time per image at batch 32 here; 1–2 MiB re-pack
-    /// the weights too often.)
+    /// GEMMs over consecutive blocks of output pixels, so col is still in L2 when the GEMM reads
+    /// it. (With OpenBLAS, 16 MiB blocks cost ~10 % more CPU time per image at batch 32 here, and
+    /// 1–2 MiB blocks re-packed the weights too often.)
     static let columnBudget = 1 << 20
 
     private let ping: UnsafeMutablePointer<Float>
