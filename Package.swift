@@ -35,7 +35,7 @@ let package = Package(
         // Wire formats and their validation: frame message v1 in, `cell` / `counts` out.
         .target(name: "Protocol", swiftSettings: swiftSettings),
 
-        // The TOP-GAN classifier on OpenBLAS: model loading, folded layers, the per-worker arena.
+        // The TOP-GAN classifier: model loading, folded layers, the per-worker arena, GEMM teams.
         .target(
             name: "Inference", dependencies: ["CBLAS", "CInferenceKernels", "Protocol"], swiftSettings: swiftSettings),
         // AVX-512 GEMM on weights packed once at load (runtime-dispatched; OpenBLAS otherwise).

@@ -1,12 +1,15 @@
 #include "CInferenceKernels.h"
 
-#include <immintrin.h>
 #include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
 
 int flowd_gemm_packed_available(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") ? 1 : 0;
 }
+#endif
 
 long flowd_gemm_packed_size(int k, int n) {
     return (long)((n + FLOWD_PANEL - 1) / FLOWD_PANEL) * FLOWD_PANEL * k;
@@ -24,6 +27,7 @@ void flowd_gemm_pack(const float *w, int k, int n, float *packed) {
     }
 }
 
+#if defined(__x86_64__)
 #define AVX512 __attribute__((target("avx512f")))
 
 /// Bias, activation and masked store of one row's two accumulators.
@@ -98,3 +102,23 @@ void flowd_gemm_packed(int m, int k, const float *a, int lda, const float *packe
         }
     }
 }
+
+#else  // Not x86-64: never available, so the engine uses OpenBLAS; a plain reference version of
+      // flowd_gemm_packed keeps the library complete and correct.
+
+int flowd_gemm_packed_available(void) { return 0; }
+
+void flowd_gemm_packed(int m, int k, const float *a, int lda, const float *packed, int n0, int n1,
+                       const float *bias, float *c, int ldc, int activation, float slope) {
+    for (int r = 0; r < m; r++) {
+        for (int j = n0; j < n1; j++) {
+            const float *panel = packed + (long)(j / FLOWD_PANEL) * k * FLOWD_PANEL + j % FLOWD_PANEL;
+            float sum = bias[j];
+            for (int i = 0; i < k; i++) sum += a[(long)r * lda + i] * panel[(long)i * FLOWD_PANEL];
+            if (activation == FLOWD_ACTIVATION_RELU && sum < 0) sum = 0;
+            if (activation == FLOWD_ACTIVATION_LEAKY && sum < 0) sum *= slope;
+            c[(long)r * ldc + j] = sum;
+        }
+    }
+}
+#endif
