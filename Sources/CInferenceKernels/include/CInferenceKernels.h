@@ -18,6 +18,14 @@ enum {
     FLOWD_ACTIVATION_LEAKY = 2,
 };
 
+/// A spin-wait hint (x86 PAUSE): lets the sibling hyperthread run and saves power while a
+/// thread polls a flag that another core will set within microseconds.
+static inline void flowd_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+}
+
 /// 1 when the CPU runs AVX-512F (so ``flowd_gemm_packed`` may be called), else 0.
 int flowd_gemm_packed_available(void);
 
