@@ -42,8 +42,11 @@ let package = Package(
             dependencies: ["Protocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
 
-        // The TOP-GAN classifier on OpenBLAS: model loading, folded layers, the per-worker arena.
-        .target(name: "Inference", dependencies: ["CBLAS", "Protocol"], swiftSettings: swiftSettings),
+        // The TOP-GAN classifier: model loading, folded layers, the per-worker arena, GEMM teams.
+        .target(
+            name: "Inference", dependencies: ["CBLAS", "CInferenceKernels", "Protocol"], swiftSettings: swiftSettings),
+        // AVX-512 GEMM on weights packed once at load (runtime-dispatched; OpenBLAS otherwise).
+        .target(name: "CInferenceKernels"),
 
         // The `flowd` executable: service, config, publishing, recording, CLI.
         .executableTarget(

@@ -1,3 +1,5 @@
+import CInferenceKernels
+
 /// A pointwise nonlinearity, fused into the op before it so that it costs no extra pass over
 /// memory: relu(x) = max(x, 0); leaky_relu(x) = x if x ≥ 0 else slope·x (Maas et al. 2013; the
 /// DCGAN discriminator uses slope 0.2).
@@ -23,6 +25,15 @@ enum Activation: Sendable, Equatable {
                     row[j] = v < 0 ? v * slope : v
                 }
             }
+        }
+    }
+
+    /// The activation as CInferenceKernels' code and slope, for the packed kernel's fused store.
+    var kernelCode: (Int32, Float) {
+        switch self {
+        case .identity: (Int32(FLOWD_ACTIVATION_IDENTITY), 0)
+        case .relu: (Int32(FLOWD_ACTIVATION_RELU), 0)
+        case .leaky(let slope): (Int32(FLOWD_ACTIVATION_LEAKY), slope)
         }
     }
 

@@ -3,10 +3,13 @@ import Foundation
 
 extension BLASRuntime {
     /// The sgemm rate this process achieves right now, GFLOPS: the best of a few square
-    /// n×n×n products (2n³ flops each) with the current core and thread count. It is the
-    /// ceiling an im2col + GEMM network can approach, measured in the same run as the network
-    /// so that a shared, noisy machine affects both alike.
-    public static func measureSgemmPeak(size n: Int = 1536, repetitions: Int = 6) -> Double {
+    /// n×n×n products (2n³ flops each) with the current core on `threads` OpenBLAS threads
+    /// (restored afterwards). It is the ceiling an im2col + GEMM network can approach, measured
+    /// in the same run as the network so that a shared, noisy machine affects both alike.
+    public static func measureSgemmPeak(threads: Int = cores, size n: Int = 1536, repetitions: Int = 6) -> Double {
+        let previous = self.threads
+        setThreads(threads)
+        defer { setThreads(previous) }
         let a = [Float](repeating: 0.5, count: n * n)
         let b = [Float](repeating: 0.25, count: n * n)
         var c = [Float](repeating: 0, count: n * n)

@@ -94,8 +94,9 @@ public enum BLASRuntime {
     /// Threads each BLAS call uses (OpenBLAS's global setting).
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
-    /// Sets the threads each BLAS call uses. With W parallel inference workers use
-    /// ``threadsPerWorker(workers:)`` so that BLAS threads × workers never exceeds the cores.
+    /// Sets the threads each BLAS call uses. An ``InferenceContext`` sets 1: it splits each
+    /// GEMM across its own thread team instead (whose size is the context's `threads`; with W
+    /// workers, ``threadsPerWorker(workers:)`` keeps threads × workers within the cores).
     public static func setThreads(_ count: Int) {
         openblas_set_num_threads(Int32(max(1, count)))
     }
@@ -103,7 +104,7 @@ public enum BLASRuntime {
     /// Cores available to this process (its CPU affinity mask).
     public static var cores: Int { ProcessInfo.processInfo.activeProcessorCount }
 
-    /// BLAS threads per worker that keep `workers` × threads ≤ ``cores``.
+    /// Threads per inference worker that keep `workers` × threads ≤ ``cores``.
     public static func threadsPerWorker(workers: Int) -> Int { max(1, cores / max(1, workers)) }
 
     /// One log line: the core in use, how it was chosen, and the thread count.

@@ -1,5 +1,7 @@
 import CBLAS
+import CInferenceKernels
 import Foundation
+import Synchronization
 
 /// One worker's execution context: the arena that holds every activation and scratch buffer a
 /// forward pass needs, allocated once for up to ``maxBatch`` images. A steady-state call to
@@ -8,7 +10,7 @@ import Foundation
 ///
 /// Not thread-safe: give each worker its own context (they can share one ``Model``). A context
 /// runs each GEMM on its own team of ``threads`` threads (the caller and `threads − 1` helpers),
-/// each calling single-threaded OpenBLAS on its share of the rows or columns; so keep the sum of
+/// each taking tiles of the rows or columns (``split(m:n:)``); so keep the sum of
 /// `threads` over all contexts ≤ cores (``BLASRuntime/threadsPerWorker(workers:)``).
 public final class InferenceContext {
     public let model: Model
@@ -20,10 +22,15 @@ public final class InferenceContext {
     private let team: WorkerTeam
     /// The GEMM the team is running; written by the calling thread before ``WorkerTeam/run()``.
     private var task: GemmTask?
+    /// The next tile of ``task`` a member may take.
+    private let nextTile = Atomic<Int>(0)
 
-    /// Largest im2col scratch, in floats (16 MiB): a convolution whose whole-batch col matrix is
-    /// bigger runs as several GEMMs over consecutive blocks of output pixels.
-    static let columnBudget = 4 << 20
+    /// Largest im2col scratch, in floats (4 MiB, i.e. 2 MiB, one L2 cache, per member of a
+    /// two-thread team): a convolution whose whole-batch col matrix is bigger runs as several
+    /// GEMMs over consecutive blocks of output pixels, so col is still in L2 when the GEMM reads
+    /// it. (With OpenBLAS, 16 MiB blocks cost ~10 % more CPU time per image at batch 32 here, and
+    /// 1–2 MiB blocks re-packed the weights too often.)
+    static let columnBudget = 1 << 20
 
     private let ping: UnsafeMutablePointer<Float>
     private let pong: UnsafeMutablePointer<Float>
@@ -39,19 +46,25 @@ public final class InferenceContext {
         guard threads >= 1, threads <= 256 else {
             throw ModelError("threads must be between 1 and 256; got \(threads)")
         }
-        BLASRuntime.setThreads(1)
-        self.model = model
-        self.maxBatch = maxBatch
-        self.team = WorkerTeam(size: threads)
         let widest = model.layers.reduce(model.inputCount) { max($0, $1.inputCount, $1.outputCount) }
         var columnFloats = 1
         for case .convolution(let c) in model.layers where c.needsIm2Col {
             columnFloats = max(columnFloats, min(maxBatch * c.outH * c.outW, max(1, Self.columnBudget / c.k)) * c.k)
         }
+        let bytes = (2 * maxBatch * widest + columnFloats) * MemoryLayout<Float>.stride
+        guard bytes <= Self.maxArenaBytes else {
+            throw ModelError(
+                "an arena for batches of \(maxBatch) would take \(bytes >> 20) MiB (limit \(Self.maxArenaBytes >> 20) MiB); use a smaller maxBatch")
+        }
+        BLASRuntime.setThreads(1)
+        self.model = model
+        self.maxBatch = maxBatch
+        self.team = WorkerTeam(size: threads)
         ping = Self.allocate(maxBatch * widest)
         pong = Self.allocate(maxBatch * widest)
         columns = Self.allocate(columnFloats)
         columnCapacity = columnFloats
+        arenaBytes = bytes
         team.work = { [unowned(unsafe) self] member in self.perform(member: member) }
     }
 
@@ -70,11 +83,12 @@ public final class InferenceContext {
         return p
     }
 
-    /// Bytes held by the arena.
-    public var arenaBytes: Int {
-        let widest = model.layers.reduce(model.inputCount) { max($0, $1.inputCount, $1.outputCount) }
-        return (2 * maxBatch * widest + columnCapacity) * MemoryLayout<Float>.stride
-    }
+    /// Largest arena a context allocates (4 GiB): a typo in maxBatch must be an error, not an
+    /// out-of-memory kill.
+    static let maxArenaBytes = 4 << 30
+
+    /// Bytes held by the arena: two activation buffers (ping-pong) and the im2col scratch.
+    public let arenaBytes: Int
 
     /// Classifies `batch` crops. `opd` holds [batch, S, S] OPD values in nm (S = model.inputSize,
     /// C order); `probabilities` receives [batch, classes] softmax probabilities.
@@ -153,25 +167,26 @@ public final class InferenceContext {
         }
     }
 
-    /// How a GEMM of `m` rows and `n` columns is shared by the team: by rows when each member
-    /// gets at least 64 (im2col then runs in parallel too), else by columns when each gets at
-    /// least 32 output channels (skinny layers at small batches: each member then packs only its
-    /// slice of the weights), else on the calling thread alone.
+    /// How a GEMM of `m` rows (pixels) and `n` columns (output channels) is shared by the
+    /// team: cut along the larger dimension into tiles that members take from a shared counter
+    /// until none are left. By rows, each member also runs the im2col of its tiles; by columns
+    /// (the deep layers at small batches: a few pixels, hundreds of channels), the caller runs
+    /// the im2col first and each tile streams its own panels of the weights. Taking tiles
+    /// dynamically rather than in fixed halves keeps a member that the OS preempted (the
+    /// machine is shared) from holding the whole layer back: the other one takes its tiles.
     enum Split { case rows, columns, none }
 
     func split(m: Int, n: Int) -> Split {
         if team.size == 1 { return .none }
-        if m >= 64 * team.size { return .rows }
+        if m >= n && m >= 32 * team.size { return .rows }
         if n >= 32 * team.size { return .columns }
-        return .none
+        return m >= 32 * team.size ? .rows : .none
     }
 
-    /// Member `member`'s share of `0..<count` in multiples of `granule` (the last one takes the rest).
-    private func share(_ count: Int, member: Int, granule: Int) -> Range<Int> {
-        let per = (count + team.size - 1) / team.size
-        let step = (per + granule - 1) / granule * granule
-        let start = min(count, member * step)
-        return start..<min(count, start + step)
+    /// About four tiles per member, in multiples of `granule`, at least `granule`.
+    private func tileSize(_ count: Int, granule: Int) -> Int {
+        let target = count / (4 * team.size)
+        return max(granule, (target + granule - 1) / granule * granule)
     }
 
     /// One block of a convolution's GEMM, as the team shares it.
@@ -180,20 +195,31 @@ public final class InferenceContext {
         var input: UnsafeMutablePointer<Float>
         var output: UnsafeMutablePointer<Float>
         var weights: UnsafePointer<Float>
+        /// The packed weights, or nil to use OpenBLAS.
+        var packed: UnsafePointer<Float>?
         var bias: UnsafePointer<Float>
         /// First output row (pixel) of the block, and its row count.
         var r0: Int
         var m: Int
         var split: Split
+        /// Rows (`.rows`) or columns (`.columns`) per tile, and the number of tiles.
+        var tileSize: Int
+        var tiles: Int
     }
 
-    /// A member's part of ``task``.
+    /// A member's part of ``task``: tiles, until none are left.
     private func perform(member: Int) {
         guard let t = task else { return }
-        switch t.split {
-        case .rows: product(t, part: share(t.m, member: member, granule: 16), cols: 0..<t.conv.outC, im2col: true)
-        case .columns: product(t, part: 0..<t.m, cols: share(t.conv.outC, member: member, granule: 16), im2col: false)
-        case .none: if member == 0 { product(t, part: 0..<t.m, cols: 0..<t.conv.outC, im2col: true) }
+        let n = t.conv.outC
+        while true {
+            let tile = nextTile.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard tile < t.tiles else { return }
+            let lo = tile * t.tileSize
+            switch t.split {
+            case .rows: product(t, part: lo..<min(t.m, lo + t.tileSize), cols: 0..<n, im2col: true)
+            case .columns: product(t, part: 0..<t.m, cols: lo..<min(n, lo + t.tileSize), im2col: false)
+            case .none: product(t, part: 0..<t.m, cols: 0..<n, im2col: true)
+            }
         }
     }
 
@@ -211,6 +237,13 @@ public final class InferenceContext {
         } else {
             a = UnsafePointer(t.input + (t.r0 + part.lowerBound) * k)
         }
+        if let packed = t.packed {
+            let (code, slope) = t.conv.activation.kernelCode
+            flowd_gemm_packed(
+                Int32(part.count), Int32(k), a, Int32(k), packed, Int32(cols.lowerBound), Int32(cols.upperBound),
+                t.bias, t.output + (t.r0 + part.lowerBound) * n, Int32(n), code, slope)
+            return
+        }
         let c = t.output + (t.r0 + part.lowerBound) * n + cols.lowerBound
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(part.count), Int32(cols.count), Int32(k),
@@ -225,14 +258,24 @@ public final class InferenceContext {
         let rows = batch * conv.outH * conv.outW
         let block = conv.needsIm2Col ? max(1, columnCapacity / conv.k) : rows
         conv.weights.withUnsafeBufferPointer { w in
+          conv.packedWeights.withUnsafeBufferPointer { packed in
             conv.bias.withUnsafeBufferPointer { b in
                 var r0 = 0
                 while r0 < rows {
                     let m = min(rows, r0 + block) - r0
                     let split = split(m: m, n: conv.outC)
+                    let size =
+                        switch split {
+                        case .rows: tileSize(m, granule: 8)
+                        case .columns: tileSize(conv.outC, granule: Int(FLOWD_PANEL))
+                        case .none: m
+                        }
+                    let extent = split == .columns ? conv.outC : m
                     task = GemmTask(
-                        conv: conv, input: input, output: output, weights: w.baseAddress!, bias: b.baseAddress!,
-                        r0: r0, m: m, split: split)
+                        conv: conv, input: input, output: output, weights: w.baseAddress!,
+                        packed: packed.isEmpty ? nil : packed.baseAddress, bias: b.baseAddress!,
+                        r0: r0, m: m, split: split, tileSize: size, tiles: split == .none ? 1 : (extent + size - 1) / size)
+                    nextTile.store(0, ordering: .relaxed)
                     switch split {
                     case .rows:
                         team.run()
@@ -246,6 +289,7 @@ public final class InferenceContext {
                 }
                 task = nil
             }
+          }
         }
     }
 

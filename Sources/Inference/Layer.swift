@@ -59,6 +59,9 @@ struct Convolution: Sendable {
     /// [k, outC] row-major, rows in (kh, kw, ci) order: PyTorch's [outC, inC, kh, kw] permuted,
     /// with any following batch norm folded in.
     var weights: [Float]
+    /// `weights` packed for the AVX-512 kernel (CInferenceKernels), or empty when the model uses
+    /// OpenBLAS for its convolutions.
+    var packedWeights: [Float]
     var bias: [Float]
     var activation: Activation
 

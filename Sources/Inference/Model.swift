@@ -15,12 +15,14 @@ public final class Model: Sendable {
     public let opdScaleNanometres: Double
     /// Floating-point operations (2 × multiply-adds) per image.
     public let flopsPerImage: Int
+    /// The GEMM that runs the convolutions (resolved: `packed` or `openBLAS`).
+    public let backend: GemmBackend
 
     let layers: [Layer]
 
     /// Loads and validates a model file; every defect is an error that names the tensor, op or
     /// byte offset at fault.
-    public convenience init(contentsOf url: URL) throws(ModelError) {
+    public convenience init(contentsOf url: URL, backend: GemmBackend = .automatic) throws(ModelError) {
         let data: Data
         do {
             data = try Data(contentsOf: url)
@@ -28,20 +30,22 @@ public final class Model: Sendable {
             throw ModelError("cannot read model \(url.path): \(error.localizedDescription)")
         }
         do {
-            try self.init(safetensors: [UInt8](data))
+            try self.init(safetensors: [UInt8](data), backend: backend)
         } catch {
             throw ModelError("model \(url.path): \(error.message)")
         }
     }
 
     /// Loads a model from the bytes of a safetensors file.
-    public init(safetensors bytes: [UInt8]) throws(ModelError) {
+    public init(safetensors bytes: [UInt8], backend: GemmBackend = .automatic) throws(ModelError) {
         let file = try SafeTensors(bytes: bytes)
         guard let json = file.metadata["topgan"] else {
             throw ModelError("no __metadata__[\"topgan\"] entry: not a topgan classifier (export it with topgan export)")
         }
         let spec = try ModelSpec(json: json)
-        let layers = try ModelCompiler(spec: spec, tensors: file).compile()
+        let backend = GemmBackend.resolve(backend, environment: ProcessInfo.processInfo.environment)
+        let layers = try ModelCompiler(spec: spec, tensors: file, backend: backend).compile()
+        self.backend = backend
         self.classes = spec.classes
         self.inputSize = spec.inputSize
         self.pixelMicrometres = spec.pixelMicrometres
@@ -58,6 +62,6 @@ public final class Model: Sendable {
         let convs = layers.filter { if case .convolution = $0 { true } else { false } }.count
         return "\(layers.count) layers (\(convs) convolutions), input \(inputSize)×\(inputSize), "
             + "classes [\(classes.joined(separator: ", "))], "
-            + String(format: "%.3f GFLOP/image", Double(flopsPerImage) / 1e9)
+            + String(format: "%.3f GFLOP/image", Double(flopsPerImage) / 1e9) + ", convolutions on \(backend.rawValue) GEMM"
     }
 }

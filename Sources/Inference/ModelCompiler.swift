@@ -22,6 +22,8 @@ struct ModelCompiler {
 
     let spec: ModelSpec
     let tensors: SafeTensors
+    /// `packed` or `openBLAS` (already resolved).
+    let backend: GemmBackend
 
     func compile() throws(ModelError) -> [Layer] {
         var layers: [Layer] = []
@@ -89,7 +91,9 @@ struct ModelCompiler {
                 let activation = fusedActivation(at: &i)
                 layers.append(.convolution(Convolution(
                     inH: h, inW: w, inC: c, outH: oh, outW: ow, outC: co, kernelH: kh, kernelW: kw,
-                    stride: stride, padding: padding, weights: weights, bias: bias, activation: activation)))
+                    stride: stride, padding: padding, weights: weights,
+                    packedWeights: backend == .packed ? GemmBackend.pack(weights, k: k, n: co) : [],
+                    bias: bias, activation: activation)))
                 shape = .spatial(h: oh, w: ow, c: co)
             case .batchnorm2d(let prefix, let eps):
                 guard case .spatial(let h, let w, let c) = shape else {

@@ -18,6 +18,8 @@ struct ModelSpec: Equatable {
     }
 
     static let format = "topgan-classifier"
+    /// Largest crop side accepted, pixels (cells at 0.1 µm/pixel are < 100 µm).
+    static let maxInputSize = 1024
     static let version: Int64 = 1
 
     var classes: [String]
@@ -52,6 +54,9 @@ struct ModelSpec: Equatable {
         guard Set(classes).count == classes.count else { throw ModelError("metadata classes \(classes) has duplicates") }
         guard case .object(let input)? = o["input"] else { throw ModelError("metadata input is missing or not an object") }
         inputSize = try Self.int(input["size"], "input.size", min: 1)
+        guard inputSize <= Self.maxInputSize else {
+            throw ModelError("input.size \(inputSize) is above \(Self.maxInputSize) pixels; a cell crop is far smaller")
+        }
         pixelMicrometres = try Self.positive(input["pixel_um"], "input.pixel_um")
         opdScaleNanometres = try Self.positive(input["opd_scale_nm"], "input.opd_scale_nm")
         guard case .array(let layerValues)? = o["layers"], !layerValues.isEmpty else {

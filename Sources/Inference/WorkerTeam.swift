@@ -1,3 +1,4 @@
+import CInferenceKernels
 import Foundation
 import Synchronization
 
@@ -26,8 +27,13 @@ final class WorkerTeam: @unchecked Sendable {
     var work: (Int) -> Void = { _ in }
     private var threads: [Thread] = []
 
-    /// sched_yield calls before a helper sleeps (≈ 1–2 ms on an idle core).
-    private static let spins = 2_000
+    /// Polls before a helper sleeps: ``busyPolls`` with PAUSE, then sched_yield (≈ 1–2 ms in all
+    /// on an idle core).
+    private static let spins = 4_000
+    /// Polls that spin on the core (PAUSE, ≈ 50–100 µs) before each further poll yields it: the
+    /// waits inside a forward pass are microseconds, and yielding at once would hand the core to
+    /// another process for a whole time slice on a busy machine.
+    private static let busyPolls = 2_000
 
     init(size: Int) {
         self.size = max(1, size)
@@ -66,7 +72,11 @@ final class WorkerTeam: @unchecked Sendable {
         if sleepers > 0 { pthread_cond_broadcast(wake) }
         pthread_mutex_unlock(mutex)
         work(0)
-        while finished.load(ordering: .acquiring) < size - 1 { spinPause() }
+        var poll = 0
+        while finished.load(ordering: .acquiring) < size - 1 {
+            spinPause(poll)
+            poll += 1
+        }
     }
 
     private func helperLoop(member: Int) {
@@ -74,7 +84,7 @@ final class WorkerTeam: @unchecked Sendable {
         while true {
             var spin = 0
             while generation.load(ordering: .acquiring) == seen && spin < Self.spins {
-                spinPause()
+                spinPause(spin)
                 spin += 1
             }
             if generation.load(ordering: .acquiring) == seen {
@@ -94,9 +104,14 @@ final class WorkerTeam: @unchecked Sendable {
         }
     }
 
-    /// Yields the core to the other hyperthread or process while waiting; on a busy machine a
-    /// pure spin would steal the very core the other member needs.
-    @inline(__always) private func spinPause() {
-        sched_yield()
+    /// Poll number `poll` of a wait: PAUSE for the first ``busyPolls``, then sched_yield, which
+    /// lets another process run (on a shared machine a pure spin would steal the very core the
+    /// other member needs).
+    @inline(__always) private func spinPause(_ poll: Int) {
+        if poll < Self.busyPolls {
+            flowd_cpu_relax()
+        } else {
+            sched_yield()
+        }
     }
 }

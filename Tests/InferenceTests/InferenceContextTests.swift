@@ -6,9 +6,9 @@ import Testing
 struct InferenceContextTests {
     let network = TinyNetwork()
 
-    @Test("matches a direct NCHW implementation of every op, batch by batch")
-    func matchesReference() throws {
-        let model = try network.model()
+    @Test("matches a direct NCHW implementation of every op, batch by batch", arguments: GemmBackend.allCases)
+    func matchesReference(backend: GemmBackend) throws {
+        let model = try Model(safetensors: network.builder().bytes(), backend: backend)
         let context = try InferenceContext(model: model, maxBatch: 4)
         let n = 7  // two full batches and a partial one
         let crops = TinyNetwork.crops(n)
@@ -111,5 +111,41 @@ struct InferenceContextTests {
             let p = try InferenceContext(model: Model(safetensors: b.bytes()), maxBatch: 2).classify(opd: TinyNetwork.crops(2))
             for (a, r) in zip(p, reference) { #expect(abs(a - r) <= (dtype == "F16" ? 0.01 : 0.05), "\(dtype)") }
         }
+    }
+}
+
+@Suite("Arena limits")
+struct ArenaLimitTests {
+    /// conv 3×3/1/1 1→8 · global average pool · flatten · linear 8→2, on 1024×1024 crops.
+    static func largeInputModel() throws -> Model {
+        var b = SafeTensorsBuilder()
+        b.add("c.weight", shape: [8, 1, 3, 3], values: [Float](repeating: 0.1, count: 72))
+        b.add("fc.weight", shape: [2, 8], values: [Float](repeating: 0.1, count: 16))
+        b.metadata["topgan"] = TinyNetwork().metadata {
+            $0["classes"] = ["a", "b"]
+            $0["input"] = ["size": 1024, "pixel_um": 0.1, "opd_scale_nm": 300]
+            $0["layers"] = [
+                ["op": "conv2d", "weight": "c.weight", "stride": 1, "padding": 1],
+                ["op": "avgpool2d", "global": true], ["op": "flatten"], ["op": "linear", "weight": "fc.weight"],
+            ]
+        }
+        return try Model(safetensors: b.bytes())
+    }
+
+    @Test("an arena beyond 4 GiB is refused with the size it would take")
+    func hugeArena() throws {
+        let model = try Self.largeInputModel()
+        // 2 × 2048 × 1024² × 8 floats = 128 GiB of activations.
+        let error = #expect(throws: ModelError.self) { try InferenceContext(model: model, maxBatch: 2048) }
+        #expect(error?.message.hasSuffix("MiB (limit 4096 MiB); use a smaller maxBatch") == true)
+        #expect(try InferenceContext(model: model, maxBatch: 2).arenaBytes < 4 << 30)
+    }
+
+    @Test("the arena is two activation buffers and the im2col scratch")
+    func arenaSize() throws {
+        let context = try InferenceContext(model: TinyNetwork().model(), maxBatch: 4)
+        // ping + pong of 4 × 8·8·4 floats; the widest im2col is the second convolution's:
+        // 4 images × 4·4 output pixels × (4×4 taps × 4 channels).
+        #expect(context.arenaBytes == (2 * 4 * 256 + 4 * 16 * 64) * 4)
     }
 }

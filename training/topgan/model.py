@@ -28,8 +28,8 @@ HEADS = ("linear", "global_pool", "avgpool")
 
 def trunk_depth(image_size: int) -> int:
     """Number of stride-2 convolutions that take ``image_size`` down to a 4x4 map."""
-    depth = math.log2(image_size / 4)
-    if image_size < 8 or depth != int(depth):
+    depth = math.log2(image_size / 4) if image_size >= 8 else 0.5
+    if depth != int(depth):
         raise ValueError(f"image_size must be 4 * 2**k with k >= 1 (8, 16, 32, 64, 128, ...); got {image_size}")
     return int(depth)
 
@@ -80,6 +80,20 @@ def classification_head(channels: int, num_classes: int, kind: str = "linear",
     raise ValueError(f"unknown head {kind!r}; choose one of {', '.join(HEADS)}")
 
 
+class DCGANDiscriminator(nn.Module):
+    """The GAN discriminator TOP-GAN pretrains: the trunk plus DCGAN's real/fake layer (a 4x4
+    convolution of the 4x4 map to one logit), [N,1,S,S] -> [N] logits."""
+
+    def __init__(self, image_size: int = 64, ndf: int = 64, batchnorm: bool = True):
+        super().__init__()
+        self.image_size = image_size
+        self.features = discriminator_trunk(image_size, ndf, batchnorm)
+        self.real_fake = nn.Conv2d(trunk_channels(self.features), 1, 4, stride=1, padding=0, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.real_fake(self.features(x)).flatten()
+
+
 class TopGanClassifier(nn.Module):
     """Discriminator trunk (``features``) + classification head (``head``); outputs logits."""
 
@@ -92,6 +106,17 @@ class TopGanClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+    @classmethod
+    def from_discriminator(cls, discriminator: DCGANDiscriminator, num_classes: int, head: str = "linear",
+                           dropout: float = 0.5) -> "TopGanClassifier":
+        """TOP-GAN's transfer step: keep the pretrained trunk, replace the real/fake layer with a
+        fresh classification head (the trunk's weights are copied, not shared)."""
+        convs = [m for m in discriminator.features if isinstance(m, nn.Conv2d)]
+        model = cls(num_classes, discriminator.image_size, convs[0].out_channels,
+                    any(isinstance(m, nn.BatchNorm2d) for m in discriminator.features), head, dropout)
+        model.features.load_state_dict(discriminator.features.state_dict())
+        return model
 
     def modules_in_order(self) -> list[tuple[str, nn.Module]]:
         """The leaf modules in execution order, with their state_dict prefixes."""

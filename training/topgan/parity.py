@@ -79,14 +79,16 @@ def random_model(arch: Architecture, seed: int) -> TopGanClassifier:
 
 
 def calibrate(model: TopGanClassifier, opd: np.ndarray, spread: float = 2.5) -> None:
-    """Scales the last linear layer so the logits vary by about ``spread`` across the inputs:
-    the probabilities then span (0, 1) instead of sitting near 1/classes."""
+    """Scales the last linear layer so the logits vary by about ``spread`` across the inputs,
+    and centres each class's logit: the probabilities then span (0, 1) instead of sitting near
+    1/classes, and different crops get different labels."""
     x = torch.from_numpy(opd).unsqueeze(1).div(OPD_SCALE_NM).clamp(-1, 1)
     last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
     with torch.no_grad():
         std = float(model(x).std())
         last.weight.mul_(spread / max(std, 1e-12))
         last.bias.mul_(spread / max(std, 1e-12))
+        last.bias.sub_(model(x).mean(0))
 
 
 def random_opd(n: int, size: int, seed: int) -> np.ndarray:

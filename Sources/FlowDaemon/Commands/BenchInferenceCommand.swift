@@ -21,7 +21,7 @@ struct BenchInference: ParsableCommand {
     @Option(help: "Seconds of timed runs per batch size (after a warm-up).")
     var seconds: Double = 3
 
-    @Option(help: "BLAS threads (default: all cores).")
+    @Option(help: "Threads per forward pass (default: all cores).")
     var threads: Int?
 
     @Option(help: "Crops to draw the inputs from, .npy float32 [N, S, S] (default: seeded noise).")
@@ -57,7 +57,10 @@ struct BenchInference: ParsableCommand {
         var model: String
         var blas_core: String
         var blas_selection: String
+        /// Threads that run each forward pass (the context's GEMM team).
         var threads: Int
+        /// OpenBLAS threads inside each sgemm call (1: the team splits the work instead).
+        var blas_threads_per_call: Int
         var cores: Int
         var gflop_per_image: Double
         var sgemm_peak_gflops: Double
@@ -66,24 +69,24 @@ struct BenchInference: ParsableCommand {
 
     func run() throws {
         let log = Logger(label: "flowd.bench")
-        if let threads { BLASRuntime.setThreads(threads) }
-        log.info("\(BLASRuntime.selection)")
+        let threads = self.threads ?? BLASRuntime.cores
         let network = try Model(contentsOf: URL(fileURLWithPath: model))
         let pool = try inputs(for: network, count: batch.max()!)
         var results: [BatchResult] = []
         for b in batch {
-            results.append(try measure(network, batch: b, inputs: pool))
+            results.append(try measure(network, batch: b, threads: threads, inputs: pool))
         }
+        log.info("\(BLASRuntime.selection); \(threads) thread(s) per forward pass")
         let report = Report(
             model: model, blas_core: BLASRuntime.coreName, blas_selection: BLASRuntime.selection,
-            threads: BLASRuntime.threads, cores: BLASRuntime.cores, gflop_per_image: Double(network.flopsPerImage) / 1e9,
-            sgemm_peak_gflops: BLASRuntime.measureSgemmPeak(), batches: results)
+            threads: threads, blas_threads_per_call: BLASRuntime.threads, cores: BLASRuntime.cores, gflop_per_image: Double(network.flopsPerImage) / 1e9,
+            sgemm_peak_gflops: BLASRuntime.measureSgemmPeak(threads: threads), batches: results)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print("\(report.blas_selection)")
+            print("\(report.blas_selection); \(threads) thread(s) per forward pass")
             print(String(format: "model %@: %.3f GFLOP/image; sgemm peak %.1f GFLOPS", model, report.gflop_per_image, report.sgemm_peak_gflops))
             print("batch   p50 ms   p99 ms   images/s   GFLOPS")
             for r in results {
@@ -99,7 +102,7 @@ struct BenchInference: ParsableCommand {
             let array = try NumPyArray.read(contentsOf: URL(fileURLWithPath: input))
             let s = network.inputSize
             guard array.dtype == .float32, array.shape.count == 3, array.shape[1] == s, array.shape[2] == s, array.shape[0] >= 1 else {
-                throw ValidationError("\(input): expected float32 [N, \(s), \(s)]; got \(array.dtype.rawValue) \(array.shape)")
+                throw ModelError("\(input): expected float32 [N, \(s), \(s)]; got \(array.dtype.rawValue) \(array.shape)")
             }
             let values = try array.float32Values()
             return (0..<(count * perImage)).map { values[$0 % values.count] }
@@ -112,8 +115,8 @@ struct BenchInference: ParsableCommand {
         }
     }
 
-    private func measure(_ network: Model, batch: Int, inputs: [Float]) throws -> BatchResult {
-        let context = try InferenceContext(model: network, maxBatch: batch)
+    private func measure(_ network: Model, batch: Int, threads: Int, inputs: [Float]) throws -> BatchResult {
+        let context = try InferenceContext(model: network, maxBatch: batch, threads: threads)
         var output = [Float](repeating: 0, count: batch * network.classes.count)
         var latencies = [UInt64](repeating: 0, count: 1 << 20)
         var iterations = 0

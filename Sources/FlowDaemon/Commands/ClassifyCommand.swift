@@ -25,7 +25,7 @@ struct Classify: ParsableCommand {
     @Option(help: "Crops per forward pass (the arena is sized for it).")
     var batch: Int = 32
 
-    @Option(help: "BLAS threads (default: all cores).")
+    @Option(help: "Threads per forward pass (default: all cores).")
     var threads: Int?
 
     func validate() throws {
@@ -35,20 +35,19 @@ struct Classify: ParsableCommand {
 
     func run() throws {
         let log = Logger(label: "flowd.classify")
-        if let threads { BLASRuntime.setThreads(threads) }
-        log.info("\(BLASRuntime.selection)")
         let network = try Model(contentsOf: URL(fileURLWithPath: model))
         log.info("model \(model): \(network.summary)")
         let crops = try NumPyArray.read(contentsOf: URL(fileURLWithPath: input))
         let s = network.inputSize
         guard crops.dtype == .float32, crops.shape.count == 3, crops.shape[1] == s, crops.shape[2] == s else {
-            throw ValidationError(
+            throw ModelError(
                 "\(input): expected float32 [N, \(s), \(s)] OPD crops in nm for this model; got \(crops.dtype.rawValue) \(crops.shape)")
         }
         let n = crops.shape[0]
         var probabilities: [Float] = []
         if n > 0 {
-            let context = try InferenceContext(model: network, maxBatch: min(batch, n))
+            let context = try InferenceContext(model: network, maxBatch: min(batch, n), threads: threads ?? BLASRuntime.cores)
+            log.info("\(BLASRuntime.selection); \(context.threads) thread(s) per forward pass")
             probabilities = try context.classify(opd: crops.float32Values())
         }
         try NumPyArray(float32: probabilities, shape: [n, network.classes.count]).write(to: URL(fileURLWithPath: out))
