@@ -35,11 +35,20 @@ let package = Package(
         // Wire formats and their validation: frame message v1 in, `cell` / `counts` out.
         .target(name: "Protocol", swiftSettings: swiftSettings),
 
+        // Off-axis hologram → OPD map → cells, crops, features; the flow tracker.
+        .target(name: "Reconstruction", dependencies: ["Protocol", "CFFTW"], swiftSettings: swiftSettings),
+
+        // The rig's digital twin: cell phantoms, hologram formation, flow, ground truth. It
+        // shares Reconstruction's FFTW planner (one planner lock per process).
+        .target(
+            name: "Simulator", dependencies: ["Protocol", "Reconstruction", "CFFTW"],
+            swiftSettings: swiftSettings),
+
         // The `flowd` executable: service, config, publishing, recording, CLI.
         .executableTarget(
             name: "FlowDaemon",
             dependencies: [
-                "Protocol",
+                "Protocol", "Simulator", "Reconstruction",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -48,5 +57,9 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"], swiftSettings: swiftSettings),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ReconstructionTests", dependencies: ["Reconstruction", "Simulator"],
+            swiftSettings: swiftSettings),
     ]
 )
