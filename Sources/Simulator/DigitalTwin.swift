@@ -69,7 +69,7 @@ public struct DigitalTwin: Sendable {
         var cells: [CellTruth] = []
         for cell in active {
             let cx = Int(cell.x.rounded()), cy = Int(cell.y.rounded())
-            guard stamp(cell.patch, atX: cx, y: cy, into: &opd) else { continue }
+            guard cell.patch.add(to: &opd, width: flow.width, height: flow.height, x: cx, y: cy) else { continue }
             let e = cell.extentPixels
             let inside = cell.x - e >= 0 && cell.x + e < Double(flow.width) && cell.y - e >= 0 && cell.y + e < Double(flow.height)
             cells.append(
@@ -117,22 +117,5 @@ public struct DigitalTwin: Sendable {
             u -= w
         }
         return entries.last!.0
-    }
-
-    /// Adds a patch centred at (x, y); false if no pixel of it lands in the frame.
-    private func stamp(_ patch: OPDPatch, atX x: Int, y: Int, into opd: inout [Float]) -> Bool {
-        let x0 = x - patch.center, y0 = y - patch.center
-        let ax = max(0, x0), bx = min(flow.width, x0 + patch.size)
-        let ay = max(0, y0), by = min(flow.height, y0 + patch.size)
-        guard ax < bx, ay < by else { return false }
-        var any = false
-        for py in ay..<by {
-            let src = (py - y0) * patch.size - x0
-            for px in ax..<bx {
-                let v = patch.opdNm[src + px]
-                if v != 0 { opd[py * flow.width + px] += v; any = true }
-            }
-        }
-        return any
     }
 }

@@ -1,0 +1,52 @@
+import Protocol
+
+/// A hologram as the pipeline accepts it: a camera frame (uint8, uint16 or float32) or float
+/// values, `rows × cols`, row-major.
+public struct HologramImage: Sendable {
+    public let rows: Int
+    public let cols: Int
+    private let storage: Storage
+
+    private enum Storage: Sendable {
+        case frame(Frame)
+        case floats([Float])
+    }
+
+    public init(frame: Frame) {
+        rows = frame.header.rows
+        cols = frame.header.cols
+        storage = .frame(frame)
+    }
+
+    public init(rows: Int, cols: Int, values: [Float]) throws {
+        guard rows > 0, cols > 0, values.count == rows * cols else {
+            throw ReconstructionError("hologram has \(values.count) values, but its shape \(rows)×\(cols) needs \(rows * cols)")
+        }
+        self.rows = rows
+        self.cols = cols
+        storage = .floats(values)
+    }
+
+    /// Writes the pixels as Float into `out` (rows · cols values).
+    public func convert(into out: UnsafeMutablePointer<Float>) {
+        switch storage {
+        case .floats(let values):
+            values.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: values.count) }
+        case .frame(let frame):
+            frame.pixels.withUnsafeBytes { raw in
+                let n = rows * cols
+                switch frame.header.dtype {
+                case .uint8:
+                    let p = raw.bindMemory(to: UInt8.self).baseAddress!
+                    for i in 0..<n { out[i] = Float(p[i]) }
+                case .uint16:
+                    let p = raw.bindMemory(to: UInt16.self).baseAddress!
+                    for i in 0..<n { out[i] = Float(UInt16(littleEndian: p[i])) }
+                case .float32:
+                    let p = raw.bindMemory(to: Float.self).baseAddress!
+                    out.update(from: p, count: n)
+                }
+            }
+        }
+    }
+}

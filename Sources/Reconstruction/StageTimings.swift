@@ -1,0 +1,33 @@
+import Foundation
+
+/// The pipeline's stages, as `flowd bench reconstruct` reports them.
+public enum Stage: String, CaseIterable, Sendable {
+    case convert, fftRows = "fft_rows", fftColumns = "fft_columns", filter, inverseFFT = "inverse_fft"
+    case phase, background, detect, unwrap, measure
+}
+
+/// Accumulated wall time per stage, for profiling (one per worker; not thread-safe).
+public final class StageTimings {
+    public private(set) var seconds = [Double](repeating: 0, count: Stage.allCases.count)
+
+    public init() {}
+
+    func add(_ stage: Stage, _ dt: Double) {
+        seconds[Stage.allCases.firstIndex(of: stage)!] += dt
+    }
+
+    public subscript(stage: Stage) -> Double { seconds[Stage.allCases.firstIndex(of: stage)!] }
+
+    public func reset() { seconds = seconds.map { _ in 0 } }
+}
+
+/// Monotonic lap timer.
+struct StageClock {
+    private var last = DispatchTime.now().uptimeNanoseconds
+
+    mutating func lap() -> Double {
+        let now = DispatchTime.now().uptimeNanoseconds
+        defer { last = now }
+        return Double(now - last) * 1e-9
+    }
+}
