@@ -1,168 +1,155 @@
 import Foundation
 
-/// A NumPy `.npy` array (format versions 1.0–3.0): shape, dtype and the raw little-endian,
-/// C-order bytes. Minimal on purpose: what holograms, OPD maps and datasets need.
+/// An n-dimensional array in NumPy's `.npy` file format: how `flowd` exchanges arrays with the
+/// Python side (OPD crops in, class probabilities out, holograms for the reconstruction).
 ///
-/// Format: magic `\x93NUMPY`, major, minor, header length (u16 for v1, u32 for v2/3), then a
-/// Python dict literal `{'descr': '<f4', 'fortran_order': False, 'shape': (r, c), }` padded
-/// with spaces to a multiple of 64 bytes and ended by `\n`, then the data
-/// (numpy/lib/format.py).
+/// The format (NumPy Enhancement Proposal 1, "A simple file format for NumPy arrays"):
+/// the magic `\x93NUMPY`, a major and a minor version byte, the header length (little-endian
+/// `u16` in version 1, `u32` in versions 2 and 3), then an ASCII (version 3: UTF-8) Python dict
+/// literal `{'descr': '<f4', 'fortran_order': False, 'shape': (N, H, W), }` padded with spaces
+/// and a newline, then the raw array bytes.
+///
+/// Only what the contracts need is supported, and everything else is refused with a
+/// ``NumPyFormatError`` that says what was found: little-endian `float32`, `uint16`, `uint8` and
+/// `int64`, in C order. The elements are kept as raw little-endian bytes in ``data``; the typed
+/// accessors convert them.
 public struct NumPyArray: Sendable, Equatable {
-    /// NumPy dtype descriptor, little-endian: `|u1`, `<u2`, `<f4`, `<i8`, `<f8`, `<U<n>`…
-    public var dtype: String
-    public var shape: [Int]
-    public var bytes: [UInt8]
+    /// The element types `flowd` reads and writes, by their NumPy `descr` string.
+    public enum DType: String, Sendable, CaseIterable {
+        case float32 = "<f4"
+        case uint16 = "<u2"
+        case uint8 = "|u1"
+        case int64 = "<i8"
 
-    public init(dtype: String, shape: [Int], bytes: [UInt8]) {
+        /// Bytes per element.
+        public var itemSize: Int {
+            switch self {
+            case .float32: 4
+            case .uint16: 2
+            case .uint8: 1
+            case .int64: 8
+            }
+        }
+
+        /// Parses a `descr`; `<u1` and `u1` are NumPy's other spellings of `|u1`.
+        init?(descr: String) {
+            switch descr {
+            case "<f4": self = .float32
+            case "<u2": self = .uint16
+            case "|u1", "<u1", "u1": self = .uint8
+            case "<i8": self = .int64
+            default: return nil
+            }
+        }
+    }
+
+    public let dtype: DType
+    /// Extent of each axis, outermost first (C order). `[]` is a 0-d array of one element.
+    public let shape: [Int]
+    /// The elements as little-endian bytes in C order; exactly `count × dtype.itemSize` bytes.
+    public let data: [UInt8]
+
+    /// Number of elements: the product of ``shape``.
+    public var count: Int { shape.reduce(1, *) }
+
+    /// Wraps raw little-endian C-order bytes, checking that they fill the shape exactly.
+    public init(dtype: DType, shape: [Int], data: [UInt8]) throws(NumPyFormatError) {
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            throw NumPyFormatError("shape \(shape) has a negative extent")
+        }
+        let (count, overflow) = Self.product(shape)
+        guard !overflow, count.multipliedReportingOverflow(by: dtype.itemSize).overflow == false,
+            count * dtype.itemSize == data.count
+        else {
+            throw NumPyFormatError(
+                "shape \(shape) of \(dtype.rawValue) needs \(overflow ? "more than Int.max" : "\(count * dtype.itemSize)") "
+                    + "bytes, but \(data.count) were given")
+        }
         self.dtype = dtype
         self.shape = shape
-        self.bytes = bytes
+        self.data = data
     }
 
-    /// Bytes of one element, parsed from the descriptor (`<f4` → 4, `<U12` → 48).
-    public var itemSize: Int {
-        let digits = Int(dtype.drop { !$0.isNumber }) ?? 0
-        return dtype.dropFirst().first == "U" ? 4 * digits : digits
+    /// A `float32` array; `values.count` must equal the product of `shape`.
+    public init(float32 values: [Float], shape: [Int]) throws(NumPyFormatError) {
+        try self.init(dtype: .float32, shape: shape, data: Self.bytes(of: values.map(\.bitPattern.littleEndian)))
     }
 
-    /// Number of elements: the product of the shape (1 for a 0-d array).
-    public var count: Int { shape.reduce(1, *) }
-}
-
-/// Why a `.npy` could not be read.
-public struct NumPyArrayError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
-extension NumPyArray {
-    public init(contentsOf url: URL) throws {
-        try self.init(npyBytes: [UInt8](Data(contentsOf: url)), name: url.path)
+    /// A `uint16` array; `values.count` must equal the product of `shape`.
+    public init(uint16 values: [UInt16], shape: [Int]) throws(NumPyFormatError) {
+        try self.init(dtype: .uint16, shape: shape, data: Self.bytes(of: values.map(\.littleEndian)))
     }
 
-    /// Parses the bytes of a `.npy` file; `name` is only used in error messages.
-    public init(npyBytes data: [UInt8], name: String = ".npy") throws {
-        let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
-        guard data.count >= 10, Array(data[0..<6]) == magic else {
-            throw NumPyArrayError("\(name) is not a NumPy .npy file (no \\x93NUMPY magic)")
+    /// A `uint8` array; `values.count` must equal the product of `shape`.
+    public init(uint8 values: [UInt8], shape: [Int]) throws(NumPyFormatError) {
+        try self.init(dtype: .uint8, shape: shape, data: values)
+    }
+
+    /// An `int64` array; `values.count` must equal the product of `shape`.
+    public init(int64 values: [Int64], shape: [Int]) throws(NumPyFormatError) {
+        try self.init(dtype: .int64, shape: shape, data: Self.bytes(of: values.map(\.littleEndian)))
+    }
+
+    /// The elements as `Float`; throws unless ``dtype`` is `float32`.
+    public func float32Values() throws(NumPyFormatError) -> [Float] {
+        try requireDType(.float32)
+        return elements(UInt32.self).map { Float(bitPattern: UInt32(littleEndian: $0)) }
+    }
+
+    /// The elements as `UInt16`; throws unless ``dtype`` is `uint16`.
+    public func uint16Values() throws(NumPyFormatError) -> [UInt16] {
+        try requireDType(.uint16)
+        return elements(UInt16.self).map { UInt16(littleEndian: $0) }
+    }
+
+    /// The elements as `UInt8`; throws unless ``dtype`` is `uint8`.
+    public func uint8Values() throws(NumPyFormatError) -> [UInt8] {
+        try requireDType(.uint8)
+        return data
+    }
+
+    /// The elements as `Int64`; throws unless ``dtype`` is `int64`.
+    public func int64Values() throws(NumPyFormatError) -> [Int64] {
+        try requireDType(.int64)
+        return elements(Int64.self).map { Int64(littleEndian: $0) }
+    }
+
+    private func requireDType(_ wanted: DType) throws(NumPyFormatError) {
+        guard dtype == wanted else {
+            throw NumPyFormatError("array is \(dtype.rawValue), expected \(wanted.rawValue)")
         }
-        let major = data[6]
-        let headerLength: Int
-        let headerStart: Int
-        switch major {
-        case 1:
-            headerLength = Int(data[8]) | Int(data[9]) << 8
-            headerStart = 10
-        case 2, 3:
-            guard data.count >= 12 else { throw NumPyArrayError("\(name): truncated header") }
-            headerLength = (0..<4).reduce(0) { $0 | Int(data[8 + $1]) << (8 * $1) }
-            headerStart = 12
-        default:
-            throw NumPyArrayError("\(name): unsupported .npy format version \(major)")
-        }
-        guard data.count >= headerStart + headerLength,
-            let header = String(bytes: data[headerStart..<headerStart + headerLength], encoding: .utf8)
-        else { throw NumPyArrayError("\(name): truncated or non-UTF-8 header") }
-        guard let descr = Self.value(of: "descr", in: header).map({ $0.trimmingCharacters(in: ["'", "\""]) }),
-            let order = Self.value(of: "fortran_order", in: header),
-            let shapeText = Self.value(of: "shape", in: header)
-        else { throw NumPyArrayError("\(name): header lacks descr, fortran_order or shape: \(header)") }
-        guard order == "False" else {
-            throw NumPyArrayError("\(name): Fortran-order arrays are not supported; save with np.ascontiguousarray")
-        }
-        guard !descr.hasPrefix(">") else {
-            throw NumPyArrayError("\(name): big-endian dtype \(descr) is not supported; use .astype('<…')")
-        }
-        let shape = try shapeText.trimmingCharacters(in: ["(", ")"]).split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            .map { part -> Int in
-                guard let n = Int(part), n >= 0 else { throw NumPyArrayError("\(name): bad shape \(shapeText)") }
-                return n
+    }
+
+    private func elements<T: FixedWidthInteger>(_: T.Type) -> [T] {
+        [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            data.withUnsafeBytes { raw in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
             }
-        self.init(dtype: descr == "<u1" || descr == "u1" ? "|u1" : descr, shape: shape, bytes: [])
-        let start = headerStart + headerLength
-        let (needed, overflow) = count.multipliedReportingOverflow(by: itemSize)
-        guard !overflow, data.count - start == needed else {
-            throw NumPyArrayError(
-                "\(name): data is \(data.count - start) bytes, but shape \(shape) of \(descr) needs \(needed)")
+            initialized = count
         }
-        bytes = Array(data[start...])
     }
 
-    /// The value text of `key` in the header's dict literal (up to the matching close).
-    private static func value(of key: String, in header: String) -> String? {
-        guard let keyRange = header.range(of: "'\(key)':") else { return nil }
-        var rest = header[keyRange.upperBound...].drop { $0 == " " }
-        if rest.first == "(" {
-            guard let close = rest.firstIndex(of: ")") else { return nil }
-            return String(rest[...close])
+    private static func bytes<T: FixedWidthInteger>(of values: [T]) -> [UInt8] {
+        values.withUnsafeBytes { [UInt8]($0) }
+    }
+
+    static func product(_ shape: [Int]) -> (Int, overflow: Bool) {
+        var n = 1
+        for extent in shape {
+            let (next, overflow) = n.multipliedReportingOverflow(by: extent)
+            if overflow { return (0, true) }
+            n = next
         }
-        rest = rest.prefix { $0 != "," && $0 != "}" }
-        return rest.trimmingCharacters(in: .whitespaces)
-    }
-
-    /// The complete `.npy` file (version 1.0, or 2.0 if the header needs more than 64 KiB).
-    public func npyBytes() -> [UInt8] {
-        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '\(dtype)', 'fortran_order': False, 'shape': \(shapeText), }"
-        let v1 = header.utf8.count + 11 < 65536
-        let prefix = v1 ? 10 : 12
-        let total = (prefix + header.utf8.count + 1 + 63) / 64 * 64
-        header += String(repeating: " ", count: total - prefix - header.utf8.count - 1) + "\n"
-        var out: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, v1 ? 1 : 2, 0]
-        let length = header.utf8.count
-        out += v1 ? [UInt8(length & 0xFF), UInt8(length >> 8)] : (0..<4).map { UInt8((length >> (8 * $0)) & 0xFF) }
-        out += Array(header.utf8)
-        out += bytes
-        return out
-    }
-
-    public func write(to url: URL) throws {
-        try Data(npyBytes()).write(to: url, options: .atomic)
+        return (n, false)
     }
 }
 
-extension NumPyArray {
-    /// A float32 array from values (C order).
-    public init(float32 values: [Float], shape: [Int]) {
-        precondition(values.count == shape.reduce(1, *))
-        self.init(dtype: "<f4", shape: shape, bytes: values.withUnsafeBytes { Array($0) })
-    }
+/// Why bytes are not a `.npy` array that `flowd` can use; ``message`` names the byte offset,
+/// header field or value at fault.
+public struct NumPyFormatError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let message: String
 
-    /// An int64 array from values (C order).
-    public init(int64 values: [Int64], shape: [Int]) {
-        precondition(values.count == shape.reduce(1, *))
-        self.init(dtype: "<i8", shape: shape, bytes: values.withUnsafeBytes { Array($0) })
-    }
+    public init(_ message: String) { self.message = message }
 
-    /// A NumPy unicode string array (`<U<n>`, UTF-32LE, padded with zeros): what
-    /// `np.array(["healthy", …])` gives, loadable without `allow_pickle`.
-    public init(strings: [String]) {
-        let width = max(1, strings.map { $0.unicodeScalars.count }.max() ?? 1)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(strings.count * width * 4)
-        for s in strings {
-            let scalars = Array(s.unicodeScalars)
-            for i in 0..<width {
-                let v = i < scalars.count ? scalars[i].value : 0
-                bytes += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)]
-            }
-        }
-        self.init(dtype: "<U\(width)", shape: [strings.count], bytes: bytes)
-    }
-
-    /// The elements as Float, converting from uint8, uint16, float32 or float64.
-    public func floatValues() throws -> [Float] {
-        switch dtype {
-        case "|u1": return bytes.map(Float.init)
-        case "<u2":
-            return bytes.withUnsafeBytes { raw in (0..<count).map { Float(raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)) } }
-        case "<f4":
-            return bytes.withUnsafeBytes { raw in (0..<count).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) } }
-        case "<f8":
-            return bytes.withUnsafeBytes { raw in (0..<count).map { Float(raw.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self)) } }
-        default:
-            throw NumPyArrayError("dtype \(dtype) is not a supported image type (uint8, uint16, float32, float64)")
-        }
-    }
+    public var description: String { message }
 }
