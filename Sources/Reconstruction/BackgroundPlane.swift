@@ -24,6 +24,7 @@ public struct BackgroundPlane: Sendable, Equatable {
     /// Fits the plane to the wrapped phase `phase` (rows × cols, rad).
     static func fit(phase: UnsafePointer<Float>, rows: Int, cols: Int) -> BackgroundPlane {
         let step = max(1, min(rows, cols) / 64)
+        // The circular mean needs fewer samples than the fit: every other one of the grid.
         var sumCos: Float = 0, sumSin: Float = 0
         var y = step / 2
         while y < rows {
@@ -32,9 +33,9 @@ public struct BackgroundPlane: Sendable, Equatable {
                 let p = phase[y * cols + x]
                 sumCos += cosf(p)
                 sumSin += sinf(p)
-                x += step
+                x += 2 * step
             }
-            y += step
+            y += 2 * step
         }
         var plane = BackgroundPlane(a: FastMath.atan2(sumSin, sumCos))
         for _ in 0..<2 {

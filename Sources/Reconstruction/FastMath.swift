@@ -25,9 +25,18 @@ enum FastMath {
         return y < 0 ? -r : r
     }
 
-    /// x wrapped into [−π, π).
+    /// x wrapped into [−π, π] (for |x| < 2²¹ turns).
     @inline(__always)
     static func wrap(_ x: Float) -> Float {
-        x - 2 * Float.pi * (x * (0.5 / Float.pi)).rounded()
+        x - 2 * Float.pi * roundToNearest(x * (0.5 / Float.pi))
+    }
+
+    /// Nearest integer (ties to even) for |x| < 2²², by adding and subtracting 1.5·2²³: the
+    /// float addition itself rounds. Unlike `rounded()`, which calls libm's `roundf` on
+    /// baseline x86-64, this vectorises.
+    @inline(__always)
+    static func roundToNearest(_ x: Float) -> Float {
+        let magic: Float = 12_582_912
+        return (x + magic) - magic
     }
 }

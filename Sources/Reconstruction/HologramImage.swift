@@ -27,23 +27,30 @@ public struct HologramImage: Sendable {
         storage = .floats(values)
     }
 
-    /// Writes the pixels as Float into `out` (rows · cols values).
+    /// Writes all pixels as Float into `out` (rows · cols values).
     public func convert(into out: UnsafeMutablePointer<Float>) {
+        convert(rows: 0..<rows, into: out)
+    }
+
+    /// Writes the pixels of `rows` as Float into `out` (rows.count · cols values). The live path
+    /// converts a few rows at a time, just before their FFT, so that the float copy of an 8-bit
+    /// frame never leaves the L1/L2 cache.
+    public func convert(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let start = range.lowerBound * cols, n = range.count * cols
         switch storage {
         case .floats(let values):
-            values.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: values.count) }
+            values.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + start, count: n) }
         case .frame(let frame):
             frame.pixels.withUnsafeBytes { raw in
-                let n = rows * cols
                 switch frame.header.dtype {
                 case .uint8:
-                    let p = raw.bindMemory(to: UInt8.self).baseAddress!
+                    let p = raw.bindMemory(to: UInt8.self).baseAddress! + start
                     for i in 0..<n { out[i] = Float(p[i]) }
                 case .uint16:
-                    let p = raw.bindMemory(to: UInt16.self).baseAddress!
+                    let p = raw.bindMemory(to: UInt16.self).baseAddress! + start
                     for i in 0..<n { out[i] = Float(UInt16(littleEndian: p[i])) }
                 case .float32:
-                    let p = raw.bindMemory(to: Float.self).baseAddress!
+                    let p = raw.bindMemory(to: Float.self).baseAddress! + start
                     out.update(from: p, count: n)
                 }
             }

@@ -49,6 +49,8 @@ public final class OffAxisReconstructor: Sendable {
     /// The reference's filtered window, for the full-resolution output.
     let referenceWindow: [Float]
 
+    /// Rows per block of the row FFTs (see `rowBlock(rows:cols:)`).
+    let rowBlock: Int
     let rowPlan: FFTWPlanner.Plan
     let columnPlan: FFTWPlanner.Plan
     let inversePlan: FFTWPlanner.Plan
@@ -83,12 +85,8 @@ public final class OffAxisReconstructor: Sendable {
             return fftwf_plan_dft_r2c_2d(Int32(rows), Int32(cols), i.pointer, o.pointer, UInt32(FFTW_ESTIMATE))
         }
         fftwf_execute_dft_r2c(full.raw, input.pointer, spectrum.pointer)
-        var magnitude = [Float](repeating: 0, count: rows * half)
-        for i in 0..<magnitude.count {
-            let (re, im) = spectrum[i]
-            magnitude[i] = (re * re + im * im).squareRoot()
-        }
-        let sideband = try Sideband.locate(magnitude: magnitude, rows: rows, cols: cols)
+        let bins = (0..<(rows * half)).map { SIMD2(spectrum[$0].0, spectrum[$0].1) }
+        let sideband = try Sideband.locate(spectrum: bins, rows: rows, cols: cols)
         self.sideband = sideband
 
         // Window: the filter's support around the sideband, on FFT-friendly sizes.
@@ -139,19 +137,21 @@ public final class OffAxisReconstructor: Sendable {
         firstColumn = lowColumn
         columnCount = highColumn - lowColumn + 1
 
+        let rowBlock = Self.rowBlock(rows: rows, cols: cols)
+        self.rowBlock = rowBlock
         (rowPlan, columnPlan, inversePlan) = Self.makePlans(
-            rows: rows, cols: cols, firstColumn: lowColumn, columnCount: highColumn - lowColumn + 1,
+            rows: rows, cols: cols, rowBlock: rowBlock, firstColumn: lowColumn, columnCount: highColumn - lowColumn + 1,
             fieldRows: fieldRows, fieldCols: fieldCols)
 
         // Reference field (or, without one, the explicit removal of the residual carrier).
         var conj = [Float](repeating: 0, count: 2 * fieldRows * fieldCols)
         var window = [Float](repeating: 0, count: 2 * fieldRows * fieldCols)
         if let reference {
-            let workspace = ReconstructionWorkspace(rows: rows, cols: cols, fieldRows: fieldRows, fieldCols: fieldCols)
-            reference.convert(into: workspace.input.pointer)
+            let workspace = ReconstructionWorkspace(rows: rows, cols: cols, rowBlock: rowBlock, fieldRows: fieldRows, fieldCols: fieldCols)
             Self.field(
-                workspace: workspace, rowPlan: rowPlan, columnPlan: columnPlan, inversePlan: inversePlan,
-                firstColumn: lowColumn, gather: gather, conjugate: conjugate, weights: weights, window: &window)
+                of: reference, workspace: workspace, rowBlock: rowBlock, rowPlan: rowPlan, columnPlan: columnPlan,
+                inversePlan: inversePlan, firstColumn: lowColumn, gather: gather, conjugate: conjugate, weights: weights,
+                window: &window)
             for i in 0..<(fieldRows * fieldCols) {
                 let (re, im) = workspace.field[i]
                 let m = (re * re + im * im).squareRoot()
@@ -183,30 +183,41 @@ public final class OffAxisReconstructor: Sendable {
 
     /// A fresh per-worker workspace sized for this pipeline.
     public func makeWorkspace() -> ReconstructionWorkspace {
-        ReconstructionWorkspace(rows: rows, cols: cols, fieldRows: fieldRows, fieldCols: fieldCols)
+        ReconstructionWorkspace(rows: rows, cols: cols, rowBlock: rowBlock, fieldRows: fieldRows, fieldCols: fieldCols)
     }
 
-    /// Smallest n ≥ `atLeast` that is even and has no prime factor above 5 (FFTW's fast sizes).
+    /// Rows per block of the row FFTs: the largest of 32, 16, … 1 that divides `rows` and keeps
+    /// every block's output at the same 64-byte alignment (FFTW's new-array execute requires the
+    /// alignment the plan was made with). 32 rows of 1024 floats (128 KiB) stay in L2.
+    static func rowBlock(rows: Int, cols: Int) -> Int {
+        let half = cols / 2 + 1
+        for block in [32, 16, 8, 4, 2] where rows % block == 0 && (block * half * 8) % 64 == 0 { return block }
+        return 1
+    }
+
+    /// Smallest n ≥ `atLeast` of the form 2^a·3^b (a ≥ 3): FFTW's fastest sizes, and for
+    /// power-of-two holograms usually an exact power-of-two decimation.
     static func fftFriendly(atLeast n: Int) -> Int {
         var m = max(8, n + (n & 1))
         while true {
             var r = m
-            for p in [2, 3, 5] { while r % p == 0 { r /= p } }
-            if r == 1 { return m }
+            while r % 2 == 0 { r /= 2 }
+            while r % 3 == 0 { r /= 3 }
+            if r == 1 && m % 8 == 0 { return m }
             m += 2
         }
     }
 
     private static func makePlans(
-        rows: Int, cols: Int, firstColumn: Int, columnCount: Int, fieldRows: Int, fieldCols: Int
+        rows: Int, cols: Int, rowBlock: Int, firstColumn: Int, columnCount: Int, fieldRows: Int, fieldCols: Int
     ) -> (FFTWPlanner.Plan, FFTWPlanner.Plan, FFTWPlanner.Plan) {
         let half = cols / 2 + 1
         let flags = UInt32(FFTW_MEASURE)
-        let rowPlan = FFTWPlanner.plan(kind: "rows-r2c", dims: [rows, cols]) {
-            let i = AlignedBuffer<Float>(count: rows * cols, initial: 0)
-            let o = AlignedBuffer<fftwf_complex>(count: rows * half, initial: (0, 0))
+        let rowPlan = FFTWPlanner.plan(kind: "rows-r2c", dims: [rowBlock, cols]) {
+            let i = AlignedBuffer<Float>(count: rowBlock * cols, initial: 0)
+            let o = AlignedBuffer<fftwf_complex>(count: rowBlock * half, initial: (0, 0))
             var n = Int32(cols)
-            return fftwf_plan_many_dft_r2c(1, &n, Int32(rows), i.pointer, nil, 1, Int32(cols), o.pointer, nil, 1, Int32(half), flags)
+            return fftwf_plan_many_dft_r2c(1, &n, Int32(rowBlock), i.pointer, nil, 1, Int32(cols), o.pointer, nil, 1, Int32(half), flags)
         }
         // Columns in place, strided by the row length; the plan is made at the same offset from a
         // 64-byte aligned base as the workers' buffers, so FFTW's alignment assumptions hold.
@@ -223,15 +234,21 @@ public final class OffAxisReconstructor: Sendable {
         return (rowPlan, columnPlan, inversePlan)
     }
 
-    /// Steps 1–3 on the hologram already in `workspace.input`: leaves the decimated complex field
-    /// in `workspace.field`. `window` receives the filtered window when it is not empty.
+    /// Steps 1–3: leaves the decimated complex field of `hologram` in `workspace.field`.
+    /// `window` receives the filtered window when it is not empty.
     static func field(
-        workspace w: ReconstructionWorkspace, rowPlan: FFTWPlanner.Plan, columnPlan: FFTWPlanner.Plan,
-        inversePlan: FFTWPlanner.Plan, firstColumn: Int, gather: [Int32], conjugate: [Bool], weights: [Float],
-        window: inout [Float], timings: StageTimings? = nil
+        of hologram: HologramImage, workspace w: ReconstructionWorkspace, rowBlock: Int, rowPlan: FFTWPlanner.Plan,
+        columnPlan: FFTWPlanner.Plan, inversePlan: FFTWPlanner.Plan, firstColumn: Int, gather: [Int32],
+        conjugate: [Bool], weights: [Float], window: inout [Float], timings: StageTimings? = nil
     ) {
         var clock = StageClock()
-        fftwf_execute_dft_r2c(rowPlan.raw, w.input.pointer, w.spectrum.pointer)
+        let half = hologram.cols / 2 + 1
+        var r = 0
+        while r < hologram.rows {
+            hologram.convert(rows: r..<(r + rowBlock), into: w.input.pointer)
+            fftwf_execute_dft_r2c(rowPlan.raw, w.input.pointer, w.spectrum.pointer + r * half)
+            r += rowBlock
+        }
         timings?.add(.fftRows, clock.lap())
         fftwf_execute_dft(columnPlan.raw, w.spectrum.pointer + firstColumn, w.spectrum.pointer + firstColumn)
         timings?.add(.fftColumns, clock.lap())

@@ -3,6 +3,7 @@ import CFFTW
 /// One worker's preallocated buffers: nothing is allocated per frame in the hot path.
 /// Not thread-safe: each worker (thread) owns one.
 public final class ReconstructionWorkspace {
+    /// A block of `rowBlock` hologram rows as Float, the row FFTs' input.
     let input: AlignedBuffer<Float>
     let spectrum: AlignedBuffer<fftwf_complex>
     let field: AlignedBuffer<fftwf_complex>
@@ -22,8 +23,8 @@ public final class ReconstructionWorkspace {
     public let fieldRows: Int
     public let fieldCols: Int
 
-    init(rows: Int, cols: Int, fieldRows: Int, fieldCols: Int) {
-        input = AlignedBuffer(count: rows * cols, initial: 0)
+    init(rows: Int, cols: Int, rowBlock: Int, fieldRows: Int, fieldCols: Int) {
+        input = AlignedBuffer(count: rowBlock * cols, initial: 0)
         spectrum = AlignedBuffer(count: rows * (cols / 2 + 1), initial: (0, 0))
         field = AlignedBuffer(count: fieldRows * fieldCols, initial: (0, 0))
         opd = AlignedBuffer(count: fieldRows * fieldCols, initial: 0)

@@ -21,14 +21,16 @@ public struct Sideband: Sendable, Equatable {
 }
 
 extension Sideband {
-    /// Finds the sideband in the half spectrum `magnitude` (rows × (cols/2+1), row-major) of a
-    /// cell-free reference hologram: the strongest bin away from the central band and the axes
-    /// (qpretrieve's `find_peak_cosine` heuristic, restricted to kx ≥ 0 where the real FFT
-    /// stores it), refined to sub-pixel precision by a parabola through the log-magnitudes of the
-    /// peak and its neighbours along each axis (Gaussian peak interpolation).
-    public static func locate(magnitude: [Float], rows: Int, cols: Int) throws -> Sideband {
+    /// Finds the sideband in the half spectrum `spectrum` (rows × (cols/2+1) complex bins,
+    /// row-major) of a cell-free reference hologram: the strongest bin away from the central band
+    /// and the axes (qpretrieve's `find_peak_cosine` heuristic, restricted to kx ≥ 0 where the
+    /// real FFT stores it), refined to sub-pixel precision along each axis by Candan's estimator
+    /// for a sinusoid in a DFT (IEEE Signal Process. Lett. 18, 351, 2011):
+    /// δ = Re[(X₋₁ − X₊₁) / (2X₀ − X₋₁ − X₊₁)].
+    static func locate(spectrum: [SIMD2<Float>], rows: Int, cols: Int) throws -> Sideband {
         let half = cols / 2 + 1
-        precondition(magnitude.count == rows * half)
+        precondition(spectrum.count == rows * half)
+        let magnitude = spectrum.map { ($0 * $0).sum().squareRoot() }
         // The central band (|I_obj|² + |R|² and the illumination envelope) fills low
         // frequencies; qpretrieve excludes max(N/42, 5) bins, so do we, and ±3 bins around the axes.
         let exclude = Double(max(Int((Double(max(rows, cols)) / 42).rounded(.up)), 5))
@@ -49,15 +51,19 @@ extension Sideband {
             throw ReconstructionError("no sideband found: the reference spectrum has no peak away from its centre (is it an off-axis hologram?)")
         }
         let (r, c) = at
-        func logMag(_ r: Int, _ c: Int) -> Double {
-            Double(log(max(magnitude[((r % rows) + rows) % rows * half + c], 1e-30)))
+        func bin(_ r: Int, _ c: Int) -> SIMD2<Double> {
+            let v = spectrum[((r % rows) + rows) % rows * half + c]
+            return SIMD2(Double(v.x), Double(v.y))
         }
-        func vertex(_ a: Double, _ b: Double, _ d: Double) -> Double {
-            let denominator = a - 2 * b + d
-            return denominator < 0 ? min(max(0.5 * (a - d) / denominator, -0.5), 0.5) : 0
+        func candan(_ before: SIMD2<Double>, _ peak: SIMD2<Double>, _ after: SIMD2<Double>) -> Double {
+            let n = before - after, d = 2 * peak - before - after
+            let d2 = (d * d).sum()
+            guard d2 > 0 else { return 0 }
+            // Re(n / d) = (n · d) / |d|².
+            return min(max((n * d).sum() / d2, -0.5), 0.5)
         }
-        let dy = vertex(logMag(r - 1, c), logMag(r, c), logMag(r + 1, c))
-        let dx = c > 0 && c + 1 < half ? vertex(logMag(r, c - 1), logMag(r, c), logMag(r, c + 1)) : 0
+        let dy = candan(bin(r - 1, c), bin(r, c), bin(r + 1, c))
+        let dx = c > 0 && c + 1 < half ? candan(bin(r, c - 1), bin(r, c), bin(r, c + 1)) : 0
         let ky = Double(r <= rows / 2 ? r : r - rows) + dy
         let sideband = Sideband(ky: ky, kx: Double(c) + dx)
         // A real hologram's peak stands far above the floor; a flat or noise-only image does not.

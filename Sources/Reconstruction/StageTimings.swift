@@ -1,8 +1,9 @@
 import Foundation
 
-/// The pipeline's stages, as `flowd bench reconstruct` reports them.
+/// The pipeline's stages, as `flowd bench reconstruct` reports them. `fft_rows` includes the
+/// conversion of the pixels to float, which is done block by block just before the row FFTs.
 public enum Stage: String, CaseIterable, Sendable {
-    case convert, fftRows = "fft_rows", fftColumns = "fft_columns", filter, inverseFFT = "inverse_fft"
+    case fftRows = "fft_rows", fftColumns = "fft_columns", filter, inverseFFT = "inverse_fft"
     case phase, background, detect, unwrap, measure
 }
 

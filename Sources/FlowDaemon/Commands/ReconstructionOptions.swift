@@ -1,0 +1,51 @@
+import ArgumentParser
+import Reconstruction
+
+/// Options of the off-axis pipeline, shared by `flowd reconstruct` and `flowd extract`.
+struct ReconstructionOptions: ParsableArguments {
+    @Option(help: "Illumination wavelength, nm.")
+    var wavelengthNm: Double = 633
+
+    @Option(help: "Hologram pixel size in the sample plane, µm.")
+    var pixelUm: Double = 0.107
+
+    @Option(help: "Specific refractive increment α for dry mass, mL/g.")
+    var alpha: Double = 0.18
+
+    @Option(help: "Sideband filter: disk (qpretrieve's default), smooth-disk or gauss.")
+    var filter: String = "disk"
+
+    @Option(help: "Filter radius as a fraction of the sideband distance (qpretrieve: 1/3).")
+    var filterSize: Double = 1.0 / 3.0
+
+    @Flag(help: "Negate the phase (for rigs whose +1 order lies in the other half plane).")
+    var invertPhase = false
+
+    @Option(help: "OPD above which a pixel belongs to a cell, nm.")
+    var thresholdNm: Double = 20
+
+    @Option(help: "Smallest accepted cell area, µm².")
+    var minAreaUm2: Double = 30
+
+    @Option(help: "Largest accepted cell area, µm².")
+    var maxAreaUm2: Double = 1500
+
+    func parameters() throws -> ReconstructionParameters {
+        var p = ReconstructionParameters()
+        p.wavelengthNm = wavelengthNm
+        p.pixelUm = pixelUm
+        p.alphaMlPerGram = alpha
+        guard let f = FourierFilter(rawValue: filter) else {
+            throw ValidationError("--filter must be one of " + FourierFilter.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        p.filter = f
+        p.filterRadiusFraction = filterSize
+        p.invertPhase = invertPhase
+        p.detectionThresholdNm = thresholdNm
+        p.maskThresholdNm = thresholdNm
+        p.minAreaUm2 = minAreaUm2
+        p.maxAreaUm2 = maxAreaUm2
+        if let problem = p.validationError() { throw ValidationError(problem) }
+        return p
+    }
+}
