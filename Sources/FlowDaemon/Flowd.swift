@@ -10,5 +10,5 @@ struct Flowd: AsyncParsableCommand {
         abstract: "Stain-free holographic imaging flow cytometry daemon.",
         discussion: "Holograms of flowing cells in over ZeroMQ; one label per cell and running "
             + "population counts out. See README.md and docs/.",
-        subcommands: [Simulate.self, Reconstruct.self, Bench.self])
+        subcommands: [Simulate.self, Reconstruct.self, Extract.self, Bench.self])
 }

@@ -14,6 +14,8 @@ struct Reconstruct: AsyncParsableCommand {
     @Option(help: "A cell-free reference hologram of the same rig (.npy or .tif).")
     var reference: String
 
+    @OptionGroup var optics: OpticsOptions
+
     @OptionGroup var options: ReconstructionOptions
 
     @Option(help: "Output OPD map: float32 .npy, nm, hologram grid.")
@@ -23,7 +25,7 @@ struct Reconstruct: AsyncParsableCommand {
     var cells: String?
 
     func run() async throws {
-        let parameters = try options.parameters()
+        let parameters = try options.parameters(optics)
         let holo = try HologramFiles.hologram(hologram)
         let ref = try HologramFiles.hologram(reference)
         guard holo.rows == ref.rows, holo.cols == ref.cols else {

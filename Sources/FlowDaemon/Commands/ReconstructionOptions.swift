@@ -3,12 +3,6 @@ import Reconstruction
 
 /// Options of the off-axis pipeline, shared by `flowd reconstruct` and `flowd extract`.
 struct ReconstructionOptions: ParsableArguments {
-    @Option(help: "Illumination wavelength, nm.")
-    var wavelengthNm: Double = 633
-
-    @Option(help: "Hologram pixel size in the sample plane, µm.")
-    var pixelUm: Double = 0.107
-
     @Option(help: "Specific refractive increment α for dry mass, mL/g.")
     var alpha: Double = 0.18
 
@@ -30,10 +24,22 @@ struct ReconstructionOptions: ParsableArguments {
     @Option(help: "Largest accepted cell area, µm².")
     var maxAreaUm2: Double = 1500
 
-    func parameters() throws -> ReconstructionParameters {
+    @Option(help: "Classifier crop size, pixels (the model's input.size).")
+    var cropSize: Int = 64
+
+    @Option(help: "Classifier crop pixel size, µm (the model's input.pixel_um).")
+    var cropPixelUm: Double = 0.4
+
+    /// The parameters; `wavelengthNm` and `pixelUm` fill the optics the user did not give.
+    func parameters(
+        _ optics: OpticsOptions, wavelengthNm defaultWavelength: Double = OpticsOptions.defaultWavelengthNm,
+        pixelUm defaultPixel: Double = OpticsOptions.defaultPixelUm
+    ) throws -> ReconstructionParameters {
         var p = ReconstructionParameters()
-        p.wavelengthNm = wavelengthNm
-        p.pixelUm = pixelUm
+        p.wavelengthNm = optics.wavelengthNm ?? defaultWavelength
+        p.pixelUm = optics.pixelUm ?? defaultPixel
+        p.cropSize = cropSize
+        p.cropPixelUm = cropPixelUm
         p.alphaMlPerGram = alpha
         guard let f = FourierFilter(rawValue: filter) else {
             throw ValidationError("--filter must be one of " + FourierFilter.allCases.map(\.rawValue).joined(separator: ", "))
@@ -48,4 +54,16 @@ struct ReconstructionOptions: ParsableArguments {
         if let problem = p.validationError() { throw ValidationError(problem) }
         return p
     }
+}
+
+/// Wavelength and pixel size: shared by the twin and the reconstruction, so given once.
+struct OpticsOptions: ParsableArguments {
+    static let defaultWavelengthNm = 633.0
+    static let defaultPixelUm = 0.107
+
+    @Option(help: "Illumination wavelength, nm (default 633; extract: the simulated folder's).")
+    var wavelengthNm: Double?
+
+    @Option(help: "Hologram pixel size in the sample plane, µm (default 0.107; extract: the simulated folder's).")
+    var pixelUm: Double?
 }

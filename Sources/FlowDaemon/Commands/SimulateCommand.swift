@@ -16,6 +16,8 @@ struct Simulate: AsyncParsableCommand {
 
     @OptionGroup var twin: TwinOptions
 
+    @OptionGroup var optics: OpticsOptions
+
     @Option(help: "Number of frames.")
     var frames: Int = 100
 
@@ -38,7 +40,7 @@ struct Simulate: AsyncParsableCommand {
 
     func run() async throws {
         let formats = Set(format.split(separator: ",").map(String.init))
-        var twin = try self.twin.makeTwin()
+        var twin = try self.twin.makeTwin(optics)
         let root = URL(fileURLWithPath: out)
         let fm = FileManager.default
         for dir in ["holograms", "truth"] {

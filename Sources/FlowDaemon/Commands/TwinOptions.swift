@@ -13,12 +13,6 @@ struct TwinOptions: ParsableArguments {
     @Option(help: "Camera bit depth: 8, 12 or 16.")
     var bitDepth: Int = 8
 
-    @Option(help: "Illumination wavelength, nm.")
-    var wavelengthNm: Double = 633
-
-    @Option(help: "Sample-plane pixel size, µm (camera pixel / magnification).")
-    var pixelUm: Double = 0.107
-
     @Option(help: "Defocus of the sample plane, µm (angular-spectrum propagation; 0 = in focus).")
     var defocusUm: Double = 0
 
@@ -60,11 +54,11 @@ struct TwinOptions: ParsableArguments {
         return mixture
     }
 
-    func makeTwin() throws -> DigitalTwin {
+    func makeTwin(_ sample: OpticsOptions) throws -> DigitalTwin {
         var optics = RigOptics()
         optics.bitDepth = bitDepth
-        optics.wavelengthNm = wavelengthNm
-        optics.magnification = optics.cameraPixelUm / pixelUm
+        optics.wavelengthNm = sample.wavelengthNm ?? OpticsOptions.defaultWavelengthNm
+        optics.magnification = optics.cameraPixelUm / (sample.pixelUm ?? OpticsOptions.defaultPixelUm)
         optics.defocusUm = defocusUm
         var flow = FlowConfiguration()
         flow.width = size
