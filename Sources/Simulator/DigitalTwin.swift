@@ -37,6 +37,10 @@ public struct DigitalTwin: Sendable {
         camera = try HologramCamera(width: flow.width, height: flow.height, optics: optics, seed: flow.seed)
         rng = SimulationRandom(seed: flow.seed, stream: 1)
         noise = SimulationRandom(seed: flow.seed, stream: 2)
+        if flow.startFlowing {
+            // Run the flow (without cameras) for as long as a cell takes to cross the field.
+            for _ in 0..<Int((Double(flow.width) / pixelsPerFrame).rounded(.up)) { advance() }
+        }
     }
 
     /// Pixels a cell moves between frames.
@@ -59,11 +63,7 @@ public struct DigitalTwin: Sendable {
 
     /// Advances the flow by one frame and returns the hologram with its ground truth.
     public mutating func nextFrame() -> (frame: Frame, truth: FrameTruth) {
-        let step = pixelsPerFrame
-        for i in active.indices { active[i].x += step }
-        active.removeAll { $0.x - $0.extentPixels > Double(flow.width) }
-        waiting += rng.poisson(arrivalsPerFrame)
-        while waiting > 0, admitOne() { waiting -= 1 }
+        advance()
 
         var opd = [Float](repeating: 0, count: flow.width * flow.height)
         var cells: [CellTruth] = []
@@ -81,6 +81,15 @@ public struct DigitalTwin: Sendable {
         let truth = FrameTruth(index: frameIndex, cells: cells, opdNm: opd)
         frameIndex += 1
         return (frame, truth)
+    }
+
+    /// Moves every cell one frame on, drops those that left, admits new arrivals.
+    private mutating func advance() {
+        let step = pixelsPerFrame
+        for i in active.indices { active[i].x += step }
+        active.removeAll { $0.x - $0.extentPixels > Double(flow.width) }
+        waiting += rng.poisson(arrivalsPerFrame)
+        while waiting > 0, admitOne() { waiting -= 1 }
     }
 
     /// Draws a cell and places it just left of the field if the entrance is free.

@@ -19,6 +19,9 @@ public struct FlowConfiguration: Sendable {
     /// Smallest gap between the outlines of two cells, µm: a focused flow spaces cells out; the
     /// deliberately touching case is the `doublet` class.
     public var minimumGapUm = 4.0
+    /// Start with the channel already flowing (cells spread over the field in frame 0) rather
+    /// than empty.
+    public var startFlowing = true
     /// Random seed: the same seed and configuration give the same frames, bit for bit.
     public var seed: UInt64 = 1
 
