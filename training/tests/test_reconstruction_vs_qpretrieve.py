@@ -19,6 +19,7 @@ import qpretrieve
 
 WAVELENGTH_NM = 633.0
 INSIDE_NM = 20.0
+BORDER = 16
 
 
 def flowd_bin() -> str:
@@ -85,10 +86,15 @@ def test_mean_opd_per_cell_agrees_with_qpretrieve_within_1_percent(simulated, tm
         assert cell["features"]["mean_opd_nm"] == pytest.approx(mean_ours, rel=0.03)
 
 
-def test_opd_matches_the_twins_truth_within_2_nm_rms(simulated, tmp_path):
-    ours, _ = reconstruct(simulated, 4, tmp_path)
-    truth = np.load(simulated / "truth" / "opd_000004.npy")
+@pytest.mark.parametrize("frame", range(6))
+def test_opd_matches_the_twins_truth_within_2_nm_rms(simulated, tmp_path, frame):
+    ours, _ = reconstruct(simulated, frame, tmp_path)
+    truth = np.load(simulated / "truth" / f"opd_{frame:06d}.npy")
+    # Within BORDER px of the frame edge the FFT's periodic boundary distorts the map of cells
+    # cut by the edge (docs/reconstruction.md, Limits); they are flagged touches_edge.
     inside = truth > INSIDE_NM
+    inside[:BORDER] = inside[-BORDER:] = False
+    inside[:, :BORDER] = inside[:, -BORDER:] = False
     assert inside.sum() > 10000
     rms = float(np.sqrt(np.mean((ours[inside] - truth[inside]) ** 2)))
     assert rms <= 2.0, rms
