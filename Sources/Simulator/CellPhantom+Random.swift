@@ -102,7 +102,7 @@ extension CellPhantom {
         return CellPhantom(cellClass: .debris, bodies: bodies, extentUm: extent)
     }
 
-    /// Doublet: two labelled cells in contact (centre distance 0.75–0.95 of the radii sum),
+    /// Doublet: two labelled cells in contact (centre distance 0.68–0.86 of the sum of extents),
     /// which a cytometer must not count as two separate single cells of their classes.
     static func doublet(using rng: inout SimulationRandom) -> CellPhantom {
         let classes = CellClass.labelled
@@ -110,7 +110,7 @@ extension CellPhantom {
         var one = labelledCell(CellPopulation.of(first)!, .doublet, offset: .zero, using: &rng)
         let theta = rng.uniform(0, 2 * .pi)
         let probe = labelledCell(CellPopulation.of(second)!, .doublet, offset: .zero, using: &rng)
-        let distance = rng.uniform(0.75, 0.95) * (one.extentUm + probe.extentUm) * 0.9
+        let distance = rng.uniform(0.68, 0.86) * (one.extentUm + probe.extentUm)
         let offset = SIMD2(distance * cos(theta), distance * sin(theta))
         let two = probe.translated(by: offset, hostBase: one.bodies.count)
         // Centre the pair on its midpoint.
