@@ -48,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "FlowDaemon",
             dependencies: [
-                "Protocol", "Simulator", "Reconstruction", "CFFTW",
+                "Protocol", "Simulator", "Reconstruction", "CFFTW", "CZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
