@@ -42,6 +42,7 @@ def test_published_frames_are_frame_message_v1_and_match_the_folder_output(tmp_p
         saved = np.load(tmp_path / "folder" / "holograms" / f"{seq:06d}.npy")
         assert np.array_equal(frame, saved)
     assert (tmp_path / "pub" / "reference.npy").exists()
+    assert json.loads((tmp_path / "pub" / "twin.json").read_text())["size"] == 256
     assert len((tmp_path / "pub" / "truth.jsonl").read_text().splitlines()) == 4
 
 

@@ -73,12 +73,14 @@ struct Simulate: AsyncParsableCommand {
         let kind = CameraPublisher.Kind(rawValue: socket)!
         let publisher = try CameraPublisher(kind: kind, endpoint: endpoint, bind: bind ?? (kind == .pub))
         var shots: [Frame] = []
+        var seen = Set<Int>()
         var lines = Data()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for i in 0..<frames {
             let (frame, truth) = twin.nextFrame()
             shots.append(frame)
+            seen.formUnion(truth.cells.map(\.id))
             lines += try encoder.encode(TruthLine(frame: i, cells: truth.cells)) + [0x0A]
         }
         if let out {
@@ -86,6 +88,7 @@ struct Simulate: AsyncParsableCommand {
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             try HologramFiles.write(twin.reference(), npy: root.appendingPathComponent("reference.npy"), tiff: nil)
             try lines.write(to: root.appendingPathComponent("truth.jsonl"), options: .atomic)
+            try TwinMetadata(twin, frames: frames, cells: seen.count).write(to: root)
         }
         print("flowd simulate: publishing \(frames) frames (\(kind.rawValue)) on \(endpoint) at \(rate) frames/s")
         let start = ContinuousClock.now
@@ -134,11 +137,7 @@ struct Simulate: AsyncParsableCommand {
             seen.formUnion(truth.cells.map(\.id))
         }
         try lines.write(to: root.appendingPathComponent("truth.jsonl"), options: .atomic)
-        let optics = twin.camera.optics
-        let meta = TwinMetadata(
-            size: twin.flow.width, seed: twin.flow.seed, wavelengthNm: optics.wavelengthNm, pixelUm: optics.pixelUm,
-            bitDepth: optics.bitDepth, frames: frames, pixelsPerFrame: twin.pixelsPerFrame, cells: seen.count)
-        try encoder.encode(meta).write(to: root.appendingPathComponent("twin.json"), options: .atomic)
+        try TwinMetadata(twin, frames: frames, cells: seen.count).write(to: root)
         print("flowd simulate: \(frames) frames, \(seen.count) cells → \(root.path)")
     }
 }
@@ -163,5 +162,23 @@ struct TwinMetadata: Codable {
     enum CodingKeys: String, CodingKey {
         case size, seed, wavelengthNm = "wavelength_nm", pixelUm = "pixel_um", bitDepth = "bit_depth", frames
         case pixelsPerFrame = "pixels_per_frame", cells
+    }
+
+    init(_ twin: DigitalTwin, frames: Int, cells: Int) {
+        let optics = twin.camera.optics
+        size = twin.flow.width
+        seed = twin.flow.seed
+        wavelengthNm = optics.wavelengthNm
+        pixelUm = optics.pixelUm
+        bitDepth = optics.bitDepth
+        self.frames = frames
+        pixelsPerFrame = twin.pixelsPerFrame
+        self.cells = cells
+    }
+
+    func write(to folder: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(self).write(to: folder.appendingPathComponent("twin.json"), options: .atomic)
     }
 }
