@@ -22,10 +22,12 @@ public struct ReconstructionParameters: Sendable, Equatable {
     /// Accepted projected areas, µm²: smaller objects are debris, larger ones clumps.
     public var minAreaUm2: Double = 30
     public var maxAreaUm2: Double = 1500
-    /// Largest accepted ratio of the long to the short axis of the cell's moment ellipse.
-    public var maxAspectRatio: Double = 3
-    /// Smallest accepted area / area of the moment ellipse (≈ 1 for a convex ellipse; lower for
-    /// doublets and irregular clumps).
+    /// Largest accepted ratio of the long to the short axis of the cell's moment ellipse. On the
+    /// twin, single cells stay below 1.5 (99.95 %) and doublets above it (100 %); raise it for
+    /// elongated objects such as sperm (head + midpiece ≈ 3.5).
+    public var maxAspectRatio: Double = 1.5
+    /// Smallest accepted area / area of the moment ellipse (≈ 1 for a convex ellipse, 0.96 for a
+    /// doublet's peanut; lower for irregular clumps).
     public var minEllipseFill: Double = 0.75
     /// Background kept around each cell for unwrapping and levelling, µm.
     public var roiMarginUm: Double = 2

@@ -54,7 +54,23 @@ struct SegmentationTests {
         #expect(precision >= 0.99)
     }
 
-    @Test("debris is rejected by the size filter; sperm heads pass a lowered one")
+    @Test("doublets are rejected by the shape filter")
+    func doublets() throws {
+        var twin = try smallFlow(seed: 33, mixture: [.doublet: 1])
+        let reconstructor = try OffAxisReconstructor(reference: HologramImage(frame: twin.reference()), parameters: parameters(for: twin))
+        let workspace = reconstructor.makeWorkspace()
+        var doublets = 0, detections = 0
+        for _ in 0..<20 {
+            let (frame, truth) = twin.nextFrame()
+            doublets += truth.cells.filter(\.fullyInside).count
+            detections += try reconstructor.process(HologramImage(frame: frame), workspace: workspace, crops: false)
+                .filter { !$0.touchesEdge }.count
+        }
+        #expect(doublets > 20)
+        #expect(Double(detections) <= 0.05 * Double(doublets))
+    }
+
+    @Test("debris is rejected by the size filter")
     func sizeFilter() throws {
         var twin = try smallFlow(seed: 32, mixture: [.debris: 1])
         let reconstructor = try OffAxisReconstructor(reference: HologramImage(frame: twin.reference()), parameters: parameters(for: twin))

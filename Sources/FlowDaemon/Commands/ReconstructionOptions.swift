@@ -24,6 +24,9 @@ struct ReconstructionOptions: ParsableArguments {
     @Option(help: "Largest accepted cell area, µm².")
     var maxAreaUm2: Double = 1500
 
+    @Option(help: "Largest accepted long/short axis ratio (1.5 rejects doublets; ≈ 4 for sperm).")
+    var maxAspect: Double = 1.5
+
     @Option(help: "Classifier crop size, pixels (the model's input.size).")
     var cropSize: Int = 64
 
@@ -51,6 +54,7 @@ struct ReconstructionOptions: ParsableArguments {
         p.maskThresholdNm = thresholdNm
         p.minAreaUm2 = minAreaUm2
         p.maxAreaUm2 = maxAreaUm2
+        p.maxAspectRatio = maxAspect
         if let problem = p.validationError() { throw ValidationError(problem) }
         return p
     }
