@@ -7,6 +7,7 @@ struct ConnectedComponents {
     }
 
     private var parent: [Int32] = []
+    private var dense: [Int32] = []
 
     private mutating func find(_ i: Int32) -> Int32 {
         var i = i
@@ -53,7 +54,8 @@ struct ConnectedComponents {
             }
         }
         // Second pass: resolve to roots, renumber densely, collect boxes.
-        var dense = [Int32](repeating: 0, count: parent.count)
+        dense.removeAll(keepingCapacity: true)
+        dense.append(contentsOf: repeatElement(0, count: parent.count))
         var components: [Component] = []
         for y in 0..<height {
             let row = labels + y * stride

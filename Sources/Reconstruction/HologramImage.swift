@@ -22,6 +22,9 @@ public struct HologramImage: Sendable {
         guard rows > 0, cols > 0, values.count == rows * cols else {
             throw ReconstructionError("hologram has \(values.count) values, but its shape \(rows)×\(cols) needs \(rows * cols)")
         }
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw ReconstructionError("hologram pixel (\(bad / cols), \(bad % cols)) is \(values[bad]); intensities must be finite")
+        }
         self.rows = rows
         self.cols = cols
         storage = .floats(values)

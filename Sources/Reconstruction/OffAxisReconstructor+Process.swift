@@ -76,8 +76,7 @@ extension OffAxisReconstructor {
         let threshold = Float(parameters.detectionThresholdNm)
         let opd = w.opd.pointer
         let cols = fieldCols
-        var labeller = ConnectedComponents()
-        let components = labeller.label(width: fieldCols, height: fieldRows, labels: w.labels.pointer, stride: fieldCols) {
+        let components = w.labeller.label(width: fieldCols, height: fieldRows, labels: w.labels.pointer, stride: fieldCols) {
             abs(opd[$1 * cols + $0]) > threshold
         }
         let m = marginPixels
@@ -117,12 +116,11 @@ extension OffAxisReconstructor {
             }
             let residues = w.unwrapScratch.unwrap(p, width: r.width, height: r.height)
             // Level: the border's median, rounded to whole turns, is the background.
-            var border: [Float] = []
-            border.reserveCapacity(2 * (r.width + r.height))
-            for x in 0..<r.width { border.append(p[x]); border.append(p[(r.height - 1) * r.width + x]) }
-            for y in 0..<r.height { border.append(p[y * r.width]); border.append(p[y * r.width + r.width - 1]) }
-            border.sort()
-            let turns = (border[border.count / 2] / (2 * Float.pi)).rounded()
+            w.border.removeAll(keepingCapacity: true)
+            for x in 0..<r.width { w.border.append(p[x]); w.border.append(p[(r.height - 1) * r.width + x]) }
+            for y in 0..<r.height { w.border.append(p[y * r.width]); w.border.append(p[y * r.width + r.width - 1]) }
+            w.border.sort()
+            let turns = (w.border[w.border.count / 2] / (2 * Float.pi)).rounded()
             let offset = turns * 2 * Float.pi
             for y in 0..<r.height {
                 for x in 0..<r.width { opd[(r.y0 + y) * fieldCols + r.x0 + x] = (p[y * r.width + x] - offset) / radiansPerNm }
@@ -139,8 +137,7 @@ extension OffAxisReconstructor {
         let cols = fieldCols
         let threshold = Float(parameters.maskThresholdNm)
         let labels = w.labels.pointer + r.y0 * cols + r.x0
-        var labeller = ConnectedComponents()
-        let components = labeller.label(width: r.width, height: r.height, labels: labels, stride: cols) {
+        let components = w.labeller.label(width: r.width, height: r.height, labels: labels, stride: cols) {
             opd[(r.y0 + $1) * cols + r.x0 + $0] > threshold
         }
         let (px, py) = fieldPixelUm

@@ -13,8 +13,11 @@ public final class ReconstructionWorkspace {
     let labels: AlignedBuffer<Int32>
     /// Scratch for per-region unwrapping.
     var unwrapScratch = PhaseUnwrapper()
-    /// Scratch for one region's phase.
+    /// Scratch for one region's phase and its border values.
     var roi: [Float] = []
+    var border: [Float] = []
+    /// Component labelling scratch (its union–find table keeps its capacity between frames).
+    var labeller = ConnectedComponents()
     /// Background plane removed from the last frame (rad, field-grid pixels).
     public internal(set) var plane = BackgroundPlane()
     /// Optional per-stage timing (for `flowd bench reconstruct`).
