@@ -8,7 +8,7 @@ import Simulator
 /// training dataset file (.npz, design.md §3).
 struct Extract: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Turn a hologram folder or the simulator into a training dataset (.npz).",
+        abstract: "Turn a hologram folder, a live camera stream or the simulator into a training dataset (.npz).",
         discussion: """
             Cells are tracked across frames and each physical cell is written once (its \
             appearance wholly in view with the largest area); cells never wholly in view are \
@@ -26,6 +26,21 @@ struct Extract: AsyncParsableCommand {
     @Option(help: "Simulate this many frames instead of reading a folder.")
     var simulate: Int?
 
+    @Option(help: "Read frames from a camera's ZeroMQ endpoint (frame message v1); needs --reference and --velocity-px.")
+    var stream: String?
+
+    @Option(help: "Socket for --stream: pull (default; binds) or sub (connects).")
+    var socket: String = "pull"
+
+    @Flag(inversion: .prefixedNo, help: "Bind instead of connect (default: bind for pull, connect for sub).")
+    var bind: Bool?
+
+    @Option(help: "With --stream: stop after this many frames.")
+    var frames: Int?
+
+    @Option(help: "With --stream: stop when no frame arrives for this many seconds.")
+    var timeoutS: Double = 10
+
     @OptionGroup var twin: TwinOptions
 
     @OptionGroup var optics: OpticsOptions
@@ -39,10 +54,16 @@ struct Extract: AsyncParsableCommand {
     var out: String
 
     func validate() throws {
-        guard (holograms == nil) != (simulate == nil) else {
-            throw ValidationError("give exactly one source: --holograms DIR or --simulate FRAMES")
+        guard [holograms != nil, simulate != nil, stream != nil].filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one source: --holograms DIR, --simulate FRAMES or --stream ENDPOINT")
         }
         if let simulate, simulate <= 0 { throw ValidationError("--simulate must be positive") }
+        if stream != nil {
+            guard reference != nil else { throw ValidationError("--stream needs --reference (a cell-free hologram of the rig)") }
+            guard velocityPx != nil else { throw ValidationError("--stream needs --velocity-px (cell displacement per frame)") }
+            guard CameraSubscriber.Kind(rawValue: socket) != nil else { throw ValidationError("--socket must be pull or sub") }
+            guard timeoutS > 0, frames.map({ $0 > 0 }) ?? true else { throw ValidationError("--timeout-s and --frames must be positive") }
+        }
     }
 
     func run() async throws {
@@ -133,6 +154,13 @@ struct Extract: AsyncParsableCommand {
 
     private func makeSource() throws -> ExtractSource {
         if let frames = simulate { return try .simulation(twin.makeTwin(optics), frames: frames) }
+        if let stream {
+            let kind = CameraSubscriber.Kind(rawValue: socket)!
+            let subscriber = try CameraSubscriber(kind: kind, endpoint: stream, bind: bind ?? (kind == .pull), timeoutSeconds: timeoutS)
+            return .stream(
+                subscriber, reference: try HologramFiles.hologram(reference!), frames: frames,
+                wavelengthNm: optics.wavelengthNm, pixelUm: optics.pixelUm)
+        }
         return try .folder(URL(fileURLWithPath: holograms!), reference: reference)
     }
 }

@@ -77,6 +77,24 @@ struct ExtractSource {
     }
 }
 
+extension ExtractSource {
+    /// Frames from a live camera stream, until `frames` arrived or none came for the timeout.
+    static func stream(_ subscriber: CameraSubscriber, reference: HologramImage, frames: Int?, wavelengthNm: Double?, pixelUm: Double?)
+        -> ExtractSource
+    {
+        var index = 0
+        return ExtractSource(
+            reference: reference, pixelsPerFrame: nil, wavelengthNm: wavelengthNm ?? OpticsOptions.defaultWavelengthNm,
+            pixelUm: pixelUm ?? OpticsOptions.defaultPixelUm
+        ) {
+            if let frames, index >= frames { return nil }
+            guard let frame = try subscriber.next() else { return nil }
+            defer { index += 1 }
+            return (index, HologramImage(frame: frame), nil)
+        }
+    }
+}
+
 extension Optional {
     /// The wrapped value, or `error` thrown.
     func orThrow(_ error: @autoclosure () -> Error) throws -> Wrapped {
