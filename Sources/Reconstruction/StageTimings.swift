@@ -19,7 +19,6 @@ public final class StageTimings {
 
     public subscript(stage: Stage) -> Double { seconds[Stage.allCases.firstIndex(of: stage)!] }
 
-    public func reset() { seconds = seconds.map { _ in 0 } }
 }
 
 /// Monotonic lap timer.
