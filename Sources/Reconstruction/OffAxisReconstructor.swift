@@ -186,9 +186,10 @@ public final class OffAxisReconstructor: Sendable {
         ReconstructionWorkspace(rows: rows, cols: cols, rowBlock: rowBlock, fieldRows: fieldRows, fieldCols: fieldCols)
     }
 
-    /// Rows per block of the row FFTs: the largest of 32, 16, … 1 that divides `rows` and keeps
+    /// Rows per block of the row FFTs: the largest of 32, 16, … 2 that divides `rows` and keeps
     /// every block's output at the same 64-byte alignment (FFTW's new-array execute requires the
-    /// alignment the plan was made with). 32 rows of 1024 floats (128 KiB) stay in L2.
+    /// alignment the plan was made with), else 1 with an unaligned plan. 32 rows of 1024 floats
+    /// (128 KiB) stay in L2.
     static func rowBlock(rows: Int, cols: Int) -> Int {
         let half = cols / 2 + 1
         for block in [32, 16, 8, 4, 2] where rows % block == 0 && (block * half * 8) % 64 == 0 { return block }
@@ -213,11 +214,13 @@ public final class OffAxisReconstructor: Sendable {
     ) -> (FFTWPlanner.Plan, FFTWPlanner.Plan, FFTWPlanner.Plan) {
         let half = cols / 2 + 1
         let flags = UInt32(FFTW_MEASURE)
-        let rowPlan = FFTWPlanner.plan(kind: "rows-r2c", dims: [rowBlock, cols]) {
+        // Blocks that do not start at the plan's alignment need FFTW's unaligned codelets.
+        let rowFlags = (rowBlock * half * 8) % 64 == 0 ? flags : flags | UInt32(FFTW_UNALIGNED)
+        let rowPlan = FFTWPlanner.plan(kind: "rows-r2c", dims: [rowBlock, cols, Int(rowFlags)]) {
             let i = AlignedBuffer<Float>(count: rowBlock * cols, initial: 0)
             let o = AlignedBuffer<fftwf_complex>(count: rowBlock * half, initial: (0, 0))
             var n = Int32(cols)
-            return fftwf_plan_many_dft_r2c(1, &n, Int32(rowBlock), i.pointer, nil, 1, Int32(cols), o.pointer, nil, 1, Int32(half), flags)
+            return fftwf_plan_many_dft_r2c(1, &n, Int32(rowBlock), i.pointer, nil, 1, Int32(cols), o.pointer, nil, 1, Int32(half), rowFlags)
         }
         // Columns in place, strided by the row length; the plan is made at the same offset from a
         // 64-byte aligned base as the workers' buffers, so FFTW's alignment assumptions hold.

@@ -18,7 +18,6 @@ public final class StageTimings {
     }
 
     public subscript(stage: Stage) -> Double { seconds[Stage.allCases.firstIndex(of: stage)!] }
-
 }
 
 /// Monotonic lap timer.

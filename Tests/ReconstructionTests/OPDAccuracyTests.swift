@@ -72,3 +72,25 @@ extension OPDAccuracyTests {
         #expect(abs(cell.x - 256) < 1 && abs(cell.y - 256) < 1)
     }
 }
+
+extension OPDAccuracyTests {
+    @Test("sizes that are not powers of two (250 × 202: row blocks of one, unaligned plans) reconstruct as well")
+    func oddSizes() throws {
+        let optics = RigOptics()
+        let camera = try HologramCamera(width: 202, height: 250, optics: optics, seed: 7)
+        var rng = SimulationRandom(seed: 7)
+        var truth = [Float](repeating: 0, count: 250 * 202)
+        CellPhantom.random(.healthy, using: &rng).render(pixelUm: optics.pixelUm, edgeSoftnessUm: optics.edgeSoftnessUm)
+            .add(to: &truth, width: 202, height: 250, x: 101, y: 125)
+        var noise = SimulationRandom(seed: 8)
+        let hologram = camera.expose(camera.formIntensity(opdNm: truth), rng: &noise, seq: 1)
+        let reference = camera.expose(camera.formIntensity(opdNm: [Float](repeating: 0, count: 250 * 202)), rng: &noise, seq: 0)
+        var parameters = ReconstructionParameters()
+        parameters.pixelUm = optics.pixelUm
+        let reconstructor = try OffAxisReconstructor(reference: HologramImage(frame: reference), parameters: parameters)
+        let workspace = reconstructor.makeWorkspace()
+        _ = try reconstructor.process(HologramImage(frame: hologram), workspace: workspace)
+        let error = rms(reconstructor.fullResolutionOPD(workspace: workspace), truth) { truth[$0] > Self.insideNm }
+        #expect(error <= 2, "RMS error \(error) nm")
+    }
+}
