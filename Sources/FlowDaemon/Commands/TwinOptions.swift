@@ -13,6 +13,12 @@ struct TwinOptions: ParsableArguments {
     @Option(help: "Camera bit depth: 8, 12 or 16.")
     var bitDepth: Int = 8
 
+    @Option(help: "Camera pixel pitch, µm (with --magnification, instead of --pixel-um).")
+    var cameraPixelUm: Double?
+
+    @Option(help: "Objective-to-camera magnification (with --camera-pixel-um, instead of --pixel-um).")
+    var magnification: Double?
+
     @Option(help: "Defocus of the sample plane, µm (angular-spectrum propagation; 0 = in focus).")
     var defocusUm: Double = 0
 
@@ -32,6 +38,12 @@ struct TwinOptions: ParsableArguments {
     var mixture: String = "healthy=1,primary_cancer=1,metastatic_cancer=1"
 
     func validate() throws {
+        guard (cameraPixelUm == nil) == (magnification == nil) else {
+            throw ValidationError("give --camera-pixel-um and --magnification together")
+        }
+        if let cameraPixelUm, let magnification, !(cameraPixelUm > 0 && magnification > 0) {
+            throw ValidationError("--camera-pixel-um and --magnification must be positive")
+        }
         guard size >= 64, size <= 4096, size % 2 == 0 else { throw ValidationError("--size must be even, 64–4096") }
         guard [8, 12, 16].contains(bitDepth) else { throw ValidationError("--bit-depth must be 8, 12 or 16") }
         _ = try parsedMixture()
@@ -58,7 +70,15 @@ struct TwinOptions: ParsableArguments {
         var optics = RigOptics()
         optics.bitDepth = bitDepth
         optics.wavelengthNm = sample.wavelengthNm ?? OpticsOptions.defaultWavelengthNm
-        optics.magnification = optics.cameraPixelUm / (sample.pixelUm ?? OpticsOptions.defaultPixelUm)
+        if let cameraPixelUm, let magnification {
+            guard sample.pixelUm == nil else {
+                throw ValidationError("give either --pixel-um or --camera-pixel-um with --magnification, not both")
+            }
+            optics.cameraPixelUm = cameraPixelUm
+            optics.magnification = magnification
+        } else {
+            optics.magnification = optics.cameraPixelUm / (sample.pixelUm ?? OpticsOptions.defaultPixelUm)
+        }
         optics.defocusUm = defocusUm
         var flow = FlowConfiguration()
         flow.width = size
