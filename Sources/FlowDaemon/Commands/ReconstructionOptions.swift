@@ -33,14 +33,22 @@ struct ReconstructionOptions: ParsableArguments {
     @Option(help: "Classifier crop pixel size, µm (the model's input.pixel_um).")
     var cropPixelUm: Double = 0.4
 
+    func validate() throws {
+        _ = try parameters(wavelengthNm: OpticsOptions.defaultWavelengthNm, pixelUm: OpticsOptions.defaultPixelUm)
+    }
+
     /// The parameters; `wavelengthNm` and `pixelUm` fill the optics the user did not give.
     func parameters(
         _ optics: OpticsOptions, wavelengthNm defaultWavelength: Double = OpticsOptions.defaultWavelengthNm,
         pixelUm defaultPixel: Double = OpticsOptions.defaultPixelUm
     ) throws -> ReconstructionParameters {
+        try parameters(wavelengthNm: optics.wavelengthNm ?? defaultWavelength, pixelUm: optics.pixelUm ?? defaultPixel)
+    }
+
+    private func parameters(wavelengthNm: Double, pixelUm: Double) throws -> ReconstructionParameters {
         var p = ReconstructionParameters()
-        p.wavelengthNm = optics.wavelengthNm ?? defaultWavelength
-        p.pixelUm = optics.pixelUm ?? defaultPixel
+        p.wavelengthNm = wavelengthNm
+        p.pixelUm = pixelUm
         p.cropSize = cropSize
         p.cropPixelUm = cropPixelUm
         p.alphaMlPerGram = alpha

@@ -59,6 +59,9 @@ struct TIFFImage {
         }
         guard try u16(2) == 42 else { throw fail("not a classic TIFF (BigTIFF is not supported)") }
         let ifd = try u32(4)
+        guard ifd + 2 <= bytes.count else {
+            throw fail("its first image directory (IFD) is at byte \(ifd), past the end of the \(bytes.count)-byte file")
+        }
         let count = try u16(ifd)
         var tags: [Int: [Int]] = [:]
         for k in 0..<count {
