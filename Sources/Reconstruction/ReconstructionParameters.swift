@@ -39,7 +39,7 @@ public struct ReconstructionParameters: Sendable, Equatable {
     /// Crops for the classifier: `cropSize × cropSize` pixels of `cropPixelUm` µm, centred on
     /// the cell (the model's `input.size` and `input.pixel_um`).
     public var cropSize = 64
-    public var cropPixelUm: Double = 0.4
+    public var cropPixelUm: Double = 0.3
 
     public init() {}
 

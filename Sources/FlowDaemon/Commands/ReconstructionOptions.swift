@@ -31,7 +31,7 @@ struct ReconstructionOptions: ParsableArguments {
     var cropSize: Int = 64
 
     @Option(help: "Classifier crop pixel size, µm (the model's input.pixel_um).")
-    var cropPixelUm: Double = 0.4
+    var cropPixelUm: Double = 0.3
 
     func validate() throws {
         _ = try parameters(wavelengthNm: OpticsOptions.defaultWavelengthNm, pixelUm: OpticsOptions.defaultPixelUm)
