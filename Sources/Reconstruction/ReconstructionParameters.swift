@@ -58,9 +58,3 @@ public struct ReconstructionParameters: Sendable, Equatable {
         return nil
     }
 }
-
-/// Why a hologram could not be reconstructed.
-public struct ReconstructionError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

@@ -2,12 +2,6 @@ import Foundation
 import Protocol
 import Reconstruction
 
-/// A hologram, reference or OPD file that cannot be used, with the reason.
-struct HologramFileError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// Reading and writing the image files of `flowd simulate`, `reconstruct` and `extract`:
 /// NumPy `.npy` (uint8, uint16, float32) and uncompressed TIFF (8/16-bit, float32).
 enum HologramFiles {
