@@ -32,15 +32,6 @@ public struct CellPhantom: Sendable {
     }
 }
 
-/// An OPD map of one phantom on a square pixel grid; the cell's centre is at pixel
-/// (`center`, `center`).
-public struct OPDPatch: Sendable {
-    public let size: Int
-    public let center: Int
-    /// OPD, nm, row-major size × size.
-    public let opdNm: [Float]
-}
-
 extension CellPhantom {
     /// Renders the OPD map on a grid of `pixelUm`, with the refractive-index boundaries softened
     /// by a Gaussian of `edgeSoftnessUm` (the membrane–cortex transition, and what an objective
