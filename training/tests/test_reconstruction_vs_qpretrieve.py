@@ -135,3 +135,12 @@ def test_reconstruct_refuses_bad_input_with_a_reason(tmp_path):
         capture_output=True, text=True)
     assert result.returncode != 0
     assert "2-D" in result.stderr
+
+
+def test_reconstruct_reads_16_bit_tiff_like_npy(simulated, tmp_path):
+    ours, _ = reconstruct(simulated, 1, tmp_path)
+    subprocess.run(
+        [flowd_bin(), "reconstruct", "--hologram", str(simulated / "holograms" / "000001.tif"),
+         "--reference", str(simulated / "reference.tif"), "--out", str(tmp_path / "tif.npy")],
+        check=True, capture_output=True, text=True)
+    assert np.array_equal(np.load(tmp_path / "tif.npy"), ours)
