@@ -1,1 +1,0 @@
-// Local placeholder: the foundation branch owns this target.
