@@ -33,6 +33,10 @@ public struct FlowTracker: Sendable {
     public struct Track: Sendable {
         public var id: Int
         public var appearances: [Appearance]
+        /// Whether the cell was wholly in view (not cut by the frame edge) at least once. The
+        /// counting rule of flowd: each such track is one cell; the others are slivers at the
+        /// start or end of a run and are not counted.
+        public var wasWhollyInView: Bool { appearances.contains { !$0.cell.touchesEdge } }
         /// The appearance to report: not cut by the frame edge if possible, then the largest.
         public var best: Appearance {
             appearances.max { a, b in

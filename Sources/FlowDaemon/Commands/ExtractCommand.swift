@@ -96,7 +96,7 @@ struct Extract: AsyncParsableCommand {
         }
         tracks += tracker.finish()
         // Each cell counts once, if it was wholly in view at least once.
-        let counted = tracks.filter { $0.appearances.contains { !$0.cell.touchesEdge } }.sorted { $0.best.frame < $1.best.frame }
+        let counted = tracks.filter(\.wasWhollyInView).sorted { $0.best.frame < $1.best.frame }
         try write(counted, truthByFrame: truthByFrame, parameters: parameters)
         var summary = "flowd extract: \(counted.count) cells from \(frameCount) frames → \(out)"
         if !truthByFrame.isEmpty {
