@@ -48,11 +48,20 @@ let package = Package(
         // AVX-512 GEMM on weights packed once at load (runtime-dispatched; OpenBLAS otherwise).
         .target(name: "CInferenceKernels"),
 
+        // Off-axis hologram → OPD map → cells, crops, features; the flow tracker.
+        .target(name: "Reconstruction", dependencies: ["Protocol", "CFFTW"], swiftSettings: swiftSettings),
+
+        // The rig's digital twin: cell phantoms, hologram formation, flow, ground truth. It
+        // shares Reconstruction's FFTW planner (one planner lock per process).
+        .target(
+            name: "Simulator", dependencies: ["Protocol", "Reconstruction", "CFFTW"],
+            swiftSettings: swiftSettings),
+
         // The `flowd` executable: service, config, publishing, recording, CLI.
         .executableTarget(
             name: "FlowDaemon",
             dependencies: [
-                "Protocol", "ZeroMQ", "FrameIngest", "Inference",
+                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "CFFTW", "CZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -70,5 +79,10 @@ let package = Package(
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
         .testTarget(
             name: "InferenceTests", dependencies: ["Inference", "CMallocCounter"], swiftSettings: swiftSettings),
+
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ReconstructionTests", dependencies: ["Reconstruction", "Simulator"],
+            swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,96 @@
+import Foundation
+import Reconstruction
+import Simulator
+
+/// Where `flowd extract` gets holograms: a folder (as `flowd simulate` writes it) or the twin.
+struct ExtractSource {
+    let reference: HologramImage
+    /// Flow speed, pixels per frame, when known (the twin, or the folder's twin.json).
+    let pixelsPerFrame: Double?
+    let wavelengthNm: Double
+    let pixelUm: Double
+    private var producer: () throws -> (Int, HologramImage, [CellTruth]?)?
+
+    mutating func next() throws -> (Int, HologramImage, [CellTruth]?)? { try producer() }
+
+    static func simulation(_ twin: DigitalTwin, frames: Int) -> ExtractSource {
+        var twin = twin
+        var index = 0
+        let reference = HologramImage(frame: twin.reference())
+        let optics = twin.camera.optics
+        return ExtractSource(
+            reference: reference, pixelsPerFrame: twin.pixelsPerFrame, wavelengthNm: optics.wavelengthNm,
+            pixelUm: optics.pixelUm
+        ) {
+            guard index < frames else { return nil }
+            let (frame, truth) = twin.nextFrame()
+            defer { index += 1 }
+            return (index, HologramImage(frame: frame), truth.cells)
+        }
+    }
+
+    static func folder(_ root: URL, reference: String?) throws -> ExtractSource {
+        let fm = FileManager.default
+        let dir = root.appendingPathComponent("holograms")
+        let names: [String]
+        do { names = try fm.contentsOfDirectory(atPath: dir.path) } catch {
+            throw HologramFileError("\(dir.path): cannot list holograms (\(error.localizedDescription))")
+        }
+        // One file per frame: prefer .npy when both formats were written.
+        var stems: [String: String] = [:]
+        for name in names {
+            let url = URL(fileURLWithPath: name)
+            let ext = url.pathExtension.lowercased()
+            guard ["npy", "tif", "tiff"].contains(ext) else { continue }
+            let stem = url.deletingPathExtension().lastPathComponent
+            if stems[stem] == nil || ext == "npy" { stems[stem] = name }
+        }
+        let files = stems.keys.sorted().map { dir.appendingPathComponent(stems[$0]!).path }
+        guard !files.isEmpty else { throw HologramFileError("\(dir.path): no .npy or .tif holograms") }
+        let referencePath = try reference ?? ["reference.npy", "reference.tif", "reference.tiff"]
+            .map { root.appendingPathComponent($0).path }.first(where: fm.fileExists)
+            .orThrow(HologramFileError("\(root.path): no reference.npy or reference.tif; give --reference"))
+        var meta: TwinMetadata?
+        if let data = try? Data(contentsOf: root.appendingPathComponent("twin.json")) {
+            meta = try? JSONDecoder().decode(TwinMetadata.self, from: data)
+        }
+        var truth: [Int: [CellTruth]] = [:]
+        if let text = try? String(contentsOf: root.appendingPathComponent("truth.jsonl"), encoding: .utf8) {
+            for line in text.split(separator: "\n") {
+                guard let entry = try? JSONDecoder().decode(TruthLine.self, from: Data(line.utf8)) else {
+                    throw HologramFileError("\(root.path)/truth.jsonl: unreadable line \(line.prefix(80))")
+                }
+                truth[entry.frame] = entry.cells
+            }
+        }
+        var index = 0
+        let truthOrNil = truth.isEmpty ? nil : truth
+        return ExtractSource(
+            reference: try HologramFiles.hologram(referencePath), pixelsPerFrame: meta?.pixelsPerFrame,
+            wavelengthNm: meta?.wavelengthNm ?? 633, pixelUm: meta?.pixelUm ?? 0.107
+        ) {
+            guard index < files.count else { return nil }
+            defer { index += 1 }
+            // Frame numbers are the file order; truth.jsonl numbers them the same way.
+            return (index, try HologramFiles.hologram(files[index]), truthOrNil.map { $0[index] ?? [] })
+        }
+    }
+}
+
+extension ExtractSource {
+    /// Frames from a live camera stream, until `frames` arrived or none came for the timeout.
+    static func stream(_ subscriber: CameraSubscriber, reference: HologramImage, frames: Int?, wavelengthNm: Double?, pixelUm: Double?)
+        -> ExtractSource
+    {
+        var index = 0
+        return ExtractSource(
+            reference: reference, pixelsPerFrame: nil, wavelengthNm: wavelengthNm ?? OpticsOptions.defaultWavelengthNm,
+            pixelUm: pixelUm ?? OpticsOptions.defaultPixelUm
+        ) {
+            if let frames, index >= frames { return nil }
+            guard let frame = try subscriber.next() else { return nil }
+            defer { index += 1 }
+            return (index, HologramImage(frame: frame), nil)
+        }
+    }
+}

@@ -1,0 +1,17 @@
+/// One cell found in one frame.
+public struct DetectedCell: Sendable {
+    /// Centroid of the cell's mask, hologram pixels (x = column, y = row).
+    public var x: Double
+    public var y: Double
+    /// Bounding box of the mask, hologram pixels, [x0, x1) × [y0, y1).
+    public var box: PixelBox
+    /// True when the mask touches the frame's edge: the cell is cut off and its features are
+    /// partial (the tracker prefers an appearance that does not touch the edge).
+    public var touchesEdge: Bool
+    public var features: CellFeatures
+    /// OPD crop, nm, `cropSize × cropSize` row-major, centred on the centroid; empty when crops
+    /// were not requested.
+    public var crop: [Float]
+    /// Residues found while unwrapping its region (0: the exact fast path was used).
+    public var residues: Int
+}

@@ -1,0 +1,41 @@
+import CFFTW
+
+/// One worker's preallocated buffers: nothing is allocated per frame in the hot path.
+/// Not thread-safe: each worker (thread) owns one.
+public final class ReconstructionWorkspace {
+    /// A block of `rowBlock` hologram rows as Float, the row FFTs' input.
+    let input: AlignedBuffer<Float>
+    let spectrum: AlignedBuffer<fftwf_complex>
+    let field: AlignedBuffer<fftwf_complex>
+    /// OPD on the field grid, nm: background levelled; inside cell regions unwrapped.
+    public let opd: AlignedBuffer<Float>
+    /// Component labels on the field grid (0 = background).
+    let labels: AlignedBuffer<Int32>
+    /// Scratch for per-region unwrapping.
+    var unwrapScratch = PhaseUnwrapper()
+    /// Scratch for one region's phase and its border values.
+    var roi: [Float] = []
+    var border: [Float] = []
+    /// Component labelling scratch (its union–find table keeps its capacity between frames).
+    var labeller = ConnectedComponents()
+    /// Background plane removed from the last frame (rad, field-grid pixels).
+    public internal(set) var plane = BackgroundPlane()
+    /// Optional per-stage timing (for `flowd bench reconstruct`).
+    public var timings: StageTimings?
+
+    public let fieldRows: Int
+    public let fieldCols: Int
+
+    init(rows: Int, cols: Int, rowBlock: Int, fieldRows: Int, fieldCols: Int) {
+        input = AlignedBuffer(count: rowBlock * cols, initial: 0)
+        spectrum = AlignedBuffer(count: rows * (cols / 2 + 1), initial: (0, 0))
+        field = AlignedBuffer(count: fieldRows * fieldCols, initial: (0, 0))
+        opd = AlignedBuffer(count: fieldRows * fieldCols, initial: 0)
+        labels = AlignedBuffer(count: fieldRows * fieldCols, initial: 0)
+        self.fieldRows = fieldRows
+        self.fieldCols = fieldCols
+    }
+
+    /// The OPD map on the field grid, nm, row-major (a copy).
+    public var opdMap: [Float] { Array(opd.buffer) }
+}

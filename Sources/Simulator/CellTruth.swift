@@ -1,0 +1,30 @@
+/// Ground truth of one cell in one frame.
+public struct CellTruth: Sendable, Codable, Equatable {
+    /// Identity of the physical cell, the same in every frame that shows it.
+    public var id: Int
+    public var cellClass: CellClass
+    /// Training label (0–2, or −1 for unlabelled objects).
+    public var label: Int
+    /// Centre of the phantom (where its body centre is), pixels: x = column, y = row.
+    public var x: Double
+    public var y: Double
+    /// Radius of the circle that contains the whole object, pixels.
+    public var extentPixels: Double
+    /// True when that circle lies completely inside the frame.
+    public var fullyInside: Bool
+    /// True OPD summed over the object, nm · pixel (its phase volume in pixel units).
+    public var opdSumNm: Double
+
+    enum CodingKeys: String, CodingKey {
+        case id, cellClass = "class", label, x, y, extentPixels = "extent_px", fullyInside = "fully_inside"
+        case opdSumNm = "opd_sum_nm_px"
+    }
+}
+
+/// Ground truth of one frame: every cell at least partly in view, and the true OPD map.
+public struct FrameTruth: Sendable {
+    public var index: Int
+    public var cells: [CellTruth]
+    /// True OPD, nm, row-major `height × width`, zero where there is no cell.
+    public var opdNm: [Float]
+}

@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+@testable import Simulator
+
+@Suite("Cell phantoms are refractive-index objects")
+struct PhantomTests {
+    @Test("a sphere's integrated OPD is Δn·(4/3)πr³, edge softening included")
+    func sphereVolume() {
+        let (r, dn, pixel) = (5.0, 0.04, 0.1)
+        let phantom = CellPhantom(cellClass: .healthy, bodies: [.ellipsoid(x: 0, y: 0, a: r, b: r, c: r, angle: 0, deltaN: dn)], extentUm: r)
+        let patch = phantom.render(pixelUm: pixel, edgeSoftnessUm: 0.5)
+        let volume = patch.opdNm.reduce(0.0) { $0 + Double($1) } * 1e-3 * pixel * pixel
+        let expected = dn * 4 / 3 * Double.pi * r * r * r
+        #expect(abs(volume - expected) / expected < 0.005)
+        // Unsoftened, the centre has the full thickness 2r: OPD = Δn·2r.
+        let sharp = phantom.render(pixelUm: pixel, edgeSoftnessUm: 0)
+        #expect(abs(Double(sharp.opdNm[sharp.center * sharp.size + sharp.center]) - dn * 2 * r * 1000) < 0.5)
+    }
+
+    @Test("nested bodies add: a nucleus raises the OPD by its own Δn·thickness")
+    func nesting() {
+        let cell = CellPhantom.Body.ellipsoid(x: 0, y: 0, a: 6, b: 6, c: 6, angle: 0, deltaN: 0.03)
+        let nucleus = CellPhantom.Body.ellipsoid(x: 0, y: 0, a: 3, b: 3, c: 3, angle: 0, deltaN: 0.01)
+        let plain = CellPhantom(cellClass: .healthy, bodies: [cell], extentUm: 6).render(pixelUm: 0.2, edgeSoftnessUm: 0)
+        let nested = CellPhantom(cellClass: .healthy, bodies: [cell, nucleus], extentUm: 6).render(pixelUm: 0.2, edgeSoftnessUm: 0)
+        let centre = plain.center * plain.size + plain.center
+        #expect(abs(Double(nested.opdNm[centre] - plain.opdNm[centre]) - 0.01 * 6 * 1000) < 1)
+    }
+
+    @Test("the same seed draws the same cell; another seed another one")
+    func determinism() {
+        var a = SimulationRandom(seed: 4), b = SimulationRandom(seed: 4), c = SimulationRandom(seed: 5)
+        let pa = CellPhantom.random(.metastaticCancer, using: &a).render(pixelUm: 0.2, edgeSoftnessUm: 0.5)
+        let pb = CellPhantom.random(.metastaticCancer, using: &b).render(pixelUm: 0.2, edgeSoftnessUm: 0.5)
+        let pc = CellPhantom.random(.metastaticCancer, using: &c).render(pixelUm: 0.2, edgeSoftnessUm: 0.5)
+        #expect(pa.opdNm == pb.opdNm)
+        #expect(pa.opdNm != pc.opdNm)
+    }
+
+    @Test("sperm have a head of ≈ 60–90 nm OPD and a tail longer than 35 µm")
+    func sperm() {
+        var rng = SimulationRandom(seed: 8)
+        let phantom = CellPhantom.random(.sperm, using: &rng)
+        #expect(phantom.extentUm > 35)
+        let patch = phantom.render(pixelUm: 0.2, edgeSoftnessUm: 0.3)
+        let head = patch.opdNm[patch.center * patch.size + patch.center]
+        #expect(head > 50 && head < 110)
+    }
+}
+
+@Suite("The labelled populations overlap but differ")
+struct PopulationTests {
+    /// Nucleus ratio and projected area of many drawn cells of one class.
+    static func sample(_ cellClass: CellClass, count: Int = 300) -> (ratio: [Double], area: [Double]) {
+        var rng = SimulationRandom(seed: 99, stream: UInt64(cellClass.label + 10))
+        var ratios: [Double] = [], areas: [Double] = []
+        for _ in 0..<count {
+            let p = CellPhantom.random(cellClass, using: &rng)
+            guard case let .ellipsoid(_, _, a, b, _, _, _) = p.bodies[0], case let .ellipsoid(_, _, na, _, _, _, _) = p.bodies[1] else {
+                continue
+            }
+            ratios.append(na / a)
+            areas.append(Double.pi * a * b)
+        }
+        return (ratios, areas)
+    }
+
+    static func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
+
+    @Test("nucleus/cell ratio rises from healthy to primary to metastatic, with overlapping ranges")
+    func nucleusRatio() {
+        let h = Self.sample(.healthy).ratio, p = Self.sample(.primaryCancer).ratio, m = Self.sample(.metastaticCancer).ratio
+        #expect(Self.mean(h) < Self.mean(p) && Self.mean(p) < Self.mean(m))
+        // Not trivially separable: the classes' ranges overlap.
+        #expect(h.max()! > p.min()! && p.max()! > m.min()! && h.max()! > m.min()!)
+    }
+
+    @Test("sizes overlap: some healthy cells are larger than some cancer cells")
+    func sizes() {
+        let h = Self.sample(.healthy).area, m = Self.sample(.metastaticCancer).area, p = Self.sample(.primaryCancer).area
+        #expect(h.max()! > m.min()! && h.max()! > p.min()!)
+        #expect(Self.mean(p) > Self.mean(h))
+    }
+
+    @Test("labels: 0–2 for the three classes, −1 for sperm, debris and doublets")
+    func labels() {
+        #expect(CellClass.labelled.map(\.label) == [0, 1, 2])
+        #expect([CellClass.sperm, .debris, .doublet].allSatisfy { $0.label == -1 })
+    }
+}
