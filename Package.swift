@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "FlowDaemon",
             dependencies: [
-                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "CFFTW", "CZeroMQ",
+                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "CFFTW",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -59,7 +59,7 @@ def test_extract_from_a_live_stream_finds_the_cells_of_the_same_frames(tmp_path)
     velocity = json.loads((tmp_path / "folder" / "twin.json").read_text())["pixels_per_frame"]
     port = free_port()
     extract = subprocess.Popen(
-        [flowd_bin(), "extract", "--stream", f"tcp://127.0.0.1:{port}", "--frames", "12", "--timeout-s", "20",
+        [flowd_bin(), "extract", "--stream", f"pull+bind:tcp://127.0.0.1:{port}", "--frames", "12", "--timeout-s", "20",
          "--reference", str(tmp_path / "folder" / "reference.npy"), "--pixel-um", "0.25",
          "--velocity-px", str(velocity), "--out", str(tmp_path / "stream.npz")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

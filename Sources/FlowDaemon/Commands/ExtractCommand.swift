@@ -1,8 +1,11 @@
 import ArgumentParser
 import Foundation
+import FrameIngest
+import Logging
 import Protocol
 import Reconstruction
 import Simulator
+import ZeroMQ
 
 /// `flowd extract`: holograms → one OPD crop and one feature row per tracked cell, as the
 /// training dataset file (.npz, design.md §3).
@@ -26,14 +29,9 @@ struct Extract: AsyncParsableCommand {
     @Option(help: "Simulate this many frames instead of reading a folder.")
     var simulate: Int?
 
-    @Option(help: "Read frames from a camera's ZeroMQ endpoint (frame message v1); needs --reference and --velocity-px.")
+    @Option(
+        help: "Read frames from a camera, MODE:ENDPOINT as in `flowd run --input` (e.g. pull+bind:tcp://127.0.0.1:5555); needs --reference and --velocity-px.")
     var stream: String?
-
-    @Option(help: "Socket for --stream: pull (default; binds) or sub (connects).")
-    var socket: String = "pull"
-
-    @Flag(inversion: .prefixedNo, help: "Bind instead of connect (default: bind for pull, connect for sub).")
-    var bind: Bool?
 
     @Option(help: "With --stream: stop after this many frames.")
     var frames: Int?
@@ -61,7 +59,7 @@ struct Extract: AsyncParsableCommand {
         if stream != nil {
             guard reference != nil else { throw ValidationError("--stream needs --reference (a cell-free hologram of the rig)") }
             guard velocityPx != nil else { throw ValidationError("--stream needs --velocity-px (cell displacement per frame)") }
-            guard CameraSubscriber.Kind(rawValue: socket) != nil else { throw ValidationError("--socket must be pull or sub") }
+            do { _ = try InputSpec(parsing: stream!) } catch { throw ValidationError("--stream: \(error)") }
             guard timeoutS > 0, frames.map({ $0 > 0 }) ?? true else { throw ValidationError("--timeout-s and --frames must be positive") }
         }
     }
@@ -155,10 +153,12 @@ struct Extract: AsyncParsableCommand {
     private func makeSource() throws -> ExtractSource {
         if let frames = simulate { return try .simulation(twin.makeTwin(optics), frames: frames) }
         if let stream {
-            let kind = CameraSubscriber.Kind(rawValue: socket)!
-            let subscriber = try CameraSubscriber(kind: kind, endpoint: stream, bind: bind ?? (kind == .pull), timeoutSeconds: timeoutS)
+            let logger = Logger(label: "flowd-extract") { JournalLogHandler(label: $0, level: .warning) }
+            let ingest = try FrameIngest(
+                inputs: [try InputSpec(parsing: stream)], settings: IngestSettings(), context: ZMQContext(),
+                malformedLog: RateLimitedLog(logger: logger), logger: logger)
             return .stream(
-                subscriber, reference: try HologramFiles.hologram(reference!), frames: frames,
+                ingest, reference: try HologramFiles.hologram(reference!), frames: frames, timeoutSeconds: timeoutS,
                 wavelengthNm: optics.wavelengthNm, pixelUm: optics.pixelUm)
         }
         return try .folder(URL(fileURLWithPath: holograms!), reference: reference)

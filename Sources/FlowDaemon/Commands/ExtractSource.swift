@@ -1,4 +1,5 @@
 import Foundation
+import FrameIngest
 import Reconstruction
 import Simulator
 
@@ -78,19 +79,25 @@ struct ExtractSource {
 }
 
 extension ExtractSource {
-    /// Frames from a live camera stream, until `frames` arrived or none came for the timeout.
-    static func stream(_ subscriber: CameraSubscriber, reference: HologramImage, frames: Int?, wavelengthNm: Double?, pixelUm: Double?)
-        -> ExtractSource
-    {
+    /// Frames from a live camera stream, received exactly as the daemon receives them (malformed
+    /// messages are counted and logged, never fatal), until `frames` arrived or none came for
+    /// `timeoutSeconds`.
+    static func stream(
+        _ ingest: FrameIngest, reference: HologramImage, frames: Int?, timeoutSeconds: Double, wavelengthNm: Double?,
+        pixelUm: Double?
+    ) -> ExtractSource {
+        ingest.start()
         var index = 0
         return ExtractSource(
             reference: reference, pixelsPerFrame: nil, wavelengthNm: wavelengthNm ?? OpticsOptions.defaultWavelengthNm,
             pixelUm: pixelUm ?? OpticsOptions.defaultPixelUm
         ) {
-            if let frames, index >= frames { return nil }
-            guard let frame = try subscriber.next() else { return nil }
+            guard frames.map({ index < $0 }) ?? true, let received = ingest.queue.take(timeout: timeoutSeconds) else {
+                ingest.stop()
+                return nil
+            }
             defer { index += 1 }
-            return (index, HologramImage(frame: frame), nil)
+            return (index, HologramImage(frame: received.frame), nil)
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Protocol
+import ZeroMQ
 import Simulator
 
 /// `flowd simulate`: the digital twin as a camera. Writes holograms, the reference and the
@@ -51,7 +52,7 @@ struct Simulate: AsyncParsableCommand {
     func validate() throws {
         guard frames > 0 else { throw ValidationError("--frames must be positive") }
         guard out != nil || publish != nil else { throw ValidationError("give --out DIR, --publish ENDPOINT or both") }
-        guard CameraPublisher.Kind(rawValue: socket) != nil else { throw ValidationError("--socket must be push or pub") }
+        guard FramePublisher.Kind(rawValue: socket) != nil else { throw ValidationError("--socket must be push or pub") }
         guard rate > 0 else { throw ValidationError("--rate must be positive") }
         let formats = Set(format.split(separator: ",").map(String.init))
         guard !formats.isEmpty, formats.isSubset(of: ["npy", "tiff"]) else {
@@ -70,8 +71,9 @@ struct Simulate: AsyncParsableCommand {
 
     /// Computes the frames (writing the truth if --out is given), then sends them at --rate.
     private func publishFrames(twin: inout DigitalTwin, endpoint: String) async throws {
-        let kind = CameraPublisher.Kind(rawValue: socket)!
-        let publisher = try CameraPublisher(kind: kind, endpoint: endpoint, bind: bind ?? (kind == .pub))
+        let kind = FramePublisher.Kind(rawValue: socket)!
+        let context = ZMQContext()
+        let publisher = try FramePublisher(context: context, kind: kind, endpoint: endpoint, bind: bind ?? (kind == .pub))
         var shots: [Frame] = []
         var seen = Set<Int>()
         var lines = Data()
