@@ -2,11 +2,12 @@ import ArgumentParser
 import Foundation
 import Glibc
 import Protocol
+import Simulator
 import ZeroMQ
 
-/// `flowd demo`: the README's main job. A camera sends frames over loopback ZeroMQ to a real
-/// `flowd run` child process, whose live `counts` are shown here; at the end every frame sent
-/// must be accounted for as received, malformed or dropped.
+/// `flowd demo`: the README's main job. The digital twin, as a camera, sends holograms over
+/// loopback ZeroMQ to a real `flowd run` child process, whose live `counts` are shown here; at
+/// the end every frame sent must be accounted for as received, malformed or dropped.
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run flowd against a loopback camera and show its live frame statistics.")
@@ -24,6 +25,14 @@ struct Demo: AsyncParsableCommand {
         guard duration > 0, rate > 0, (16...4096).contains(size) else {
             throw ValidationError("--duration and --rate must be positive, --size from 16 to 4096")
         }
+        // The digital twin's holograms of flowing cells, up to a second's worth computed up front
+        // and replayed with increasing seq, so that the camera keeps up with any --rate.
+        var flow = FlowConfiguration()
+        (flow.width, flow.height, flow.frameRate) = (size, size, rate)
+        var twin = try DigitalTwin(flow: flow, optics: RigOptics())
+        print("flowd demo: simulating holograms of flowing cells…")
+        let shots = (0..<min(Int(rate.rounded(.up)), 200)).map { _ in twin.nextFrame().frame }
+
         let inputPort = try freeLoopbackPort(), publishPort = try freeLoopbackPort()
         let input = "tcp://127.0.0.1:\(inputPort)", results = "tcp://127.0.0.1:\(publishPort)"
         let daemon = Process()
@@ -38,8 +47,8 @@ struct Demo: AsyncParsableCommand {
 
         let context = ZMQContext()
         let subscriber = try CountsSubscriber(context: context, endpoint: results)
-        let camera = try SyntheticCamera(context: context, endpoint: input, rows: size, cols: size)
-        print("camera: \(size)×\(size) 8-bit fringe frames at \(Int(rate)) frames/s for \(duration) s\n")
+        let camera = try FramePublisher(context: context, kind: .push, endpoint: input, bind: false)
+        print("camera: the digital twin, \(size)×\(size) 8-bit holograms at \(Int(rate)) frames/s for \(duration) s\n")
 
         let start = Date()
         var sent: UInt64 = 0
@@ -48,7 +57,10 @@ struct Demo: AsyncParsableCommand {
         while Date().timeIntervalSince(start) < duration {
             let due = UInt64(Date().timeIntervalSince(start) * rate) + 1
             while sent < due {
-                try camera.send(seq: sent)
+                let shot = shots[Int(sent % UInt64(shots.count))]
+                var header = shot.header
+                (header.seq, header.timeNanoseconds) = (sent, Int64(Date().timeIntervalSince1970 * 1e9))
+                try camera.send(Frame(header: header, pixels: shot.pixels))
                 sent += 1
             }
             if Date().timeIntervalSince(lastShown) >= 0.5, let counts = try subscriber.next() {
