@@ -90,24 +90,30 @@ public struct CountsMessage: Sendable, Equatable, Codable {
     public var cameras: [String: CameraCounters]
     /// `true` on the last message before the daemon exits.
     public var final: Bool
+    /// Cells counted (added to v1 without changing its other fields).
+    public var cells: CellCounts
 
-    public init(uptimeSeconds: Double, cameras: [String: CameraCounters], final: Bool = false) {
+    public init(
+        uptimeSeconds: Double, cameras: [String: CameraCounters], cells: CellCounts = CellCounts(), final: Bool = false
+    ) {
         self.uptimeSeconds = uptimeSeconds
         self.cameras = cameras
         self.frames = cameras.values.reduce(FrameCounters()) { $0 + $1.frames }
+        self.cells = cells
         self.final = final
     }
 
     enum CodingKeys: String, CodingKey {
         case v
         case uptimeSeconds = "uptime_s"
-        case frames, cameras, final
+        case frames, cameras, final, cells
     }
 
     public func jsonBytes() -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        // Only integers, finite doubles and strings: encoding cannot fail.
+        // Only integers, finite doubles and strings (`perSecond` is a finite rate): encoding
+        // cannot fail.
         return Array(try! encoder.encode(self))
     }
 }
