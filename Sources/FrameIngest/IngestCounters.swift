@@ -54,14 +54,12 @@ public final class IngestCounters: Sendable {
         }
     }
 
-    /// A received frame that the pipeline could not use (for instance its shape differs from
-    /// the camera's reference): it moves from `received` to `malformed` under `reason`, so that
-    /// `received + malformed + dropped` still counts every message once.
-    public func recordRejected(camera: String, reason: FrameDecodingError.Reason, at now: UInt64) {
+    /// A received frame that the pipeline could not process, under `reason` (a snake_case
+    /// code, see ``CameraCounters/rejectedByReason``). It stays counted as received: ingest
+    /// delivered it; the pipeline accounts for what became of it.
+    public func recordRejected(camera: String, reason: String, at now: UInt64) {
         update(camera, now) { state in
-            state.counters.frames.received -= 1
-            state.counters.frames.malformed += 1
-            state.counters.malformedByReason[reason.rawValue, default: 0] += 1
+            state.counters.rejectedByReason[reason, default: 0] += 1
         }
     }
 

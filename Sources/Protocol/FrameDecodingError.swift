@@ -17,12 +17,6 @@ public struct FrameDecodingError: Error, Sendable, Equatable, CustomStringConver
         case shapeTooLarge = "shape_too_large"
         case badField = "bad_field"
         case payloadSizeMismatch = "payload_size_mismatch"
-        /// Not a decoding failure: a valid frame whose size differs from its camera's reference
-        /// hologram, rejected by the pipeline after it was received.
-        case shapeChanged = "shape_changed"
-        /// Not a decoding failure: the camera's reference hologram could not be built from its
-        /// first frames (for instance non-finite pixels); they are rejected and it starts over.
-        case badReference = "bad_reference"
     }
 
     public let reason: Reason

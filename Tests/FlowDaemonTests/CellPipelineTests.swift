@@ -48,6 +48,21 @@ struct CellPipelineTests {
         #expect(abs(afterFinish - harness.truth.count) <= 1)
     }
 
+    @Test("frames that give no reference (no fringes) are rejected as no_reference, and the next frames start over")
+    func noReference() throws {
+        var harness = try PipelineHarness(seed: 10, referenceFrames: 3)
+        let blank = [UInt8](repeating: 100, count: 256 * 256).withUnsafeBytes {
+            Frame(header: FrameHeader(dtype: .uint8, rows: 256, cols: 256), pixels: PixelBuffer(copying: $0))
+        }
+        for _ in 0..<3 { harness.pipeline.process(harness.received(blank), worker: 0) }
+        for _ in 0..<20 { harness.pipeline.process(harness.nextFrame(), worker: 0) }
+        harness.pipeline.finish()
+        let counters = try #require(harness.counters.snapshot(at: 0)[PipelineHarness.camera])
+        #expect(counters.rejectedByReason == ["no_reference": 3])
+        #expect(counters.frames.received == 23)
+        #expect(abs(harness.messages.count - harness.truth.count) <= 1)
+    }
+
     @Test("a run shorter than reconstruction.reference_frames is still processed at shutdown")
     func shortRun() throws {
         var harness = try PipelineHarness(seed: 8, reference: false, referenceFrames: 1000)
@@ -57,7 +72,7 @@ struct CellPipelineTests {
         #expect(!harness.messages.isEmpty)
     }
 
-    @Test("a frame whose size differs from the camera's reference is counted under shape_changed, and the rest go on")
+    @Test("a frame whose size differs from the camera's reference is received but rejected as shape_changed; the rest go on")
     func shapeChange() throws {
         var harness = try PipelineHarness(seed: 9, reference: true)
         for _ in 0..<5 { harness.pipeline.process(harness.nextFrame(), worker: 0) }
@@ -70,9 +85,9 @@ struct CellPipelineTests {
         for _ in 0..<25 { harness.pipeline.process(harness.nextFrame(), worker: 0) }
         harness.pipeline.finish()
         let counters = try #require(harness.counters.snapshot(at: 0)[PipelineHarness.camera])
-        #expect(counters.frames.received == 30)
-        #expect(counters.frames.malformed == 1)
-        #expect(counters.malformedByReason == ["shape_changed": 1])
+        #expect(counters.frames.received == 31)
+        #expect(counters.frames.malformed == 0)
+        #expect(counters.rejectedByReason == ["shape_changed": 1])
         #expect(abs(harness.messages.count - harness.truth.count) <= 1)
     }
 }

@@ -31,6 +31,12 @@ struct DaemonMetrics: Sendable {
                 out.sample("flowd_malformed_total", [("camera", camera), ("reason", reason)], Double(value))
             }
         }
+        out.family("flowd_rejected_total", .counter, help: "Received frames the pipeline could not process, by reason.")
+        for (camera, c) in cameras {
+            for (reason, value) in c.rejectedByReason.sorted(by: { $0.key < $1.key }) {
+                out.sample("flowd_rejected_total", [("camera", camera), ("reason", reason)], Double(value))
+            }
+        }
         out.family("flowd_sequence_gaps_total", .counter, help: "Frames missing from a camera's seq sequence.")
         for (camera, c) in cameras { out.sample("flowd_sequence_gaps_total", [("camera", camera)], Double(c.frames.gaps)) }
         out.family("flowd_received_bytes_total", .counter, help: "Pixel bytes received.")

@@ -22,7 +22,7 @@ final class CameraStage: @unchecked Sendable {
         /// Reconstruct these frames (one, or the frames held back for the reference).
         case process(OffAxisReconstructor, [ReceivedFrame])
         /// Count these frames as rejected.
-        case reject([ReceivedFrame], FrameDecodingError.Reason, String)
+        case reject([ReceivedFrame], RejectionReason, String)
         /// Held back until the reference exists.
         case held
     }
@@ -94,7 +94,7 @@ final class CameraStage: @unchecked Sendable {
         } catch {
             // Start over with the next frames; these are accounted as rejected.
             phase = .collecting([])
-            return .reject(held, .badReference, "cannot build the camera's reference from its first frames: \(error)")
+            return .reject(held, .noReference, "cannot build the camera's reference from its first frames: \(error)")
         }
     }
 

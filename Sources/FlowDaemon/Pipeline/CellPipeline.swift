@@ -19,7 +19,7 @@ import Synchronization
 /// still in view.
 ///
 /// Accounting: every frame is processed, or held for the reference and processed later, or
-/// counted as rejected under a reason (`shape_changed`, `bad_reference`); every track wholly in
+/// counted as rejected under a ``RejectionReason``; every track wholly in
 /// view at least once is published as one cell (the counting rule; slivers at the edge of a
 /// run are not cells).
 final class CellPipeline: Sendable {
@@ -132,9 +132,9 @@ final class CellPipeline: Sendable {
         }
     }
 
-    private func reject(_ frame: ReceivedFrame, _ reason: FrameDecodingError.Reason, _ message: String) {
+    private func reject(_ frame: ReceivedFrame, _ reason: RejectionReason, _ message: String) {
         let now = DispatchTime.now().uptimeNanoseconds
-        counters.recordRejected(camera: frame.camera, reason: reason, at: now)
+        counters.recordRejected(camera: frame.camera, reason: reason.rawValue, at: now)
         rejectLog.warning(key: "\(frame.camera)/\(reason.rawValue)", "frame rejected from \(frame.camera): \(reason.rawValue): \(message)", at: now)
     }
 
