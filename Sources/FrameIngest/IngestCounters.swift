@@ -57,9 +57,11 @@ public final class IngestCounters: Sendable {
     /// A received frame that the pipeline could not process, under `reason` (a snake_case
     /// code, see ``CameraCounters/rejectedByReason``). It stays counted as received: ingest
     /// delivered it; the pipeline accounts for what became of it.
-    public func recordRejected(camera: String, reason: String, at now: UInt64) {
-        update(camera, now) { state in
-            state.counters.rejectedByReason[reason, default: 0] += 1
+    /// Not an arrival: the camera's time since its last frame is left alone.
+    public func recordRejected(camera: String, reason: String) {
+        cameras.withLock { states in
+            let id = states[camera] != nil || states.count < maxCameras ? camera : Self.overflowCamera
+            states[id, default: CameraState()].counters.rejectedByReason[reason, default: 0] += 1
         }
     }
 

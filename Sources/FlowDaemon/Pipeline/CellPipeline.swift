@@ -89,7 +89,7 @@ final class CellPipeline: Sendable {
     /// every cell still in view (nothing is lost on SIGTERM).
     func finish() {
         for stage in stages.withLock({ Array($0.values) }).sorted(by: { $0.camera < $1.camera }) {
-            handle(stage.completeReference(build: buildReference), stage, 0)
+            handle(stage.completeReference(build: buildReference), stage, 0, stopping: true)
             stage.finish(publish: { self.emit($0, $1, $2, camera: stage.camera) })
         }
     }
@@ -113,14 +113,19 @@ final class CellPipeline: Sendable {
         return reconstructor
     }
 
-    private func handle(_ admission: CameraStage.Admission, _ stage: CameraStage, _ worker: Int) {
+    /// `stopping`: at shutdown, rejections are summed up in one notice per camera (they end the
+    /// run rather than signal a problem in the stream), instead of a warning per frame.
+    private func handle(_ admission: CameraStage.Admission, _ stage: CameraStage, _ worker: Int, stopping: Bool = false) {
         let publish: CameraStage.Publish = { self.emit($0, $1, $2, camera: stage.camera) }
         switch admission {
         case .held:
             return
         case .reject(let frames, let reason, let message):
+            if stopping {
+                logger.notice("camera \(stage.camera): \(frames.count) frame(s) rejected at shutdown: \(reason.rawValue): \(message)")
+            }
             for frame in frames {
-                reject(frame, reason, message)
+                reject(frame, reason, message, log: !stopping)
                 stage.deliver(
                     FrameResult(ordinal: frame.ordinal, cells: nil, arrivalNanoseconds: frame.arrivalNanoseconds),
                     publish: publish)
@@ -132,10 +137,12 @@ final class CellPipeline: Sendable {
         }
     }
 
-    private func reject(_ frame: ReceivedFrame, _ reason: RejectionReason, _ message: String) {
-        let now = DispatchTime.now().uptimeNanoseconds
-        counters.recordRejected(camera: frame.camera, reason: reason.rawValue, at: now)
-        rejectLog.warning(key: "\(frame.camera)/\(reason.rawValue)", "frame rejected from \(frame.camera): \(reason.rawValue): \(message)", at: now)
+    private func reject(_ frame: ReceivedFrame, _ reason: RejectionReason, _ message: String, log: Bool = true) {
+        counters.recordRejected(camera: frame.camera, reason: reason.rawValue)
+        guard log else { return }
+        rejectLog.warning(
+            key: "\(frame.camera)/\(reason.rawValue)", "frame rejected from \(frame.camera): \(reason.rawValue): \(message)",
+            at: DispatchTime.now().uptimeNanoseconds)
     }
 
     /// Reconstructs and classifies one frame.
