@@ -83,12 +83,11 @@ struct Daemon: Sendable {
         var model: Model?
         if !settings.modelPath.isEmpty {
             model = try Model(contentsOf: URL(fileURLWithPath: settings.modelPath))
-            logger.info("model \(settings.modelPath): \(model!.summary); \(BLASRuntime.selection)")
         } else {
             logger.info("no model configured (model.path): cells are published as unclassified")
         }
         let reference = settings.referencePath.isEmpty ? nil : try HologramFiles.hologram(settings.referencePath)
-        return try CellPipeline(
+        let pipeline = try CellPipeline(
             settings: settings, model: model, reference: reference, workers: workers, counters: ingest.counters,
             rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds
         ) { message in
@@ -96,6 +95,9 @@ struct Daemon: Sendable {
                 logger.warning("could not publish cell \(message.camera)/\(message.cellID): \(error)")
             }
         }
+        // After the inference contexts exist: they set OpenBLAS to one thread per call.
+        if let model { logger.info("model \(settings.modelPath): \(model.summary); \(BLASRuntime.selection)") }
+        return pipeline
     }
 
     func run() async throws {
