@@ -36,7 +36,7 @@ struct Daemon: Sendable {
         let pipeline = try Self.makePipeline(
             config: config, workers: workerCount, ingest: ingest, publisher: publisher, rejectLog: malformedLog,
             startNanoseconds: startNanoseconds, logger: logger)
-        let workers = FrameWorkers(queue: ingest.queue, count: workerCount) { frame, worker in
+        let workers = FrameWorkers(queue: ingest.queue, count: workerCount, idle: pipeline.idle) { frame, worker in
             pipeline.process(frame, worker: worker)
             frameLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - frame.arrivalNanoseconds)
         }

@@ -68,7 +68,7 @@ struct PipelineHarness {
     mutating func run(frames: Int) {
         let queue = FrameQueue(capacity: frames)
         let pipeline = pipeline
-        let frameWorkers = FrameWorkers(queue: queue, count: workers) { pipeline.process($0, worker: $1) }
+        let frameWorkers = FrameWorkers(queue: queue, count: workers, idle: pipeline.idle) { pipeline.process($0, worker: $1) }
         for _ in 0..<frames { _ = queue.offer(nextFrame()) }
         frameWorkers.start()
         queue.close()

@@ -82,15 +82,30 @@ final class CellPipeline: Sendable {
     func process(_ frame: ReceivedFrame, worker: Int) {
         precondition(workers.indices.contains(worker), "worker \(worker) of a pipeline made for \(workers.count)")
         let stage = stage(for: frame.camera)
-        handle(stage.admit(frame, referenceFrames: settings.referenceFrames, build: buildReference), stage, worker)
+        handle(stage.admit(frame, referenceFrames: settings.referenceFrames), stage, worker)
+    }
+
+    /// For worker `worker` when the queue is empty: processes one frame of a camera's backlog
+    /// (frames that arrived while its reference was made). Returns whether there was one.
+    func idle(worker: Int) -> Bool {
+        for stage in stages.withLock({ Array($0.values) }) {
+            if let (reconstructor, frame) = stage.takeBacklog() {
+                stage.deliver(analyse(frame, reconstructor, workers[worker]), publish: publisher(for: stage))
+                return true
+            }
+        }
+        return false
     }
 
     /// Once every worker has returned: processes frames still held for a reference, and reports
     /// every cell still in view (nothing is lost on SIGTERM).
     func finish() {
         for stage in stages.withLock({ Array($0.values) }).sorted(by: { $0.camera < $1.camera }) {
-            handle(stage.completeReference(build: buildReference), stage, 0, stopping: true)
-            stage.finish(publish: { self.emit($0, $1, $2, camera: stage.camera) })
+            handle(stage.completeReference(), stage, 0, stopping: true)
+            while let (reconstructor, frame) = stage.takeBacklog() {
+                stage.deliver(analyse(frame, reconstructor, workers[0]), publish: publisher(for: stage))
+            }
+            stage.finish(publish: publisher(for: stage))
         }
     }
 
@@ -116,10 +131,14 @@ final class CellPipeline: Sendable {
     /// `stopping`: at shutdown, rejections are summed up in one notice per camera (they end the
     /// run rather than signal a problem in the stream), instead of a warning per frame.
     private func handle(_ admission: CameraStage.Admission, _ stage: CameraStage, _ worker: Int, stopping: Bool = false) {
-        let publish: CameraStage.Publish = { self.emit($0, $1, $2, camera: stage.camera) }
+        let publish = publisher(for: stage)
         switch admission {
         case .held:
             return
+        case .build(let held):
+            // Outside the stage's lock: the other workers keep taking frames into its backlog.
+            let made = Result<OffAxisReconstructor, any Error> { try buildReference(held) }
+            handle(stage.install(made, from: held), stage, worker, stopping: stopping)
         case .reject(let frames, let reason, let message):
             if stopping {
                 logger.notice("camera \(stage.camera): \(frames.count) frame(s) rejected at shutdown: \(reason.rawValue): \(message)")
@@ -135,6 +154,10 @@ final class CellPipeline: Sendable {
                 stage.deliver(analyse(frame, reconstructor, workers[worker]), publish: publish)
             }
         }
+    }
+
+    private func publisher(for stage: CameraStage) -> CameraStage.Publish {
+        { self.emit($0, $1, $2, camera: stage.camera) }
     }
 
     private func reject(_ frame: ReceivedFrame, _ reason: RejectionReason, _ message: String, log: Bool = true) {
