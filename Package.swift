@@ -70,15 +70,23 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"], swiftSettings: swiftSettings),
-        .testTarget(name: "FlowDaemonTests", dependencies: ["FlowDaemon"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FlowDaemonTests",
+            dependencies: ["FlowDaemon", "FrameIngest", "Protocol", "Reconstruction", "Simulator", "InferenceTestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "FrameIngestTests", dependencies: ["FrameIngest", "ZeroMQ", "Protocol"],
             swiftSettings: swiftSettings),
 
         // Counts heap allocations by wrapping glibc's malloc family (test binary only).
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
+        // Tiny classifier files written in tests (InferenceTests, and the daemon's pipeline tests).
+        .target(
+            name: "InferenceTestSupport", dependencies: ["Inference"], path: "Tests/InferenceTestSupport",
+            swiftSettings: swiftSettings),
         .testTarget(
-            name: "InferenceTests", dependencies: ["Inference", "CMallocCounter"], swiftSettings: swiftSettings),
+            name: "InferenceTests", dependencies: ["Inference", "InferenceTestSupport", "CMallocCounter"],
+            swiftSettings: swiftSettings),
 
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
         .testTarget(

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import FrameIngest
+import Inference
 import Logging
 import ServiceLifecycle
 import ZeroMQ
@@ -29,22 +30,25 @@ struct Daemon: Sendable {
             inputs: config.inputs, settings: config.ingest, context: context, malformedLog: malformedLog, logger: logger)
         let publisher = try ResultPublisher(
             context: context, endpoint: config.publishEndpoint, linger: config.publishLingerMilliseconds)
-        let statistics = FrameStatistics()
         let frameLatency = LatencyHistogram()
         let workerCount = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
-        let workers = FrameWorkers(queue: ingest.queue, count: workerCount) { frame, _ in
-            statistics.process(frame)
+        let startNanoseconds = DispatchTime.now().uptimeNanoseconds
+        let pipeline = try Self.makePipeline(
+            config: config, workers: workerCount, ingest: ingest, publisher: publisher, rejectLog: malformedLog,
+            startNanoseconds: startNanoseconds, logger: logger)
+        let workers = FrameWorkers(queue: ingest.queue, count: workerCount, idle: pipeline.idle) { frame, worker in
+            pipeline.process(frame, worker: worker)
             frameLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - frame.arrivalNanoseconds)
         }
-        let startNanoseconds = DispatchTime.now().uptimeNanoseconds
         let counts = CountsService(
-            publisher: publisher, ingest: ingest, statistics: statistics, notifier: notifier,
+            publisher: publisher, ingest: ingest, cells: pipeline.tally, notifier: notifier,
             interval: .milliseconds(Int64(config.countsIntervalSeconds * 1000)),
             staleAfterSeconds: config.staleAfterSeconds,
             startNanoseconds: startNanoseconds, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: counts)]
         if let listen = config.metricsListen {
-            let metrics = DaemonMetrics(ingest: ingest, startNanoseconds: startNanoseconds, frameLatency: frameLatency)
+            let metrics = DaemonMetrics(
+                ingest: ingest, pipeline: pipeline, startNanoseconds: startNanoseconds, frameLatency: frameLatency)
             let server = try MetricsServer(listen: listen, metrics: metrics.render) {
                 let alive = ingest.receiversAlive()
                 return .init(healthy: alive, detail: alive ? "ok" : "a receive thread is not turning")
@@ -52,7 +56,7 @@ struct Daemon: Sendable {
             services.append(.init(service: MetricsService(server: server, logger: logger)))
         }
         services += [
-            .init(service: PipelineService(ingest: ingest, workers: workers, logger: logger)),
+            .init(service: PipelineService(ingest: ingest, workers: workers, pipeline: pipeline, logger: logger)),
             .init(service: SystemdService(notifier: notifier, ingest: ingest, workers: workers)),
         ]
         // Shut down in reverse order: systemd hears STOPPING first, the pipeline drains, and
@@ -67,6 +71,33 @@ struct Daemon: Sendable {
         self.context = context
         logger.info(
             "flowd ready: libzmq \(ZMQContext.libraryVersion), \(workerCount) workers, publishing on \(publisher.endpoint)")
+    }
+
+    /// Loads the model and the reference file, if configured: a file that does not load stops
+    /// the daemon here, before systemd hears READY, with the loader's message.
+    private static func makePipeline(
+        config: DaemonConfig, workers: Int, ingest: FrameIngest, publisher: ResultPublisher, rejectLog: RateLimitedLog,
+        startNanoseconds: UInt64, logger: Logger
+    ) throws -> CellPipeline {
+        let settings = config.pipeline
+        var model: Model?
+        if !settings.modelPath.isEmpty {
+            model = try Model(contentsOf: URL(fileURLWithPath: settings.modelPath))
+        } else {
+            logger.info("no model configured (model.path): cells are published as unclassified")
+        }
+        let reference = settings.referencePath.isEmpty ? nil : try HologramFiles.hologram(settings.referencePath)
+        let pipeline = try CellPipeline(
+            settings: settings, model: model, reference: reference, workers: workers, counters: ingest.counters,
+            rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds
+        ) { message in
+            do { try publisher.publish(.cell, message.jsonBytes()) } catch {
+                logger.warning("could not publish cell \(message.camera)/\(message.cellID): \(error)")
+            }
+        }
+        // After the inference contexts exist: they set OpenBLAS to one thread per call.
+        if let model { logger.info("model \(settings.modelPath): \(model.summary); \(BLASRuntime.selection)") }
+        return pipeline
     }
 
     func run() async throws {

@@ -78,4 +78,14 @@ public struct ReceivedFrame: Sendable {
     public let camera: String
     /// Arrival time, `DispatchTime.now().uptimeNanoseconds` (monotonic), for latency figures.
     public let arrivalNanoseconds: UInt64
+    /// Position among the frames received from this camera (0, 1, 2, … with no holes): workers
+    /// finish frames out of order, and the tracker puts them back in this order.
+    public let ordinal: UInt64
+
+    public init(frame: Frame, camera: String, arrivalNanoseconds: UInt64, ordinal: UInt64) {
+        self.frame = frame
+        self.camera = camera
+        self.arrivalNanoseconds = arrivalNanoseconds
+        self.ordinal = ordinal
+    }
 }

@@ -126,11 +126,8 @@ final class FrameReceiver: Sendable {
             return
         }
         let camera = counters.trackedID(for: frame.header.camera ?? spec.endpoint)
-        let received = ReceivedFrame(frame: frame, camera: camera, arrivalNanoseconds: now)
-        if queue.offer(received) {
-            counters.recordReceived(camera: camera, seq: frame.header.seq, bytes: frame.pixels.count, at: now)
-        } else {
-            counters.recordDropped(camera: camera, seq: frame.header.seq, at: now)
+        counters.admit(camera: camera, seq: frame.header.seq, bytes: frame.pixels.count, at: now) { ordinal in
+            queue.offer(ReceivedFrame(frame: frame, camera: camera, arrivalNanoseconds: now, ordinal: ordinal))
         }
     }
 }

@@ -13,6 +13,8 @@ public final class IngestCounters: Sendable {
         var counters = CameraCounters()
         var lastSeq: UInt64?
         var lastArrivalNanoseconds: UInt64?
+        /// Frames received so far, never decremented (a rejected frame keeps its ordinal).
+        var nextOrdinal: UInt64 = 0
     }
 
     private let cameras = Mutex<[String: CameraState]>([:])
@@ -22,12 +24,44 @@ public final class IngestCounters: Sendable {
         self.maxCameras = maxCameras
     }
 
-    /// A valid frame that was queued for processing.
-    public func recordReceived(camera: String, seq: UInt64?, bytes: Int, at now: UInt64) {
+    /// A valid frame that was queued for processing; returns its ordinal (see ``admit``).
+    @discardableResult
+    public func recordReceived(camera: String, seq: UInt64?, bytes: Int, at now: UInt64) -> UInt64 {
+        var ordinal: UInt64 = 0
+        admit(camera: camera, seq: seq, bytes: bytes, at: now) { ordinal = $0; return true }
+        return ordinal
+    }
+
+    /// Offers a valid frame to `enqueue` with the camera's next ordinal (the number of frames
+    /// received from it before), and counts it as received if `enqueue` took it, else as dropped.
+    ///
+    /// Both happen under the counters' lock, so ordinals are handed out without holes even when
+    /// two inputs deliver frames of the same camera id: the pipeline's reorder buffer waits for
+    /// every ordinal, and a hole would stall that camera. `enqueue` must not block (the queue's
+    /// `offer` does not).
+    public func admit(
+        camera: String, seq: UInt64?, bytes: Int, at now: UInt64, enqueue: (_ ordinal: UInt64) -> Bool
+    ) {
         update(camera, now) { state in
-            state.counters.frames.received += 1
-            state.counters.bytes += UInt64(bytes)
+            if enqueue(state.nextOrdinal) {
+                state.nextOrdinal += 1
+                state.counters.frames.received += 1
+                state.counters.bytes += UInt64(bytes)
+            } else {
+                state.counters.frames.dropped += 1
+            }
             Self.trackSequence(seq, &state)
+        }
+    }
+
+    /// A received frame that the pipeline could not process, under `reason` (a snake_case
+    /// code, see ``CameraCounters/rejectedByReason``). It stays counted as received: ingest
+    /// delivered it; the pipeline accounts for what became of it.
+    /// Not an arrival: the camera's time since its last frame is left alone.
+    public func recordRejected(camera: String, reason: String) {
+        cameras.withLock { states in
+            let id = states[camera] != nil || states.count < maxCameras ? camera : Self.overflowCamera
+            states[id, default: CameraState()].counters.rejectedByReason[reason, default: 0] += 1
         }
     }
 

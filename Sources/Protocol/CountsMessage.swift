@@ -31,6 +31,11 @@ public struct CameraCounters: Sendable, Equatable, Codable {
     public var frames: FrameCounters
     /// Malformed messages by ``FrameDecodingError/Reason`` code.
     public var malformedByReason: [String: UInt64]
+    /// Received frames the pipeline could not process, by reason: `shape_changed` (the frame's
+    /// size differs from the camera's reference hologram) or `no_reference` (no reference
+    /// hologram could be made from the camera's first frames). Every other received frame was
+    /// processed.
+    public var rejectedByReason: [String: UInt64]
     /// Pixel bytes received.
     public var bytes: UInt64
     /// Seconds since this camera's last message; `nil` before the first. A large value means a
@@ -38,11 +43,12 @@ public struct CameraCounters: Sendable, Equatable, Codable {
     public var secondsSinceLastFrame: Double?
 
     public init(
-        frames: FrameCounters = .init(), malformedByReason: [String: UInt64] = [:], bytes: UInt64 = 0,
-        secondsSinceLastFrame: Double? = nil
+        frames: FrameCounters = .init(), malformedByReason: [String: UInt64] = [:],
+        rejectedByReason: [String: UInt64] = [:], bytes: UInt64 = 0, secondsSinceLastFrame: Double? = nil
     ) {
         self.frames = frames
         self.malformedByReason = malformedByReason
+        self.rejectedByReason = rejectedByReason
         self.bytes = bytes
         self.secondsSinceLastFrame = secondsSinceLastFrame
     }
@@ -50,6 +56,7 @@ public struct CameraCounters: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case received, malformed, dropped, gaps
         case malformedByReason = "malformed_by_reason"
+        case rejectedByReason = "rejected_by_reason"
         case bytes
         case secondsSinceLastFrame = "seconds_since_last_frame"
     }
@@ -63,6 +70,7 @@ public struct CameraCounters: Sendable, Equatable, Codable {
             dropped: try c.decode(UInt64.self, forKey: .dropped),
             gaps: try c.decode(UInt64.self, forKey: .gaps))
         malformedByReason = try c.decode([String: UInt64].self, forKey: .malformedByReason)
+        rejectedByReason = try c.decodeIfPresent([String: UInt64].self, forKey: .rejectedByReason) ?? [:]
         bytes = try c.decode(UInt64.self, forKey: .bytes)
         secondsSinceLastFrame = try c.decodeIfPresent(Double.self, forKey: .secondsSinceLastFrame)
     }
@@ -74,6 +82,7 @@ public struct CameraCounters: Sendable, Equatable, Codable {
         try c.encode(frames.dropped, forKey: .dropped)
         try c.encode(frames.gaps, forKey: .gaps)
         try c.encode(malformedByReason, forKey: .malformedByReason)
+        try c.encode(rejectedByReason, forKey: .rejectedByReason)
         try c.encode(bytes, forKey: .bytes)
         try c.encode(secondsSinceLastFrame, forKey: .secondsSinceLastFrame)
     }
@@ -90,24 +99,30 @@ public struct CountsMessage: Sendable, Equatable, Codable {
     public var cameras: [String: CameraCounters]
     /// `true` on the last message before the daemon exits.
     public var final: Bool
+    /// Cells counted (added to v1 without changing its other fields).
+    public var cells: CellCounts
 
-    public init(uptimeSeconds: Double, cameras: [String: CameraCounters], final: Bool = false) {
+    public init(
+        uptimeSeconds: Double, cameras: [String: CameraCounters], cells: CellCounts = CellCounts(), final: Bool = false
+    ) {
         self.uptimeSeconds = uptimeSeconds
         self.cameras = cameras
         self.frames = cameras.values.reduce(FrameCounters()) { $0 + $1.frames }
+        self.cells = cells
         self.final = final
     }
 
     enum CodingKeys: String, CodingKey {
         case v
         case uptimeSeconds = "uptime_s"
-        case frames, cameras, final
+        case frames, cameras, final, cells
     }
 
     public func jsonBytes() -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        // Only integers, finite doubles and strings: encoding cannot fail.
+        // Only integers, finite doubles and strings (`perSecond` is a finite rate): encoding
+        // cannot fail.
         return Array(try! encoder.encode(self))
     }
 }

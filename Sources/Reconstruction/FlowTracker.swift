@@ -56,6 +56,10 @@ public struct FlowTracker: Sendable {
         self.configuration = configuration
     }
 
+    /// The earliest frame an open track appeared in (`nil` when none is open): what a caller
+    /// keeping per-frame data for the tracks to come may not forget yet.
+    public var oldestOpenFrame: Int? { active.lazy.map { $0.appearances[0].frame }.min() }
+
     /// Current velocity estimate, pixels per frame.
     public var velocity: SIMD2<Double> { configuration.velocity }
 

@@ -80,4 +80,20 @@ struct ConfigTests {
         #expect(throws: ConfigError.self) { try ConfigLoader.override(parsing: "ingest.queue_capacity") }
         #expect(throws: ConfigError.self) { try ConfigLoader.override(parsing: "=3") }
     }
+
+    @Test("the pipeline keys: a model path, tracking and a confidence threshold, each checked")
+    func pipelineKeys() throws {
+        let config = try ConfigLoader.load(
+            file: try temporaryYAML("model:\n  path: /srv/flowd/model.safetensors\ntracking:\n  velocity_px: 120.5\n"),
+            environment: ["FLOWD_CLASSIFY_MIN_CONFIDENCE": "0.8"],
+            overrides: [try ConfigLoader.override(parsing: "reconstruction.reference_frames=7")])
+        #expect(config.pipeline.modelPath == "/srv/flowd/model.safetensors")
+        #expect(config.pipeline.velocityPixels == 120.5)
+        #expect(config.pipeline.minConfidence == 0.8)
+        #expect(config.pipeline.referenceFrames == 7)
+        #expect(configError { try ConfigLoader.load(file: nil, environment: ["FLOWD_CLASSIFY_MIN_CONFIDENCE": "1.5"]) }
+            .contains("config key classify.min_confidence"))
+        #expect(configError { try ConfigLoader.load(file: nil, environment: ["FLOWD_RECONSTRUCTION_REFERENCE_FRAMES": "0"]) }
+            .contains("config key reconstruction.reference_frames"))
+    }
 }

@@ -161,6 +161,25 @@ struct IngestCountersTests {
         #expect(counters.snapshot(at: 0)["c"]?.frames == FrameCounters(received: 2, dropped: 1, gaps: 0))
     }
 
+    @Test("each camera's received frames get ordinals 0, 1, 2, … without holes: a dropped or rejected frame takes none from the next")
+    func ordinals() {
+        let counters = IngestCounters()
+        var given: [UInt64] = []
+        for accept in [true, false, true, true] {
+            counters.admit(camera: "c", seq: nil, bytes: 1, at: 0) { ordinal in
+                if accept { given.append(ordinal) }
+                return accept
+            }
+        }
+        counters.recordRejected(camera: "c", reason: "shape_changed")
+        given.append(counters.recordReceived(camera: "c", seq: nil, bytes: 1, at: 0))
+        #expect(given == [0, 1, 2, 3])
+        #expect(counters.recordReceived(camera: "d", seq: nil, bytes: 1, at: 0) == 0)
+        let c = counters.snapshot(at: 0)["c"]
+        #expect(c?.frames == FrameCounters(received: 4, dropped: 1))
+        #expect(c?.rejectedByReason == ["shape_changed": 1])
+    }
+
     @Test("ids beyond max_cameras are pooled under 'other'")
     func boundedCameras() {
         let counters = IngestCounters(maxCameras: 2)

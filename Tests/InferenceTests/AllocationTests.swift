@@ -2,6 +2,7 @@ import CMallocCounter
 import Testing
 
 @testable import Inference
+import InferenceTestSupport
 
 /// The arena's promise: after the context is built, inference allocates nothing.
 @Suite("Heap allocations", .serialized)

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import Inference
+import InferenceTestSupport
 
 /// The packed AVX-512 kernel computes what OpenBLAS computes, including partial panels (channel
 /// counts that are not multiples of 32), column splits across the team, and fused activations.

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import Inference
+import InferenceTestSupport
 
 @Suite("The inference engine")
 struct InferenceContextTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Inference
+import InferenceTestSupport
 
 /// Each defect of a model file is refused with a message that names the tensor, op or byte
 /// offset at fault. One test per defect.

@@ -20,4 +20,17 @@ struct CountsMessageTests {
         #expect((a["malformed_by_reason"] as? [String: Int]) == ["bad_shape": 1])
         #expect(try JSONDecoder().decode(CountsMessage.self, from: Data(message.jsonBytes())) == message)
     }
+
+    @Test("cells: total, per label and rate, next to the unchanged v1 frame fields")
+    func cells() throws {
+        let cells = CellCounts(total: 5, byClass: ["healthy": 3, "unknown": 2], perSecond: 2.5)
+        let message = CountsMessage(uptimeSeconds: 2, cameras: [:], cells: cells)
+        let json = try #require(JSONSerialization.jsonObject(with: Data(message.jsonBytes())) as? [String: Any])
+        #expect(Set(json.keys) == ["v", "uptime_s", "frames", "cameras", "final", "cells"])
+        let object = try #require(json["cells"] as? [String: Any])
+        #expect(object["total"] as? Int == 5)
+        #expect(object["by_class"] as? [String: Int] == ["healthy": 3, "unknown": 2])
+        #expect(object["per_second"] as? Double == 2.5)
+        #expect(try JSONDecoder().decode(CountsMessage.self, from: Data(message.jsonBytes())) == message)
+    }
 }

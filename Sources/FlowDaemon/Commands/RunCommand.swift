@@ -20,6 +20,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "PUB endpoint for results, bound by flowd (e.g. tcp://127.0.0.1:5560).")
     var publish: String?
 
+    @Option(help: "Classifier model file (safetensors from topgan export); same as --set model.path=PATH.")
+    var model: String?
+
     @Option(name: .customLong("set"), help: "Override any config key: --set ingest.queue_capacity=128. Repeatable.")
     var settings: [String] = []
 
@@ -35,7 +38,7 @@ struct Run: AsyncParsableCommand {
             daemon = try Daemon(config: config, logger: logger)
         } catch {
             logger.critical("cannot start: \(error)")
-            throw ExitCode(69)  // EX_UNAVAILABLE: an endpoint could not be bound or connected
+            throw ExitCode(69)  // EX_UNAVAILABLE: an endpoint, the model or the reference is unusable
         }
         try await daemon.run()
         logger.info("stopped")
@@ -45,6 +48,7 @@ struct Run: AsyncParsableCommand {
         do {
             var overrides = try settings.map { (text) throws(ConfigError) in try ConfigLoader.override(parsing: text) }
             if !inputs.isEmpty { overrides.append(.init(key: "inputs", values: inputs, option: "--input")) }
+            if let model { overrides.append(.init(key: "model.path", values: [model], option: "--model")) }
             if let publish { overrides.append(.init(key: "publish.endpoint", values: [publish], option: "--publish")) }
             return try ConfigLoader.load(file: config, overrides: overrides)
         } catch {

@@ -72,6 +72,33 @@ struct ConfigKey: Sendable {
         scalar("ingest.stale_after_s") { config, value, source throws(ConfigError) in
             config.staleAfterSeconds = try number(value, "ingest.stale_after_s", source, 0.1...86400)
         },
+        scalar("model.path") { config, value, _ in
+            config.pipeline.modelPath = value
+        },
+        scalar("reconstruction.wavelength_nm") { config, value, source throws(ConfigError) in
+            config.pipeline.wavelengthNm = try number(value, "reconstruction.wavelength_nm", source, 100...2000)
+        },
+        scalar("reconstruction.pixel_um") { config, value, source throws(ConfigError) in
+            config.pipeline.pixelUm = try number(value, "reconstruction.pixel_um", source, 0.005...20)
+        },
+        scalar("reconstruction.alpha_ml_per_g") { config, value, source throws(ConfigError) in
+            config.pipeline.alphaMlPerGram = try number(value, "reconstruction.alpha_ml_per_g", source, 0.05...1)
+        },
+        scalar("reconstruction.reference") { config, value, _ in
+            config.pipeline.referencePath = value
+        },
+        scalar("reconstruction.reference_frames") { config, value, source throws(ConfigError) in
+            config.pipeline.referenceFrames = try integer(value, "reconstruction.reference_frames", source, 1...1000)
+        },
+        scalar("tracking.velocity_px") { config, value, source throws(ConfigError) in
+            config.pipeline.velocityPixels = try number(value, "tracking.velocity_px", source, -100_000...100_000)
+        },
+        scalar("tracking.gate_px") { config, value, source throws(ConfigError) in
+            config.pipeline.gatePixels = try number(value, "tracking.gate_px", source, 1...100_000)
+        },
+        scalar("classify.min_confidence") { config, value, source throws(ConfigError) in
+            config.pipeline.minConfidence = try number(value, "classify.min_confidence", source, 0...1)
+        },
         scalar("workers") { config, value, source throws(ConfigError) in
             config.workers = try integer(value, "workers", source, 0...256)
         },

@@ -23,6 +23,9 @@ struct DaemonConfig: Sendable, Equatable {
     var ingest = IngestSettings()
     /// Seconds without frames after which a camera is reported stale (`ingest.stale_after_s`).
     var staleAfterSeconds = 5.0
+    /// Reconstruction, tracking and classification (`model.*`, `reconstruction.*`, `tracking.*`,
+    /// `classify.*`).
+    var pipeline = PipelineSettings()
     /// Frame workers; 0 = one per core (`workers`).
     var workers = 0
     /// Minimum log level (`log.level`).

@@ -2,12 +2,13 @@ import Dispatch
 import FrameIngest
 
 /// What `GET /metrics` shows: frame accounting per camera and outcome, malformed messages by
-/// reason, queue depth, and the latency of each processing stage.
+/// reason, queue depth, cells by label, and the latency of each processing stage.
 ///
 /// Counters are read from the same ``IngestCounters`` that `counts` publishes, so the two can
 /// never disagree.
 struct DaemonMetrics: Sendable {
     let ingest: FrameIngest
+    let pipeline: CellPipeline
     let startNanoseconds: UInt64
     /// Frame arrival → frame processed by a worker.
     let frameLatency: LatencyHistogram
@@ -30,6 +31,12 @@ struct DaemonMetrics: Sendable {
                 out.sample("flowd_malformed_total", [("camera", camera), ("reason", reason)], Double(value))
             }
         }
+        out.family("flowd_rejected_total", .counter, help: "Received frames the pipeline could not process, by reason.")
+        for (camera, c) in cameras {
+            for (reason, value) in c.rejectedByReason.sorted(by: { $0.key < $1.key }) {
+                out.sample("flowd_rejected_total", [("camera", camera), ("reason", reason)], Double(value))
+            }
+        }
         out.family("flowd_sequence_gaps_total", .counter, help: "Frames missing from a camera's seq sequence.")
         for (camera, c) in cameras { out.sample("flowd_sequence_gaps_total", [("camera", camera)], Double(c.frames.gaps)) }
         out.family("flowd_received_bytes_total", .counter, help: "Pixel bytes received.")
@@ -44,6 +51,13 @@ struct DaemonMetrics: Sendable {
         out.sample("flowd_queue_capacity", [], Double(ingest.queue.capacity))
         out.family("flowd_stage_seconds", .histogram, help: "Latency of each processing stage, seconds.")
         out.histogram("flowd_stage_seconds", [("stage", "frame")], frameLatency)
+        out.histogram("flowd_stage_seconds", [("stage", "reconstruct")], pipeline.reconstructLatency)
+        out.histogram("flowd_stage_seconds", [("stage", "classify")], pipeline.classifyLatency)
+        out.histogram("flowd_stage_seconds", [("stage", "frame_to_publish")], pipeline.publishLatency)
+        out.family("flowd_cells_total", .counter, help: "Cells published, by label (class, unknown or unclassified).")
+        for (label, count) in pipeline.tally.byClass.sorted(by: { $0.key < $1.key }) {
+            out.sample("flowd_cells_total", [("class", label)], Double(count))
+        }
         return out.text
     }
 }

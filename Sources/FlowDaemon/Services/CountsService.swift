@@ -5,15 +5,15 @@ import Logging
 import Protocol
 import ServiceLifecycle
 
-/// Publishes `counts` at the configured cadence, logs a status line with the live frame
-/// statistics, and publishes the final `counts` when the daemon stops.
+/// Publishes `counts` at the configured cadence, logs a status line with the live cell
+/// counts, and publishes the final `counts` when the daemon stops.
 ///
 /// It is the first service of the group, so it is shut down last: by then the pipeline has
 /// drained and the final message accounts for every frame.
 struct CountsService: Service {
     let publisher: ResultPublisher
     let ingest: FrameIngest
-    let statistics: FrameStatistics
+    let cells: CellTally
     let notifier: SystemdNotifier
     let interval: Duration
     let staleAfterSeconds: Double
@@ -37,7 +37,7 @@ struct CountsService: Service {
         let now = DispatchTime.now().uptimeNanoseconds
         return CountsMessage(
             uptimeSeconds: Double(now - startNanoseconds) / 1e9,
-            cameras: ingest.counters.snapshot(at: now), final: final)
+            cameras: ingest.counters.snapshot(at: now), cells: cells.reading(at: now), final: final)
     }
 
     private func publish(final: Bool) {
@@ -56,11 +56,8 @@ struct CountsService: Service {
         let frames = counts.frames
         var line = "frames received \(frames.received), malformed \(frames.malformed), dropped \(frames.dropped), "
             + "gaps \(frames.gaps); queue \(ingest.queue.depth)/\(ingest.queue.capacity)"
-        let seconds = interval.seconds
-        for (camera, stats) in statistics.takeInterval().sorted(by: { $0.key < $1.key }) {
-            line += "; \(camera): \(Int((Double(stats.frames) / seconds).rounded())) frames/s, "
-                + "mean pixel \(String(format: "%.1f", stats.meanPixel))"
-        }
+        line += "; cells \(counts.cells.total) (\(String(format: "%.1f", counts.cells.perSecond))/s)"
+        for (label, count) in counts.cells.byClass.sorted(by: { $0.key < $1.key }) { line += ", \(label) \(count)" }
         for (camera, counters) in counts.cameras.sorted(by: { $0.key < $1.key }) {
             if let idle = counters.secondsSinceLastFrame, idle > staleAfterSeconds {
                 line += "; \(camera): stale, no frame for \(Int(idle)) s"

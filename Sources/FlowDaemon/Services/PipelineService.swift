@@ -4,11 +4,13 @@ import Logging
 import ServiceLifecycle
 
 /// Runs ingest and the frame workers; on graceful shutdown stops receiving, drains what was
-/// already received through the workers, and only then returns, so that the final `counts`
+/// already received through the workers, reports the cells still in view
+/// (``CellPipeline/finish()``), and only then returns, so that the final `counts`
 /// (published by ``CountsService``, shut down after this one) accounts for every frame.
 struct PipelineService: Service {
     let ingest: FrameIngest
     let workers: FrameWorkers
+    let pipeline: CellPipeline
     let logger: Logger
 
     func run() async throws {
@@ -20,6 +22,7 @@ struct PipelineService: Service {
         await runOffCooperativePool {
             ingest.stop()
             workers.waitUntilFinished()
+            pipeline.finish()
         }
     }
 }

@@ -2,37 +2,45 @@ import Foundation
 
 /// Writes safetensors files for tests: named tensors (F32 unless raw bytes are given), a
 /// `__metadata__` object, and knobs to break the format on purpose.
-struct SafeTensorsBuilder {
-    struct Tensor {
-        var dtype: String
-        var shape: [Int]
-        var bytes: [UInt8]
+public struct SafeTensorsBuilder {
+    public struct Tensor {
+        public var dtype: String
+        public var shape: [Int]
+        public var bytes: [UInt8]
+
+        public init(dtype: String, shape: [Int], bytes: [UInt8]) {
+            self.dtype = dtype
+            self.shape = shape
+            self.bytes = bytes
+        }
     }
 
-    var tensors: [(name: String, tensor: Tensor)] = []
-    var metadata: [String: String] = [:]
+    public var tensors: [(name: String, tensor: Tensor)] = []
+    public var metadata: [String: String] = [:]
 
-    mutating func add(_ name: String, shape: [Int], values: [Float]) {
+    public init() {}
+
+    public mutating func add(_ name: String, shape: [Int], values: [Float]) {
         precondition(shape.reduce(1, *) == values.count)
         let bytes = values.withUnsafeBytes { [UInt8]($0) }
         tensors.append((name, Tensor(dtype: "F32", shape: shape, bytes: bytes)))
     }
 
-    mutating func add(_ name: String, dtype: String, shape: [Int], bytes: [UInt8]) {
+    public mutating func add(_ name: String, dtype: String, shape: [Int], bytes: [UInt8]) {
         tensors.append((name, Tensor(dtype: dtype, shape: shape, bytes: bytes)))
     }
 
-    mutating func remove(_ name: String) { tensors.removeAll { $0.name == name } }
+    public mutating func remove(_ name: String) { tensors.removeAll { $0.name == name } }
 
-    mutating func replace(_ name: String, with tensor: Tensor) {
+    public mutating func replace(_ name: String, with tensor: Tensor) {
         guard let i = tensors.firstIndex(where: { $0.name == name }) else { fatalError("no tensor \(name)") }
         tensors[i].tensor = tensor
     }
 
-    func tensor(_ name: String) -> Tensor { tensors.first { $0.name == name }!.tensor }
+    public func tensor(_ name: String) -> Tensor { tensors.first { $0.name == name }!.tensor }
 
     /// The file's bytes: u64 header length, JSON header, data.
-    func bytes() -> [UInt8] {
+    public func bytes() -> [UInt8] {
         var header: [String: Any] = [:]
         var data: [UInt8] = []
         for (name, t) in tensors {

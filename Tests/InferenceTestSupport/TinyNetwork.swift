@@ -1,6 +1,6 @@
 import Foundation
 
-@testable import Inference
+import Inference
 
 /// A small classifier that exercises every op of the model format, with seeded random weights,
 /// and a direct NCHW reference implementation of it written from PyTorch's definitions (no
@@ -9,14 +9,14 @@ import Foundation
 /// conv 3×3/1/1 (1→4, bias) · batchnorm · leaky_relu 0.2 · conv 4×4/2/1 (4→6, no bias) ·
 /// batchnorm · relu · dropout · avgpool 2/2 · flatten · linear (6·2·2→5) · leaky_relu 0.1 ·
 /// linear (5→3). Input 8×8.
-struct TinyNetwork {
-    static let size = 8
-    static let scale: Float = 300
-    static let classes = ["healthy", "primary", "metastatic"]
+public struct TinyNetwork {
+    public static let size = 8
+    public static let scale: Float = 300
+    public static let classes = ["healthy", "primary", "metastatic"]
 
-    var tensors: [String: (shape: [Int], values: [Float])] = [:]
+    public var tensors: [String: (shape: [Int], values: [Float])] = [:]
 
-    init(seed: UInt64 = 7) {
+    public init(seed: UInt64 = 7) {
         var state = seed
         func uniform(_ lo: Float, _ hi: Float) -> Float {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -42,7 +42,7 @@ struct TinyNetwork {
         add("fc2.bias", [3], -0.1, 0.1)
     }
 
-    var layersJSON: [[String: Any]] {
+    public var layersJSON: [[String: Any]] {
         [
             ["op": "conv2d", "weight": "c1.weight", "bias": "c1.bias", "stride": 1, "padding": 1],
             ["op": "batchnorm2d", "prefix": "n1", "eps": 1e-5],
@@ -60,7 +60,7 @@ struct TinyNetwork {
     }
 
     /// The `__metadata__["topgan"]` object, with `edit` applied first.
-    func metadata(_ edit: (inout [String: Any]) -> Void = { _ in }) -> String {
+    public func metadata(_ edit: (inout [String: Any]) -> Void = { _ in }) -> String {
         var object: [String: Any] = [
             "format": "topgan-classifier", "version": 1, "classes": Self.classes,
             "input": ["size": Self.size, "pixel_um": 0.25, "opd_scale_nm": Double(Self.scale)],
@@ -71,17 +71,17 @@ struct TinyNetwork {
     }
 
     /// A valid model file builder; tests break it in one place each.
-    func builder() -> SafeTensorsBuilder {
+    public func builder() -> SafeTensorsBuilder {
         var b = SafeTensorsBuilder()
         for name in tensors.keys.sorted() { b.add(name, shape: tensors[name]!.shape, values: tensors[name]!.values) }
         b.metadata["topgan"] = metadata()
         return b
     }
 
-    func model() throws -> Model { try Model(safetensors: builder().bytes()) }
+    public func model() throws -> Model { try Model(safetensors: builder().bytes()) }
 
     /// Seeded OPD crops in nm, overshooting the clamp range.
-    static func crops(_ n: Int, seed: UInt64 = 11) -> [Float] {
+    public static func crops(_ n: Int, seed: UInt64 = 11) -> [Float] {
         var state = seed
         return (0..<(n * size * size)).map { _ in
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -140,7 +140,7 @@ struct TinyNetwork {
     }
 
     /// Softmax probabilities for one 8×8 crop, computed the way PyTorch defines each op.
-    func reference(_ opd: ArraySlice<Float>) -> [Float] {
+    public func reference(_ opd: ArraySlice<Float>) -> [Float] {
         var x = opd.map { Swift.min(Swift.max($0 / Self.scale, -1), 1) }
         var (c, h, w) = (1, Self.size, Self.size)
         (x, c, h, w) = conv(x, c: c, h: h, w: w, weight: "c1.weight", bias: "c1.bias", stride: 1, pad: 1)

@@ -1,0 +1,176 @@
+import Foundation
+import FrameIngest
+import Protocol
+import Reconstruction
+
+/// One camera's part of the pipeline: its reference hologram (collected from its first frames
+/// unless configured), and the reorder buffer and tracker that see its frames in order.
+///
+/// Workers call in concurrently; every method takes the stage's lock. Tracks that end are
+/// handed to the caller's `publish` while the lock is held, so cell ids and messages leave in
+/// the order the cells finished.
+final class CameraStage: @unchecked Sendable {
+    // Sendable: every field below is read and written under `condition`'s lock.
+    private enum Phase {
+        /// Frames held back until there are enough for the median reference.
+        case collecting([ReceivedFrame])
+        /// One worker is making the reference from the held frames (about 1 s at 1024², most
+        /// of it FFT planning); the others keep taking frames off the queue into `backlog`.
+        case building(rows: Int, cols: Int)
+        case ready(OffAxisReconstructor)
+    }
+
+    /// What a worker does with a frame it took.
+    enum Admission {
+        /// Reconstruct these frames.
+        case process(OffAxisReconstructor, [ReceivedFrame])
+        /// Make the reference from these frames, then ``install(_:from:)`` it.
+        case build([ReceivedFrame])
+        /// Count these frames as rejected.
+        case reject([ReceivedFrame], RejectionReason, String)
+        /// Held back until the reference exists.
+        case held
+    }
+
+    typealias Publish = (_ track: FlowTracker.Track, _ frame: FrameResult?, _ cellID: UInt64) -> Void
+
+    /// Most frames held while a reference is made (1024 MiB at 1024² uint8); beyond it a worker
+    /// waits, and the ingest queue, full, drops and counts what arrives.
+    static let backlogLimit = 1024
+
+    let camera: String
+    private let condition = NSCondition()
+    private var phase: Phase
+    /// Frames taken off the queue while the reference was made, oldest first: processed one per
+    /// call before newer frames, so that the camera catches up in order.
+    private var backlog: [ReceivedFrame] = []
+    private var reorder = ReorderBuffer<FrameResult>()
+    private var tracker: FlowTracker
+    /// Header data of the frames that open tracks may still report (by ordinal).
+    private var frames: [Int: FrameResult] = [:]
+    private var nextCellID: UInt64 = 0
+
+    /// `reconstructor`: the configured reference's; `nil` to build one from the first frames.
+    init(camera: String, reconstructor: OffAxisReconstructor?, tracking: FlowTracker.Configuration) {
+        self.camera = camera
+        phase = reconstructor.map(Phase.ready) ?? .collecting([])
+        tracker = FlowTracker(configuration: tracking)
+    }
+
+    /// Decides what happens to `frame`: processed (or, while a backlog remains, the backlog's
+    /// oldest frame is processed and `frame` joins it), held for the reference, the reference
+    /// to be made, or rejected because its size differs from the reference's (or from the
+    /// first held frame's).
+    func admit(_ frame: ReceivedFrame, referenceFrames: Int) -> Admission {
+        condition.lock()
+        defer { condition.unlock() }
+        let rows = frame.frame.header.rows, cols = frame.frame.header.cols
+        func changed(_ expected: (Int, Int)) -> Admission {
+            .reject(
+                [frame], .shapeChanged,
+                "frame is \(rows)×\(cols) but the camera's reference is (being made) \(expected.0)×\(expected.1)")
+        }
+        while case .building(let r, let c) = phase {
+            guard rows == r, cols == c else { return changed((r, c)) }
+            if backlog.count < Self.backlogLimit {
+                backlog.append(frame)
+                return .held
+            }
+            condition.wait()
+        }
+        switch phase {
+        case .building:
+            preconditionFailure("left the loop above only once the reference is made or abandoned")
+        case .ready(let reconstructor):
+            guard rows == reconstructor.rows, cols == reconstructor.cols else {
+                return changed((reconstructor.rows, reconstructor.cols))
+            }
+            guard !backlog.isEmpty else { return .process(reconstructor, [frame]) }
+            backlog.append(frame)
+            return .process(reconstructor, [backlog.removeFirst()])
+        case .collecting(var held):
+            if let first = held.first?.frame.header, first.rows != rows || first.cols != cols {
+                return changed((first.rows, first.cols))
+            }
+            held.append(frame)
+            guard held.count >= referenceFrames else {
+                phase = .collecting(held)
+                return .held
+            }
+            phase = .building(rows: rows, cols: cols)
+            return .build(held)
+        }
+    }
+
+    /// Installs the reference made from `held` (or, on failure, rejects them and starts
+    /// collecting again from the backlog), and returns the first frame to process.
+    func install(_ made: Result<OffAxisReconstructor, any Error>, from held: [ReceivedFrame]) -> Admission {
+        condition.lock()
+        defer {
+            condition.broadcast()
+            condition.unlock()
+        }
+        switch made {
+        case .success(let reconstructor):
+            phase = .ready(reconstructor)
+            backlog = held + backlog
+            return .process(reconstructor, [backlog.removeFirst()])
+        case .failure(let error):
+            phase = .collecting(backlog)
+            backlog = []
+            return .reject(held, .noReference, "cannot build the camera's reference from its first frames: \(error)")
+        }
+    }
+
+    /// The oldest frame of the backlog, for a worker that found the queue empty.
+    func takeBacklog() -> (OffAxisReconstructor, ReceivedFrame)? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard case .ready(let reconstructor) = phase, !backlog.isEmpty else { return nil }
+        return (reconstructor, backlog.removeFirst())
+    }
+
+    /// At shutdown: the frames held for a reference not made yet (the camera sent fewer than
+    /// `reconstruction.reference_frames`), to make it from them so that they are processed too.
+    func completeReference() -> Admission {
+        condition.lock()
+        defer { condition.unlock() }
+        guard case .collecting(let held) = phase, !held.isEmpty else { return .held }
+        phase = .building(rows: held[0].frame.header.rows, cols: held[0].frame.header.cols)
+        return .build(held)
+    }
+
+    /// Hands a processed (or rejected) frame to the tracker once every earlier frame of the
+    /// camera has been, and publishes the tracks that ended.
+    func deliver(_ result: FrameResult, publish: Publish) {
+        condition.lock()
+        defer { condition.unlock() }
+        for ready in reorder.insert(result, ordinal: result.ordinal) { track(ready, publish: publish) }
+    }
+
+    /// At shutdown, once every worker has returned: releases anything still waiting for an
+    /// earlier frame, and ends every open track, so that every cell still in view is reported.
+    func finish(publish: Publish) {
+        condition.lock()
+        defer { condition.unlock() }
+        for ready in reorder.drain() { track(ready, publish: publish) }
+        report(tracker.finish(), publish: publish)
+        frames.removeAll()
+    }
+
+    private func track(_ result: FrameResult, publish: Publish) {
+        guard let cells = result.cells else { return }
+        let frame = Int(result.ordinal)
+        if !cells.isEmpty { frames[frame] = result }
+        report(tracker.update(frame: frame, cells: cells), publish: publish)
+        let oldest = tracker.oldestOpenFrame ?? frame + 1
+        frames = frames.filter { $0.key >= oldest }
+    }
+
+    private func report(_ tracks: [FlowTracker.Track], publish: Publish) {
+        for track in tracks.sorted(by: { $0.id < $1.id }) where track.wasWhollyInView {
+            publish(track, frames[track.best.frame], nextCellID)
+            nextCellID += 1
+        }
+    }
+}

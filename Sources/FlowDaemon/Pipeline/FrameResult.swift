@@ -1,0 +1,15 @@
+import Reconstruction
+
+/// What one frame leaves for its camera's tracker.
+struct FrameResult: Sendable {
+    /// The frame's ``FrameIngest/ReceivedFrame/ordinal``: its place in the camera's order.
+    var ordinal: UInt64
+    /// Cells found, classified when a model is configured; `nil` when the frame was rejected
+    /// (the tracker then skips it, as a frame the camera never sent).
+    var cells: [DetectedCell]?
+    /// From the frame header, when the camera sent them.
+    var seq: UInt64?
+    var tNanoseconds: Int64?
+    /// Arrival time, monotonic ns.
+    var arrivalNanoseconds: UInt64
+}
