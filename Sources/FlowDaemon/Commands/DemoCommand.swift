@@ -21,6 +21,9 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Frame size, pixels per side.")
     var size: Int = 1024
 
+    @Option(help: "Classifier model file; without it cells are counted but not classified.")
+    var model: String = "models/topgan-default.safetensors"
+
     func run() async throws {
         guard duration > 0, rate > 0, (16...4096).contains(size) else {
             throw ValidationError("--duration and --rate must be positive, --size from 16 to 4096")
@@ -41,6 +44,11 @@ struct Demo: AsyncParsableCommand {
             "run", "--input", "pull+bind:\(input)", "--publish", results, "--set", "publish.counts_interval_s=0.5",
             "--set", "log.level=warning", "--set", "metrics.listen=127.0.0.1:0",
         ]
+        if FileManager.default.fileExists(atPath: model) {
+            daemon.arguments! += ["--model", model]
+        } else {
+            print("flowd demo: no model file at \(model); cells are counted but not classified")
+        }
         try daemon.run()
         defer { if daemon.isRunning { daemon.terminate() } }
         print("flowd demo: flowd run (pid \(daemon.processIdentifier)) receives on \(input), publishes on \(results)")
@@ -106,6 +114,8 @@ struct Demo: AsyncParsableCommand {
             let megabytes = counts.cameras.values.reduce(0) { $0 + $1.bytes } / 1_000_000
             line += String(format: "  %6.1f frames/s  %6d MB in", rate, megabytes)
         }
+        let byClass = counts.cells.byClass.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        line += "  | cells \(counts.cells.total)" + (byClass.isEmpty ? "" : ": " + byClass.joined(separator: ", "))
         print(line)
     }
 }
