@@ -99,7 +99,8 @@ def run(labelled: CellDataset, sperm: CellDataset | None, out: Path, cfg: Experi
         pretrain(labelled.subset(pool), gans["target"], cfg.gan, resume=True, progress=progress)
     features = feature_matrix(labelled) if "features" in cfg.methods else None
 
-    grid = [(n, s, m) for n in cfg.shots for s in range(cfg.seeds) for m in cfg.methods]
+    # Seeds outermost: an interrupted run has every N and method for its first seeds.
+    grid = [(n, s, m) for s in range(cfg.seeds) for n in cfg.shots for m in cfg.methods]
     results = []
     for n, s, m in tqdm(grid, desc="experiment", disable=not progress):
         path = out / "runs" / f"{m}-N{n}-seed{s}.json"

@@ -117,7 +117,7 @@ def finetune(data: CellDataset, train_index: np.ndarray, cfg: FinetuneConfig,
             loss.backward()
             opt.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         history.append(float(np.mean(losses)))
         bar.set_postfix(loss=f"{history[-1]:.3f}")
     model.eval()

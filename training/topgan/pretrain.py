@@ -145,10 +145,10 @@ def pretrain(data: CellDataset, out: str | Path, cfg: PretrainConfig, resume: bo
             errG = criterion(netD(fake), torch.ones(b))
             errG.backward()
             optG.step()
-            history["loss_D"].append(float(errD_real + errD_fake))
-            history["loss_G"].append(float(errG))
-            history["D_x"].append(float(torch.sigmoid(out_real).mean()))
-            history["D_G_z"].append(float(torch.sigmoid(out_fake).mean()))
+            history["loss_D"].append(float(errD_real.detach() + errD_fake.detach()))
+            history["loss_G"].append(float(errG.detach()))
+            history["D_x"].append(float(torch.sigmoid(out_real.detach()).mean()))
+            history["D_G_z"].append(float(torch.sigmoid(out_fake.detach()).mean()))
             bar.set_postfix(loss_D=f"{history['loss_D'][-1]:.3f}", loss_G=f"{history['loss_G'][-1]:.3f}")
         ckpt = {"kind": "topgan-gan", "epoch": epoch + 1, "image_size": data.size, "config": asdict(cfg),
                 "opd_scale_nm": cfg.opd_scale_nm, "pixel_um": data.pixel_um, "cells": len(images),
