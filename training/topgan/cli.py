@@ -47,6 +47,7 @@ def cmd_finetune(args) -> int:
     if args.pretrained and not Path(args.pretrained).is_file():
         raise DataError(f"{args.pretrained}: no such checkpoint (make one with `topgan pretrain`)")
     cfg = FinetuneConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, mode=args.mode,
+                         trunk_lr_scale=args.trunk_lr_scale,
                          head=args.head, seed=args.seed, ndf=args.ndf, opd_scale_nm=args.opd_scale_nm)
     k = len(data.classes)
     holdout = np.array([], np.int64)
@@ -139,6 +140,8 @@ def parser() -> argparse.ArgumentParser:
                    help="full: all layers, trunk at 0.1x lr (default); frozen: only the new head")
     f.add_argument("--head", choices=("linear", "global_pool", "avgpool"), default="linear")
     f.add_argument("--lr", type=float, default=1e-3)
+    f.add_argument("--trunk-lr-scale", type=float, default=0.1,
+                   help="full mode: the pretrained trunk's lr as a fraction of --lr (default 0.1)")
     f.add_argument("--batch-size", type=int, default=32)
     f.add_argument("--ndf", type=int, default=32, help="width when training from scratch")
     f.add_argument("--opd-scale-nm", type=float, default=datamod.DEFAULT_OPD_SCALE_NM,

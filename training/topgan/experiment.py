@@ -89,14 +89,21 @@ def run(labelled: CellDataset, sperm: CellDataset | None, out: Path, cfg: Experi
     test, pool = balanced_split(labelled.label, k, cfg.test_per_class, TEST_SEED)
     pool = pool[labelled.label[pool] >= 0]
     gans: dict[str, Path] = {}
+    gan_info: dict[str, dict] = {}
+
+    def describe(ckpt: dict) -> dict:  # what a GAN actually trained on (a reused checkpoint may differ from cfg)
+        return {"epochs": ckpt["epoch"], "cells": ckpt["cells"], "data": ckpt["data"], "config": ckpt["config"],
+                "steps": len(ckpt["history"]["loss_D"])}
+
     if "topgan" in cfg.methods:
         if sperm is None:
             raise DataError("method topgan needs --sperm (the unlabelled pretraining population)")
         gans["sperm"] = out / "gan-sperm.pt"
-        pretrain(sperm, gans["sperm"], cfg.gan, resume=True, progress=progress)
+        gan_info["sperm"] = describe(pretrain(sperm, gans["sperm"], cfg.gan, resume=True, progress=progress))
     if "target-gan" in cfg.methods:
         gans["target"] = out / "gan-target.pt"
-        pretrain(labelled.subset(pool), gans["target"], cfg.gan, resume=True, progress=progress)
+        gan_info["target"] = describe(pretrain(labelled.subset(pool), gans["target"], cfg.gan, resume=True,
+                                               progress=progress))
     features = feature_matrix(labelled) if "features" in cfg.methods else None
 
     # Seeds outermost: an interrupted run has every N and method for its first seeds.
@@ -115,7 +122,7 @@ def run(labelled: CellDataset, sperm: CellDataset | None, out: Path, cfg: Experi
     summary = {"config": asdict(cfg), "classes": labelled.classes, "class_counts": counts,
                "test_cells": len(test), "pool_cells": len(pool), "labelled_data": labelled.path,
                "sperm_data": sperm.path if sperm else None, "sperm_cells": len(sperm) if sperm else 0,
-               "records": records or {}, "runs": results}
+               "gans": gan_info, "records": records or {}, "runs": results}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     report(summary, out)
     return results
@@ -149,6 +156,7 @@ def report(summary: dict, out: Path) -> None:
           f"Classes: {', '.join(summary['classes'])}. Labelled file: {summary['labelled_data']} "
           f"(class counts {summary['class_counts']}); sperm file: {summary['sperm_data']} ({summary['sperm_cells']} cells).", "",
           "Configuration:", "", "```json", json.dumps({k: cfg[k] for k in ("gan", "finetune", "test_per_class", "seeds")}, indent=1),
+          "```", "", "GANs as trained (epochs, cells, steps):", "", "```json", json.dumps(summary.get("gans", {}), indent=1),
           "```", "", "Twin and data provenance:", "", "```json", json.dumps(summary["records"], indent=1), "```"]
     (out / "results.md").write_text("\n".join(md) + "\n")
 
