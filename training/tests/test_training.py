@@ -224,3 +224,10 @@ def test_experiment_runs_resumes_and_reports(gan, files, tmp_path):
     assert "| QPI features + logistic regression |" in md and "N = 2" in md
     assert (tmp_path / "accuracy.png").exists() and (tmp_path / "confusion.png").exists()
     assert json.loads((tmp_path / "results.json").read_text())["test_cells"] == 30
+
+
+def test_pretrain_with_zero_epochs_writes_the_untrained_control(files, tmp_path):
+    cfg = PretrainConfig(epochs=0, batch_size=32, ndf=8, ngf=8, nz=16)
+    ckpt = pretrain(datamod.load(files / "unlabelled.npz"), tmp_path / "g0.pt", cfg, progress=False)
+    assert ckpt["epoch"] == 0 and (tmp_path / "g0.pt").exists()
+    assert load_discriminator(tmp_path / "g0.pt")[0](torch.zeros(1, 1, SIZE, SIZE)).shape == (1,)

@@ -126,6 +126,13 @@ def pretrain(data: CellDataset, out: str | Path, cfg: PretrainConfig, resume: bo
         torch.manual_seed(cfg.seed)
 
     aug_gen = torch.Generator().manual_seed(cfg.seed + start)
+    def checkpoint(epoch: int) -> dict:
+        return {"kind": "topgan-gan", "epoch": epoch, "image_size": data.size, "config": asdict(cfg),
+                "opd_scale_nm": cfg.opd_scale_nm, "pixel_um": data.pixel_um, "cells": len(images),
+                "data": data.path, "netG": netG.state_dict(), "netD": netD.state_dict(),
+                "optG": optG.state_dict(), "optD": optD.state_dict(), "history": history,
+                "rng": torch.get_rng_state()}
+
     # Real label 1, fake label 0, as in the DCGAN example.
     batches = max(1, math.ceil(len(images) / cfg.batch_size))
     ckpt: dict = {}
@@ -158,11 +165,7 @@ def pretrain(data: CellDataset, out: str | Path, cfg: PretrainConfig, resume: bo
             history["D_x"].append(float(torch.sigmoid(out_real.detach()).mean()))
             history["D_G_z"].append(float(torch.sigmoid(out_fake.detach()).mean()))
             bar.set_postfix(loss_D=f"{history['loss_D'][-1]:.3f}", loss_G=f"{history['loss_G'][-1]:.3f}")
-        ckpt = {"kind": "topgan-gan", "epoch": epoch + 1, "image_size": data.size, "config": asdict(cfg),
-                "opd_scale_nm": cfg.opd_scale_nm, "pixel_um": data.pixel_um, "cells": len(images),
-                "data": data.path, "netG": netG.state_dict(), "netD": netD.state_dict(),
-                "optG": optG.state_dict(), "optD": optD.state_dict(), "history": history,
-                "rng": torch.get_rng_state()}
+        ckpt = checkpoint(epoch + 1)
         torch.save(ckpt, out)
         plot_losses(history, batches, out.with_suffix(".losses.png"))
         with torch.no_grad():
@@ -173,8 +176,11 @@ def pretrain(data: CellDataset, out: str | Path, cfg: PretrainConfig, resume: bo
             tqdm.write(f"epoch {epoch + 1}/{cfg.epochs}: loss_D {np.mean(history['loss_D'][-batches:]):.3f} "
                        f"loss_G {np.mean(history['loss_G'][-batches:]):.3f} "
                        f"D(x) {np.mean(history['D_x'][-batches:]):.2f} D(G(z)) {np.mean(history['D_G_z'][-batches:]):.2f}")
-    if not ckpt:  # resumed a finished run
+    if not ckpt and out.exists():  # resumed a finished run
         ckpt = torch.load(out, map_location="cpu", weights_only=False)
+    elif not ckpt:  # --epochs 0: the untrained initialisation, the control for "does pretraining matter"
+        ckpt = checkpoint(0)
+        torch.save(ckpt, out)
     return ckpt
 
 
