@@ -116,3 +116,26 @@ def export_classifier(model, path: str | Path, classes: list[str], pixel_um: flo
     and ``image_size``)."""
     return export(model.modules_in_order(), model.state_dict(), path, classes, model.image_size,
                   pixel_um, opd_scale_nm, dtype)
+
+
+def load_model_file(path: str | Path):
+    """Reads a model file back into a :class:`topgan.model.TopGanClassifier` (eval mode) and its
+    metadata: the round trip of :func:`export_classifier`, and the PyTorch reference for checking
+    flowd on a committed model. Only files of this package's architectures (a DCGAN trunk plus
+    one of :data:`topgan.model.HEADS`) can be rebuilt."""
+    from safetensors import safe_open
+
+    from .model import TopGanClassifier
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()["topgan"])
+        tensors = {k: f.get_tensor(k).to(torch.float32) for k in f.keys()}
+    ops = [layer["op"] for layer in meta["layers"]]
+    head = "avgpool" if "relu" in ops else "global_pool" if any(l.get("global") for l in meta["layers"]) else "linear"
+    ndf = tensors["features.0.weight"].shape[0]
+    batchnorm = "batchnorm2d" in ops
+    model = TopGanClassifier(len(meta["classes"]), meta["input"]["size"], ndf, batchnorm, head)
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):
+        raise ValueError(f"{path}: tensors do not fit a TopGanClassifier (missing {missing}, unexpected {unexpected})")
+    return model.eval(), meta

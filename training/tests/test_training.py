@@ -1,0 +1,233 @@
+"""The training toolkit on tiny synthetic datasets (16x16 crops, a few dozen cells, ndf 8): shapes,
+augmentation, few-shot sampling, pretrain/resume, fine-tuning beating chance, export round trip,
+parity with ``flowd classify`` on a trained model, and the CLI's errors on bad data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from flowd_binary import run_flowd
+from topgan import data as datamod
+from topgan.augment import augment
+from topgan.cli import main
+from topgan.export import export_classifier, load_model_file
+from topgan.features import TEXTURE, feature_matrix
+from topgan.finetune import FinetuneConfig, finetune, load_classifier, predict
+from topgan.pretrain import DCGANGenerator, PretrainConfig, load_discriminator, pretrain
+
+SIZE = 16
+CLASSES = ["healthy", "primary", "metastatic"]
+
+
+def synthetic_cells(n_per_class: int, seed: int, size: int = SIZE, unlabelled: bool = False) -> dict:
+    """Cell-like OPD bumps (nm) whose class sets the radius and a central 'nucleus' peak."""
+    rng = np.random.default_rng(seed)
+    yy, xx = (np.mgrid[0:size, 0:size] - (size - 1) / 2)
+    opd, label = [], []
+    for c in range(3):
+        for _ in range(n_per_class):
+            r = size * (0.22 + 0.08 * c) * rng.uniform(0.9, 1.1)
+            d = np.hypot(yy - rng.normal(0, 0.5), xx - rng.normal(0, 0.5))
+            img = 200 * np.sqrt(np.clip(1 - (d / r) ** 2, 0, None)) + 150 * c * np.exp(-d**2 / 4)
+            opd.append(img + rng.normal(0, 5, (size, size)))
+            label.append(-1 if unlabelled else c)
+    opd = np.array(opd, np.float32)
+    out = {"opd": opd, "label": np.array(label, np.int64), "classes": np.array(CLASSES),
+           "pixel_um": np.array([0.3], np.float32)}
+    for k in datamod.FEATURES:
+        out[k] = rng.normal(size=len(opd)).astype(np.float32)
+    out["area_um2"] = (opd > 50).sum((1, 2)).astype(np.float32)
+    return out
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data")
+    np.savez(d / "labelled.npz", **synthetic_cells(30, 1))
+    np.savez(d / "unlabelled.npz", **synthetic_cells(40, 2, unlabelled=True))
+    return d
+
+
+@pytest.fixture(scope="module")
+def gan(files, tmp_path_factory):
+    torch.set_num_threads(2)
+    out = tmp_path_factory.mktemp("gan") / "gan.pt"
+    cfg = PretrainConfig(epochs=2, batch_size=32, ndf=8, ngf=8, nz=16)
+    pretrain(datamod.load(files / "unlabelled.npz"), out, cfg, progress=False)
+    return out
+
+
+TINY = dict(epochs=4, samples_per_epoch=64, batch_size=16, ndf=8)
+
+
+def test_generator_and_discriminator_shapes():
+    g = DCGANGenerator(SIZE, nz=16, ngf=8)
+    x = g(torch.randn(5, 16))
+    assert x.shape == (5, 1, SIZE, SIZE) and x.abs().max() <= 1
+
+
+def test_normalise_is_the_model_contract():
+    x = datamod.normalise(np.array([[[-900.0, 0.0], [300.0, 1200.0]]], np.float32), 600.0)
+    assert x.shape == (1, 1, 2, 2)
+    assert torch.equal(x.flatten(), torch.tensor([-1.0, 0.0, 0.5, 1.0]))
+
+
+def test_augmentation_keeps_values_and_shape():
+    x = torch.zeros(8, 1, SIZE, SIZE)
+    x[:, :, 6:10, 6:10] = 1.0
+    y = augment(x, torch.Generator().manual_seed(0), max_shift=2)
+    assert y.shape == x.shape and torch.equal(y.sum((1, 2, 3)), x.sum((1, 2, 3)))
+
+
+def test_shot_sampling_is_deterministic_and_nested():
+    label = np.repeat(np.arange(3), 20)
+    a = datamod.sample_shots(label, 3, 5, seed=7)
+    assert np.array_equal(a, datamod.sample_shots(label, 3, 5, seed=7))
+    assert [int((label[a] == c).sum()) for c in range(3)] == [5, 5, 5]
+    assert set(a) <= set(datamod.sample_shots(label, 3, 10, seed=7))
+    assert not np.array_equal(a, datamod.sample_shots(label, 3, 5, seed=8))
+
+
+def test_pretrain_writes_plots_and_resumes(gan, files):
+    assert gan.with_suffix(".losses.png").stat().st_size > 0 and gan.with_suffix(".samples.png").exists()
+    ckpt = torch.load(gan, weights_only=False)
+    assert ckpt["epoch"] == 2 and ckpt["opd_scale_nm"] == 600.0
+    cfg = PretrainConfig(epochs=3, batch_size=32, ndf=8, ngf=8, nz=16)
+    resumed = pretrain(datamod.load(files / "unlabelled.npz"), gan, cfg, resume=True, progress=False)
+    assert resumed["epoch"] == 3 and len(resumed["history"]["loss_D"]) == 3 * len(ckpt["history"]["loss_D"]) // 2
+    netD, _ = load_discriminator(gan)
+    assert netD(torch.zeros(2, 1, SIZE, SIZE)).shape == (2,)
+
+
+@pytest.mark.parametrize("mode", ["full", "frozen"])
+def test_finetuning_beats_chance_on_a_tiny_set(gan, files, mode):
+    """Full fine-tuning must learn the tiny task; the frozen trunk must stay the GAN's (a 3-epoch
+    GAN on 120 crops gives too weak features to promise accuracy through a frozen trunk)."""
+    torch.set_num_threads(2)
+    data = datamod.load(files / "labelled.npz")
+    test, pool = datamod.balanced_split(data.label, 3, 15, seed=0)
+    train = pool[datamod.sample_shots(data.label[pool], 3, 5, seed=0)]
+    model, ckpt = finetune(data, train, FinetuneConfig(**TINY, mode=mode, lr=3e-3), gan, progress=False)
+    if mode == "frozen":
+        netD, _ = load_discriminator(gan)
+        assert torch.equal(model.features[0].weight, netD.features[0].weight)
+    p = predict(model, data.opd[test], ckpt["opd_scale_nm"])
+    assert p.shape == (45, 3) and np.allclose(p.sum(1), 1, atol=1e-5)
+    if mode == "full":
+        assert (p.argmax(1) == data.label[test]).mean() > 0.5  # chance is 1/3
+
+
+def test_export_round_trip_and_parity_with_flowd(files, tmp_path):
+    torch.set_num_threads(2)
+    data = datamod.load(files / "labelled.npz")
+    train = datamod.sample_shots(data.label, 3, 4, seed=1)
+    model, ckpt = finetune(data, train, FinetuneConfig(**TINY), None, progress=False)
+    torch.save(ckpt, tmp_path / "clf.pt")
+    assert main(["--quiet", "export", str(tmp_path / "clf.pt"), "--out", str(tmp_path / "m.safetensors")]) == 0
+    back, meta = load_model_file(tmp_path / "m.safetensors")
+    assert meta["classes"] == CLASSES and meta["input"] == {"size": SIZE, "pixel_um": pytest.approx(0.3), "opd_scale_nm": 600.0}
+    want = predict(model, data.opd, 600.0)
+    assert np.abs(predict(back, data.opd, 600.0) - want).max() < 1e-6
+    np.save(tmp_path / "x.npy", data.opd)
+    result = run_flowd("classify", "--model", str(tmp_path / "m.safetensors"), "--input", str(tmp_path / "x.npy"),
+                       "--out", str(tmp_path / "p.npy"))
+    assert result.returncode == 0, result.stderr
+    assert np.abs(np.load(tmp_path / "p.npy") - want).max() <= 1e-4
+
+
+def test_features_have_texture_columns(files):
+    x = feature_matrix(datamod.load(files / "labelled.npz"))
+    assert x.shape == (90, len(datamod.FEATURES) + len(TEXTURE)) and np.isfinite(x).all()
+
+
+def test_cli_finetune_from_scratch_and_export(files, tmp_path, capsys):
+    out = tmp_path / "clf.pt"
+    assert main(["--quiet", "finetune", "--data", str(files / "labelled.npz"), "--shots", "3", "--epochs", "1",
+                 "--ndf", "8", "--test-per-class", "5", "--out", str(out)]) == 0
+    model, ckpt = load_classifier(out)
+    assert ckpt["origin"]["pretrained"] is None and len(ckpt["train_index"]) == 9
+    assert not set(ckpt["train_index"]) & set(ckpt["holdout"]["index"])
+    assert "balanced accuracy on 15 held-out cells" in capsys.readouterr().out
+
+
+def _bad(files, tmp_path, **change):
+    arrays = dict(np.load(files / "labelled.npz"))
+    for k, v in change.items():
+        if v is None:
+            del arrays[k]
+        else:
+            arrays[k] = v
+    np.savez(tmp_path / "bad.npz", **arrays)
+    return str(tmp_path / "bad.npz")
+
+
+def _nan_opd(files):
+    opd = np.load(files / "labelled.npz")["opd"].copy()
+    opd[3, 2, 2] = np.nan
+    return opd
+
+
+@pytest.mark.parametrize("case, complaint", [
+    ("missing-opd", "missing key(s) opd"),
+    ("nan", "hold NaN or infinite OPD"),
+    ("label-length", "label has shape [5] but opd holds 90 cells"),
+    ("too-few", "class 2 has only 2 labelled cell(s) available, fewer than --shots 3"),
+    ("not-square", "opd must be [N,S,S]"),
+    ("no-labels", "no labelled cells"),
+    ("no-file", "no such dataset file"),
+])
+def test_cli_finetune_refuses_bad_data(files, tmp_path, capsys, case, complaint):
+    labels = np.load(files / "labelled.npz")["label"]
+    path = {
+        "missing-opd": lambda: _bad(files, tmp_path, opd=None),
+        "nan": lambda: _bad(files, tmp_path, opd=_nan_opd(files)),
+        "label-length": lambda: _bad(files, tmp_path, label=labels[:5]),
+        "too-few": lambda: _bad(files, tmp_path, label=np.where((labels == 2) & (np.arange(90) > 61), -1, labels)),
+        "not-square": lambda: _bad(files, tmp_path, opd=np.zeros((90, 16, 8), np.float32)),
+        "no-labels": lambda: _bad(files, tmp_path, label=np.full(90, -1, np.int64)),
+        "no-file": lambda: str(tmp_path / "nothing.npz"),
+    }[case]()
+    assert main(["--quiet", "finetune", "--data", path, "--shots", "3", "--epochs", "1", "--ndf", "8",
+                 "--out", str(tmp_path / "c.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("topgan: error:") and complaint in err, err
+    assert not (tmp_path / "c.pt").exists()
+
+
+def test_cli_refuses_crops_of_another_size_than_the_gan(gan, tmp_path, capsys):
+    np.savez(tmp_path / "big.npz", **synthetic_cells(5, 3, size=32))
+    assert main(["--quiet", "finetune", "--pretrained", str(gan), "--data", str(tmp_path / "big.npz"),
+                 "--shots", "2", "--out", str(tmp_path / "c.pt")]) == 2
+    assert "was trained on 16x16 crops but the labelled data has 32x32" in capsys.readouterr().err
+
+
+def test_cli_pretrain_refuses_nans(files, tmp_path, capsys):
+    assert main(["--quiet", "pretrain", "--data", _bad(files, tmp_path, opd=_nan_opd(files)),
+                 "--out", str(tmp_path / "g.pt")]) == 2
+    assert "NaN" in capsys.readouterr().err
+
+
+def test_experiment_runs_resumes_and_reports(gan, files, tmp_path):
+    """A 2-method, 1-seed, N=2 grid end to end; a second run reads every result from the cache."""
+    from topgan.experiment import ExperimentConfig, run
+    data = datamod.load(files / "labelled.npz")
+    cfg = ExperimentConfig(shots=[2], seeds=2, methods=["scratch", "features"], test_per_class=10,
+                           finetune=FinetuneConfig(**{**TINY, "epochs": 1}))
+    first = run(data, None, tmp_path, cfg, {"twin.json": {"seed": 1}}, progress=False)
+    assert len(first) == 4 and len(list((tmp_path / "runs").glob("*.json"))) == 4
+    assert run(data, None, tmp_path, cfg, progress=False) == first
+    md = (tmp_path / "results.md").read_text()
+    assert "| QPI features + logistic regression |" in md and "N = 2" in md
+    assert (tmp_path / "accuracy.png").exists() and (tmp_path / "confusion.png").exists()
+    assert json.loads((tmp_path / "results.json").read_text())["test_cells"] == 30
+
+
+def test_pretrain_with_zero_epochs_writes_the_untrained_control(files, tmp_path):
+    cfg = PretrainConfig(epochs=0, batch_size=32, ndf=8, ngf=8, nz=16)
+    ckpt = pretrain(datamod.load(files / "unlabelled.npz"), tmp_path / "g0.pt", cfg, progress=False)
+    assert ckpt["epoch"] == 0 and (tmp_path / "g0.pt").exists()
+    assert load_discriminator(tmp_path / "g0.pt")[0](torch.zeros(1, 1, SIZE, SIZE)).shape == (1,)

@@ -1,0 +1,191 @@
+"""``topgan``: pretrain, finetune, export, experiment.
+
+    topgan pretrain   --data sperm.npz --out gan.pt                  # DCGAN on unlabelled OPD crops
+    topgan finetune   --pretrained gan.pt --data cells.npz --shots 10 --out clf.pt
+    topgan finetune   --data cells.npz --shots 10 --out scratch.pt    # the from-scratch baseline
+    topgan export     clf.pt --out model.safetensors                  # flowd's model file
+    topgan experiment --labelled cells.npz --sperm sperm.npz --out out/experiment
+
+Bad input (a missing key, NaNs, a class with fewer cells than --shots, crops of another size than
+the pretrained network) ends with one ``topgan: error: ...`` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data as datamod
+from .data import DataError
+
+
+def _threads(n: int) -> None:
+    # Two cores, shared with the Swift builds: more threads only add contention.
+    torch.set_num_threads(n)
+
+
+def cmd_pretrain(args) -> int:
+    from .pretrain import PretrainConfig, pretrain
+    data = datamod.load(args.data)
+    cfg = PretrainConfig(epochs=args.epochs, batch_size=args.batch_size, ndf=args.ndf, ngf=args.ngf,
+                         seed=args.seed, opd_scale_nm=args.opd_scale_nm, max_cells=args.max_cells)
+    ckpt = pretrain(data, args.out, cfg, resume=args.resume, progress=not args.quiet)
+    print(f"wrote {args.out} ({ckpt['epoch']} epochs on {ckpt['cells']} cells); "
+          f"losses: {Path(args.out).with_suffix('.losses.png')}, samples: {Path(args.out).with_suffix('.samples.png')}")
+    return 0
+
+
+def cmd_finetune(args) -> int:
+    from .finetune import FinetuneConfig, finetune, predict
+    from sklearn.metrics import balanced_accuracy_score
+    data = datamod.load(args.data, need_labels=True)
+    if args.pretrained and not Path(args.pretrained).is_file():
+        raise DataError(f"{args.pretrained}: no such checkpoint (make one with `topgan pretrain`)")
+    cfg = FinetuneConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, mode=args.mode,
+                         trunk_lr_scale=args.trunk_lr_scale,
+                         head=args.head, seed=args.seed, ndf=args.ndf, opd_scale_nm=args.opd_scale_nm)
+    k = len(data.classes)
+    holdout = np.array([], np.int64)
+    if args.test_per_class:
+        holdout, _ = datamod.balanced_split(data.label, k, args.test_per_class, args.test_seed)
+    train = datamod.sample_shots(data.label, k, args.shots, args.seed, exclude=holdout)
+    model, ckpt = finetune(data, train, cfg, args.pretrained, progress=not args.quiet)
+    if len(holdout):
+        p = predict(model, data.opd[holdout], ckpt["opd_scale_nm"])
+        acc = balanced_accuracy_score(data.label[holdout], p.argmax(1))
+        ckpt["holdout"] = {"index": holdout.tolist(), "balanced_accuracy": float(acc),
+                           "correct_per_class": [int(((p.argmax(1) == c) & (data.label[holdout] == c)).sum())
+                                                 for c in range(k)]}
+        print(f"balanced accuracy on {len(holdout)} held-out cells ({args.test_per_class} per class): {acc:.4f}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, args.out)
+    print(f"wrote {args.out} ({'from ' + args.pretrained if args.pretrained else 'from scratch'}, "
+          f"{args.shots} cells per class, classes {data.classes})")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export_classifier
+    from .finetune import load_classifier
+    if not Path(args.checkpoint).is_file():
+        raise DataError(f"{args.checkpoint}: no such checkpoint (make one with `topgan finetune`)")
+    model, ckpt = load_classifier(args.checkpoint)
+    meta = export_classifier(model, args.out, ckpt["classes"], ckpt["pixel_um"], ckpt["opd_scale_nm"], args.dtype)
+    print(f"wrote {args.out}: classes {meta['classes']}, input {json.dumps(meta['input'])}, {len(meta['layers'])} ops")
+    return 0
+
+
+def cmd_experiment(args) -> int:
+    from .experiment import ExperimentConfig, run
+    from .finetune import FinetuneConfig
+    from .pretrain import PretrainConfig
+    labelled = datamod.load(args.labelled, need_labels=True)
+    sperm = datamod.load(args.sperm) if args.sperm else None
+    if sperm is not None and sperm.size != labelled.size:
+        raise DataError(f"{args.sperm} has {sperm.size}x{sperm.size} crops but {args.labelled} has "
+                        f"{labelled.size}x{labelled.size}; extract both with the same crop size")
+    methods = args.methods.split(",")
+    unknown = set(methods) - {"topgan", "scratch", "features", "target-gan"}
+    if unknown:
+        raise DataError(f"unknown method(s) {sorted(unknown)}; choose from topgan, scratch, features, target-gan")
+    cfg = ExperimentConfig(shots=[int(n) for n in args.shots.split(",")], seeds=args.seeds, methods=methods,
+                           test_per_class=args.test_per_class,
+                           gan=PretrainConfig(epochs=args.gan_epochs, ndf=args.ndf, ngf=args.ndf,
+                                              opd_scale_nm=args.opd_scale_nm, max_cells=args.gan_cells),
+                           finetune=FinetuneConfig(epochs=args.epochs, mode=args.mode, ndf=args.ndf,
+                                                   opd_scale_nm=args.opd_scale_nm))
+    records = {}
+    for r in args.record or []:
+        p = Path(r)
+        records[p.name] = json.loads(p.read_text()) if p.suffix == ".json" else p.read_text()
+    run(labelled, sperm, Path(args.out), cfg, records, progress=not args.quiet)
+    print(f"wrote {args.out}/results.md, accuracy.png, confusion.png, results.json")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="topgan", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("pretrain", help="train a DCGAN on unlabelled OPD crops")
+    a.add_argument("--data", required=True, help=".npz from flowd extract (labels ignored)")
+    a.add_argument("--out", required=True, help="checkpoint (also <out>.losses.png, <out>.samples.png)")
+    a.add_argument("--epochs", type=int, default=15, help="passes over the data (default 15)")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--batch-size", type=int, default=64)
+    a.add_argument("--ndf", type=int, default=32, help="discriminator width (default 32: ~0.05 GFLOP at 64x64)")
+    a.add_argument("--ngf", type=int, default=32, help="generator width")
+    a.add_argument("--opd-scale-nm", type=float, default=datamod.DEFAULT_OPD_SCALE_NM,
+                   help="OPD mapped to input 1.0: input = clamp(opd/scale, -1, 1) (default 600)")
+    a.add_argument("--max-cells", type=int, default=0, help="use at most this many cells (0 = all)")
+    a.add_argument("--resume", action="store_true", help="continue from --out if it exists")
+    a.set_defaults(func=cmd_pretrain)
+
+    f = sub.add_parser("finetune", help="fine-tune a classifier on N labelled cells per class")
+    f.add_argument("--data", required=True, help="labelled .npz from flowd extract")
+    f.add_argument("--out", required=True, help="classifier checkpoint")
+    f.add_argument("--pretrained", help="checkpoint from `topgan pretrain`; omit to train from scratch")
+    f.add_argument("--shots", type=int, required=True, help="labelled cells per class (N)")
+    f.add_argument("--epochs", type=int, default=20, help="epochs of max(cells, 256) augmented views (default 20)")
+    f.add_argument("--seed", type=int, default=0, help="picks the N cells and the initialisation")
+    f.add_argument("--mode", choices=("full", "frozen"), default="full",
+                   help="full: all layers, trunk at 0.1x lr (default); frozen: only the new head")
+    f.add_argument("--head", choices=("linear", "global_pool", "avgpool"), default="linear")
+    f.add_argument("--lr", type=float, default=1e-3)
+    f.add_argument("--trunk-lr-scale", type=float, default=0.1,
+                   help="full mode: the pretrained trunk's lr as a fraction of --lr (default 0.1)")
+    f.add_argument("--batch-size", type=int, default=32)
+    f.add_argument("--ndf", type=int, default=32, help="width when training from scratch")
+    f.add_argument("--opd-scale-nm", type=float, default=datamod.DEFAULT_OPD_SCALE_NM,
+                   help="input scale when training from scratch (a pretrained GAN keeps its own)")
+    f.add_argument("--test-per-class", type=int, default=0,
+                   help="hold out this many cells per class (never trained on) and report balanced accuracy")
+    f.add_argument("--test-seed", type=int, default=12345)
+    f.set_defaults(func=cmd_finetune)
+
+    e = sub.add_parser("export", help="write flowd's model file (docs/model-format.md)")
+    e.add_argument("checkpoint", help="checkpoint from `topgan finetune`")
+    e.add_argument("--out", required=True, help="model.safetensors")
+    e.add_argument("--dtype", choices=("F32", "F16", "BF16"), default="F32")
+    e.set_defaults(func=cmd_export)
+
+    x = sub.add_parser("experiment", help="TOP-GAN vs baselines over N labelled cells per class and seeds")
+    x.add_argument("--labelled", required=True, help="labelled .npz (healthy/primary/metastatic)")
+    x.add_argument("--sperm", help="unlabelled sperm .npz for TOP-GAN's pretraining")
+    x.add_argument("--out", required=True, help="results folder (resumable cache in <out>/runs)")
+    x.add_argument("--shots", default="1,2,5,10,25,50")
+    x.add_argument("--seeds", type=int, default=5)
+    x.add_argument("--methods", default="topgan,scratch,features,target-gan")
+    x.add_argument("--test-per-class", type=int, default=200)
+    x.add_argument("--epochs", type=int, default=20, help="fine-tuning epochs")
+    x.add_argument("--gan-epochs", type=int, default=15)
+    x.add_argument("--gan-cells", type=int, default=0, help="cap on GAN training cells (0 = all)")
+    x.add_argument("--ndf", type=int, default=32)
+    x.add_argument("--mode", choices=("full", "frozen"), default="full")
+    x.add_argument("--opd-scale-nm", type=float, default=datamod.DEFAULT_OPD_SCALE_NM)
+    x.add_argument("--record", action="append", help="file to record with the results (twin.json, commands)")
+    x.set_defaults(func=cmd_experiment)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    _threads(args.threads)
+    try:
+        return args.func(args)
+    except (DataError, ValueError) as error:
+        print(f"topgan: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
