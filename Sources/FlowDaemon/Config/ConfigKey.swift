@@ -144,21 +144,22 @@ struct ConfigKey: Sendable {
     private static func integer(
         _ text: String, _ key: String, _ source: ConfigSource, _ range: ClosedRange<Int>
     ) throws(ConfigError) -> Int {
-        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
-            throw ConfigError(
-                key: key, source: source, expected: "an integer from \(range.lowerBound) to \(range.upperBound)",
-                got: text)
-        }
-        return value
+        try bounded(text, key, source, range, kind: "an integer")
     }
 
     private static func number(
         _ text: String, _ key: String, _ source: ConfigSource, _ range: ClosedRange<Double>
     ) throws(ConfigError) -> Double {
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+        try bounded(text, key, source, range, kind: "a number")
+    }
+
+    /// Parses `text` as a `T` within `range`, or names the key, the source and the range.
+    private static func bounded<T: LosslessStringConvertible & Comparable>(
+        _ text: String, _ key: String, _ source: ConfigSource, _ range: ClosedRange<T>, kind: String
+    ) throws(ConfigError) -> T {
+        guard let value = T(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
             throw ConfigError(
-                key: key, source: source, expected: "a number from \(range.lowerBound) to \(range.upperBound)",
-                got: text)
+                key: key, source: source, expected: "\(kind) from \(range.lowerBound) to \(range.upperBound)", got: text)
         }
         return value
     }
