@@ -20,10 +20,8 @@ public final class InferenceContext {
     public var threads: Int { team.size }
 
     private let team: WorkerTeam
-    /// The GEMM the team is running; written by the calling thread before ``WorkerTeam/run()``.
+    /// The GEMM the team is running; written by the calling thread before ``WorkerTeam/run(tiles:)``.
     private var task: GemmTask?
-    /// The next tile of ``task`` a member may take.
-    private let nextTile = Atomic<Int>(0)
 
     /// Largest im2col scratch, in floats (4 MiB, i.e. 2 MiB, one L2 cache, per member of a
     /// two-thread team): a convolution whose whole-batch col matrix is bigger runs as several
@@ -65,7 +63,7 @@ public final class InferenceContext {
         columns = Self.allocate(columnFloats)
         columnCapacity = columnFloats
         arenaBytes = bytes
-        team.work = { [unowned(unsafe) self] member in self.perform(member: member) }
+        team.work = { [unowned(unsafe) self] tile in self.perform(tile: tile) }
     }
 
     deinit {
@@ -207,19 +205,15 @@ public final class InferenceContext {
         var tiles: Int
     }
 
-    /// A member's part of ``task``: tiles, until none are left.
-    private func perform(member: Int) {
+    /// Tile `tile` of ``task``, on whichever member claimed it.
+    private func perform(tile: Int) {
         guard let t = task else { return }
         let n = t.conv.outC
-        while true {
-            let tile = nextTile.wrappingAdd(1, ordering: .relaxed).oldValue
-            guard tile < t.tiles else { return }
-            let lo = tile * t.tileSize
-            switch t.split {
-            case .rows: product(t, part: lo..<min(t.m, lo + t.tileSize), cols: 0..<n, im2col: true)
-            case .columns: product(t, part: 0..<t.m, cols: lo..<min(n, lo + t.tileSize), im2col: false)
-            case .none: product(t, part: 0..<t.m, cols: 0..<n, im2col: true)
-            }
+        let lo = tile * t.tileSize
+        switch t.split {
+        case .rows: product(t, part: lo..<min(t.m, lo + t.tileSize), cols: 0..<n, im2col: true)
+        case .columns: product(t, part: 0..<t.m, cols: lo..<min(n, lo + t.tileSize), im2col: false)
+        case .none: product(t, part: 0..<t.m, cols: 0..<n, im2col: true)
         }
     }
 
@@ -275,16 +269,8 @@ public final class InferenceContext {
                         conv: conv, input: input, output: output, weights: w.baseAddress!,
                         packed: packed.isEmpty ? nil : packed.baseAddress, bias: b.baseAddress!,
                         r0: r0, m: m, split: split, tileSize: size, tiles: split == .none ? 1 : (extent + size - 1) / size)
-                    nextTile.store(0, ordering: .relaxed)
-                    switch split {
-                    case .rows:
-                        team.run()
-                    case .columns:
-                        if conv.needsIm2Col { conv.im2col(input, rows: r0..<(r0 + m), into: columns) }
-                        team.run()
-                    case .none:
-                        perform(member: 0)
-                    }
+                    if split == .columns, conv.needsIm2Col { conv.im2col(input, rows: r0..<(r0 + m), into: columns) }
+                    team.run(tiles: task!.tiles)
                     r0 += m
                 }
                 task = nil

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 
@@ -5,66 +6,65 @@ import Testing
 
 @Suite("Worker team")
 struct WorkerTeamTests {
-    final class Counts: Sendable {
-        let total = Atomic<Int>(0)
-        let member0 = Atomic<Int>(0)
-        let member1 = Atomic<Int>(0)
-        let member2 = Atomic<Int>(0)
-        let member3 = Atomic<Int>(0)
+    /// How often each tile ran, and on how many distinct threads the tiles ran.
+    final class TileLog: Sendable {
+        private let runs = Mutex<[Int: Int]>([:])
+        private let threads = Mutex<Set<String>>([])
 
-        func member(_ i: Int) -> Int {
-            switch i {
-            case 0: member0.load(ordering: .relaxed)
-            case 1: member1.load(ordering: .relaxed)
-            case 2: member2.load(ordering: .relaxed)
-            default: member3.load(ordering: .relaxed)
-            }
+        func record(_ tile: Int) {
+            runs.withLock { $0[tile, default: 0] += 1 }
+            threads.withLock { _ = $0.insert(Thread.current.isMainThread ? "main" : "\(pthread_self())") }
         }
 
-        func count(member i: Int) {
-            switch i {
-            case 0: member0.wrappingAdd(1, ordering: .relaxed)
-            case 1: member1.wrappingAdd(1, ordering: .relaxed)
-            case 2: member2.wrappingAdd(1, ordering: .relaxed)
-            default: member3.wrappingAdd(1, ordering: .relaxed)
-            }
-        }
+        var timesRun: [Int: Int] { runs.withLock { $0 } }
+        var threadCount: Int { threads.withLock { $0.count } }
     }
 
-    @Test("every member runs the work once per run, and run returns only after all have")
-    func everyMemberRunsOnce() {
-        let counts = Counts()
+    @Test("every tile of every job runs exactly once, and run returns only after all are done")
+    func everyTileRunsOnce() {
+        let log = TileLog()
         do {
             let team = WorkerTeam(size: 4)
-            team.work = { member in
-                counts.total.wrappingAdd(1, ordering: .relaxed)
-                counts.count(member: member)
-            }
-            for run in 1...500 {
-                team.run()
-                #expect(counts.total.load(ordering: .relaxed) == 4 * run)
+            let tilesPerJob = 37
+            var job = 0
+            team.work = { tile in log.record(job * tilesPerJob + tile) }
+            for j in 0..<300 {
+                job = j
+                team.run(tiles: tilesPerJob)
+                #expect(log.timesRun.count == (j + 1) * tilesPerJob)
             }
         }  // the team's deinit stops its helpers (the test would hang if it did not)
-        for member in 0..<4 { #expect(counts.member(member) == 500) }
+        #expect(log.timesRun.values.allSatisfy { $0 == 1 })
     }
 
-    @Test("a team of one runs the work on the caller")
+    @Test("a team of one runs every tile on the caller, in order")
     func teamOfOne() {
         let team = WorkerTeam(size: 1)
-        nonisolated(unsafe) var members: [Int] = []
-        team.work = { members.append($0) }
-        team.run()
-        #expect(members == [0])
+        nonisolated(unsafe) var tiles: [Int] = []
+        team.work = { tiles.append($0) }
+        team.run(tiles: 5)
+        #expect(tiles == [0, 1, 2, 3, 4])
     }
 
-    @Test("helpers that went to sleep wake up for the next run")
-    func wakesSleepingHelpers() async throws {
-        let counts = Counts()
+    @Test("a job of no tiles returns at once")
+    func emptyJob() {
         let team = WorkerTeam(size: 2)
-        team.work = { _ in counts.total.wrappingAdd(1, ordering: .relaxed) }
-        team.run()
+        team.work = { _ in Issue.record("no tile should run") }
+        team.run(tiles: 0)
+    }
+
+    @Test("helpers that went to sleep wake up and share the next job")
+    func wakesSleepingHelpers() async throws {
+        let team = WorkerTeam(size: 2)
+        team.run(tiles: 1)
         try await Task.sleep(for: .milliseconds(50))  // long past the helpers' spinning
-        team.run()
-        #expect(counts.total.load(ordering: .relaxed) == 4)
+        let log = TileLog()
+        team.work = { tile in
+            log.record(tile)
+            usleep(2_000)  // long enough that the caller cannot take every tile before a helper wakes
+        }
+        team.run(tiles: 64)
+        #expect(log.timesRun.count == 64)
+        #expect(log.threadCount == 2)
     }
 }
