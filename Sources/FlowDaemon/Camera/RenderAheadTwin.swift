@@ -97,8 +97,8 @@ final class RenderAheadTwin: @unchecked Sendable {
     /// Frames rendered and not yet taken.
     var buffered: Int { condition.withLock { buffer.count } }
 
-    /// Frames rendered per second of rendering time (one core's speed at rendering); `nil`
-    /// before the first frame.
+    /// Frames rendered per second of the render thread's (wall-clock) time: one core's speed
+    /// on an idle machine, less when the cores are shared; `nil` before the first frame.
     var renderRate: Double? {
         condition.withLock { rendered > 0 && renderSeconds > 0 ? Double(rendered) / renderSeconds : nil }
     }

@@ -31,7 +31,7 @@ struct Demo: AsyncParsableCommand {
     var size: Int = 1024
 
     @Option(help: "Cells per µL of sample (the twin's concentration).")
-    var concentration: Double = 10000
+    var concentration: Double = 15000
 
     @Option(
         help: ArgumentHelp(
@@ -135,7 +135,8 @@ struct Demo: AsyncParsableCommand {
         let startDeadline = ContinuousClock.now + .seconds(60)
         while view.latest == nil {
             guard daemon.isRunning else { throw failed(daemon, "exited at start-up") }
-            guard ContinuousClock.now < startDeadline, !stop.isRequested else { throw failed(daemon, "published no counts") }
+            guard !stop.isRequested else { throw DemoError("stopped before the camera started") }
+            guard ContinuousClock.now < startDeadline else { throw failed(daemon, "published no counts within 60 s") }
             try pump()
         }
 

@@ -119,7 +119,7 @@ struct Simulate: AsyncParsableCommand {
                 if late == 0 {
                     let speed = camera.renderRate.map { String(format: "%.1f", $0) } ?? "?"
                     FileHandle.standardError.write(Data(
-                        ("flowd simulate: rendering (\(speed) frames/s on one core) cannot keep up with --rate \(rate); "
+                        ("flowd simulate: rendering runs at \(speed) frames/s here, slower than --rate \(rate); "
                             + "frames go out as they are rendered\n").utf8))
                 }
                 late += 1
@@ -143,7 +143,6 @@ struct Simulate: AsyncParsableCommand {
                     camera.buffered, camera.capacity))
             }
         }
-        camera.stop()
         if let out, let truth {
             try TwinMetadata(twin, frames: truth.frames, cells: truth.cellIDs.count).write(to: URL(fileURLWithPath: out))
         }

@@ -9,7 +9,7 @@ struct DemoSummary: Encodable {
     var frames: FrameCounters
     /// Frames the camera sent (lines of truth.jsonl).
     var framesSent: Int
-    /// Seconds the camera took to send them, and its rate.
+    /// Seconds the camera process ran (rendering ahead, then sending).
     var cameraSeconds: Double
     /// `cell` messages the demo received (equal to the daemon's count unless some were lost).
     var cellMessages: Int
@@ -29,7 +29,7 @@ struct DemoSummary: Encodable {
         case cellsMatched = "cells_matched", cellsCountedTwice = "cells_counted_twice"
         case cellsUnmatched = "cells_unmatched", cellsMissed = "cells_missed", cellMessages = "cell_messages"
         case framesSent = "frames_sent", framesReceived = "frames_received", framesDropped = "frames_dropped"
-        case framesMalformed = "frames_malformed", cameraSeconds = "camera_seconds", cameraRate = "camera_frames_per_s"
+        case framesMalformed = "frames_malformed", cameraSeconds = "camera_seconds"
         case fcsPath = "fcs_path", fcsNote = "fcs_note", runDirectory = "run_dir", truthPath = "truth_path", model, twin
     }
 
@@ -54,7 +54,6 @@ struct DemoSummary: Encodable {
         try c.encode(frames.dropped, forKey: .framesDropped)
         try c.encode(frames.malformed, forKey: .framesMalformed)
         try c.encode(cameraSeconds, forKey: .cameraSeconds)
-        try c.encode(cameraSeconds > 0 ? Double(framesSent) / cameraSeconds : nil, forKey: .cameraRate)
         try c.encode(fcsPath, forKey: .fcsPath)
         try c.encode(fcsNote, forKey: .fcsNote)
         try c.encode(runDirectory, forKey: .runDirectory)
@@ -78,8 +77,8 @@ struct DemoSummary: Encodable {
         }
         var lines = [
             "Summary against the twin's ground truth (\(truthPath))",
-            "  frames    sent \(framesSent) in " + String(format: "%.1f s", cameraSeconds)
-                + ", received \(frames.received), dropped \(frames.dropped), malformed \(frames.malformed)",
+            "  frames    sent \(framesSent) (the camera ran " + String(format: "%.1f s", cameraSeconds)
+                + "), received \(frames.received), dropped \(frames.dropped), malformed \(frames.malformed)",
             "  cells     true \(c.cellsTrue) (wholly in view at least once), counted \(c.cellsCounted), "
                 + "counting error \(percent(c.countingError, signed: true))",
             "            matched to a true cell \(c.cellsMatched), counted twice \(c.cellsCountedTwice), "
