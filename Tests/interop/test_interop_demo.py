@@ -4,7 +4,9 @@ model) over loopback ZeroMQ, and a summary against the twin's ground truth, as J
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 from flowd_harness import DEFAULT_MODEL, hermetic_env, load_truth
@@ -51,3 +53,33 @@ def test_a_short_demo_writes_a_summary_that_agrees_with_the_ground_truth(flowd_b
         assert s["fcs_note"]
     else:
         assert Path(s["fcs_path"]).is_file() and Path(s["fcs_path"]).name == "cells.fcs"
+
+
+def test_ctrl_c_stops_the_demo_early_and_it_still_scores_what_was_sent(flowd_bin, tmp_path):
+    """SIGINT (Ctrl-C) reaches the demo, which stops the camera (its truth then covers exactly
+    the frames it sent), lets the daemon account for them, stops it, and prints the summary."""
+    summary_path = tmp_path / "summary.json"
+    demo = subprocess.Popen(
+        [str(flowd_bin), "demo", "--duration", "600", "--rate", "20", "--size", "256", "--pixel-um", "0.25",
+         "--model", str(DEFAULT_MODEL), "--out", str(tmp_path / "runs"), "--summary-json", str(summary_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=hermetic_env(), stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        truth = None
+        while time.monotonic() < deadline and demo.poll() is None:
+            truth = next((tmp_path / "runs").glob("*/camera/truth.jsonl"), None)
+            if truth is not None and len(truth.read_text().splitlines()) >= 10:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the demo's camera sent no 10 frames within 60 s")
+        demo.send_signal(signal.SIGINT)
+        out, err = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 0, out[-3000:] + err[-3000:]
+    assert "stopped early by a signal" in out
+    s = json.loads(summary_path.read_text())
+    assert 10 <= s["frames_sent"] < 12000
+    assert s["frames_received"] == s["frames_sent"] == len(truth.read_text().splitlines())

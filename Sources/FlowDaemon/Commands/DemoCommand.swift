@@ -213,6 +213,7 @@ struct Demo: AsyncParsableCommand {
             ])
             .withFCS(in: recordDirectory, recording: recording)
         print("")
+        if interrupted { print("flowd demo: stopped early by a signal, after \(framesSent) of \(frames) frames") }
         for line in summary.lines() { print(line) }
         if let summaryJson {
             try summary.write(to: URL(fileURLWithPath: summaryJson))
