@@ -3,6 +3,8 @@ terminal panel), from a real daemon."""
 
 from __future__ import annotations
 
+import os
+import pty
 import queue
 import signal
 import subprocess
@@ -70,6 +72,31 @@ def test_watch_shows_the_counts_of_a_running_daemon_and_exits_with_its_final_cou
     assert status == 0, watch.proc.stderr.read()
     assert rest and rest[-1].endswith("| final") and "frames 5 received" in rest[-1]
     assert not any("\x1b" in line for line in rest)
+
+
+def test_on_a_terminal_watch_redraws_its_panel_in_place(flowd, flowd_bin):
+    """Given a terminal (a pseudo-terminal here), the view is a panel with the per-class bar
+    chart, redrawn in place: ANSI cursor-up-lines and clear-line sequences, not appended lines."""
+    d = flowd(inputs=["pull+bind:tcp://127.0.0.1:{port0}"])
+    main, terminal = pty.openpty()
+    proc = subprocess.Popen([str(flowd_bin), "watch", "--connect", tcp(d.publish_port), "--duration", "1"],
+                            stdout=terminal, stderr=subprocess.PIPE, env=hermetic_env(), stdin=subprocess.DEVNULL)
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the terminal closed: watch has exited
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(main)
+    assert proc.wait(timeout=20) == 0, proc.stderr.read()
+    text = output.decode()
+    assert "\x1b[K" in text  # each line clears what the previous drawing left
+    assert any(f"\x1b[{n}F" in text for n in range(3, 12)), "the panel was never redrawn in place"
+    assert "frames  received 0" in text and "cells   total 0" in text
 
 
 def test_watch_stops_on_ctrl_c(flowd, flowd_bin):
