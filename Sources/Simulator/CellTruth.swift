@@ -15,6 +15,20 @@ public struct CellTruth: Sendable, Codable, Equatable {
     /// True OPD summed over the object, nm · pixel (its phase volume in pixel units).
     public var opdSumNm: Double
 
+    public init(
+        id: Int, cellClass: CellClass, label: Int, x: Double, y: Double, extentPixels: Double, fullyInside: Bool,
+        opdSumNm: Double
+    ) {
+        self.id = id
+        self.cellClass = cellClass
+        self.label = label
+        self.x = x
+        self.y = y
+        self.extentPixels = extentPixels
+        self.fullyInside = fullyInside
+        self.opdSumNm = opdSumNm
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, cellClass = "class", label, x, y, extentPixels = "extent_px", fullyInside = "fully_inside"
         case opdSumNm = "opd_sum_nm_px"

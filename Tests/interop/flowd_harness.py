@@ -354,3 +354,72 @@ class Flowd:
         self.ctx.term()
         if self._stderr_file:
             self._stderr_file.close()
+
+
+# -- the full pipeline: the twin as a camera, cells out, the ground truth ----------------------
+
+#: The default classifier, loaded by the tests that run the full pipeline.
+DEFAULT_MODEL = REPO / "models" / "topgan-default.safetensors"
+
+#: A small, busy twin for `flowd simulate`: 256² frames at 0.25 µm (the default model's pixel
+#: size), 3 mm/s at 200 fps: 60 px per frame.
+SMALL_TWIN = ["--size", "256", "--seed", "11", "--pixel-um", "0.25", "--concentration", "20000",
+              "--velocity-um-s", "3000"]
+#: The daemon's settings for SMALL_TWIN.
+SMALL_TWIN_OPTICS = {"reconstruction.pixel_um": 0.25, "tracking.velocity_px": 60, "tracking.gate_px": 32}
+
+
+def subscribe_cells(d: Flowd) -> zmq.Socket:
+    """A SUB for `cell` and `counts` on the daemon's results, connected once a counts message
+    came through (so that no cell can be missed from here on)."""
+    sub = d.ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.RCVHWM, 0)
+    for topic in (b"cell", b"counts"):
+        sub.setsockopt(zmq.SUBSCRIBE, topic)
+    sub.connect(tcp(d.publish_port))
+    assert sub.poll(10_000), "no counts message reached the cell subscriber"
+    sub.recv_multipart()
+    return sub
+
+
+def stop_and_collect_cells(d: Flowd, sub: zmq.Socket, sent: dict[str, int]) -> tuple[dict, list[dict]]:
+    """Once every camera in `sent` has accounted for its frames, stops the daemon (SIGTERM) and
+    returns its final `counts` and every `cell` message `sub` got before it. The daemon must
+    exit cleanly, and its final count must equal the cell messages."""
+    d.wait_accounted(sent, timeout=60)
+    final, _, rc = d.stop()
+    assert rc == 0, d.stderr()
+    cells = []
+    while sub.poll(5000):
+        topic, body = sub.recv_multipart()
+        message = json.loads(body)
+        if topic == b"cell":
+            cells.append(message)
+        elif message["final"]:
+            sub.close()
+            assert final["cells"]["total"] == len(cells)
+            return final, cells
+    raise AssertionError(f"no final counts after {len(cells)} cells")
+
+
+def load_truth(folder: Path) -> tuple[dict[int, list[dict]], dict[int, str]]:
+    """truth.jsonl of a `flowd simulate` folder: the cells per frame index, and the countable
+    cells (wholly in view in at least one frame: flowd's counting rule) with their class."""
+    frames: dict[int, list[dict]] = {}
+    for line in (Path(folder) / "truth.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        frames[entry["frame"]] = entry["cells"]
+    countable = {cell["id"]: cell["class"] for cells in frames.values() for cell in cells if cell["fully_inside"]}
+    return frames, countable
+
+
+def true_cell(frames: dict[int, list[dict]], seq: int, x: float, y: float) -> dict | None:
+    """The true cell under a published centroid: in frame `seq`, the nearest centre within its
+    cell's extent, or None."""
+    best = None
+    for cell in frames.get(seq, []):
+        distance = ((cell["x"] - x) ** 2 + (cell["y"] - y) ** 2) ** 0.5
+        if distance < cell["extent_px"] and (best is None or distance < best[0]):
+            best = (distance, cell)
+    return best[1] if best else None

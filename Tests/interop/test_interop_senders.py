@@ -8,6 +8,7 @@ as published in `counts`.
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 
 import imagezmq
@@ -15,7 +16,10 @@ import numpy as np
 import pytest
 import zmq
 
-from flowd_harness import accounted, camera, free_port, frame_parts, send_array, tcp
+from flowd_harness import (
+    DEFAULT_MODEL, SMALL_TWIN, SMALL_TWIN_OPTICS, accounted, camera, free_port, frame_parts,
+    load_truth, send_array, stop_and_collect_cells, subscribe_cells, tcp,
+)
 
 N = 120  # frames per sender
 
@@ -233,3 +237,33 @@ def test_camera_ids_beyond_max_cameras_are_pooled_under_other(flowd):
     assert len(counts["cameras"]) <= 3 + 1, sorted(counts["cameras"])
     assert "other" in counts["cameras"]
     assert sum(c["received"] for c in counts["cameras"].values()) == 10
+
+
+def test_an_imagezmq_sender_feeds_the_full_pipeline_with_the_default_model(flowd, flowd_bin, tmp_path):
+    """An acquisition script as labs write it: imagezmq's default REQ/REP `ImageSender` sends
+    the twin's holograms (read from the folder `flowd simulate` wrote) to `flowd run --input
+    rep:` with the default model. Every frame is answered `b"OK"`; the cells come out labelled by
+    the model, as many as the ground truth has, under the sender's name. (imagezmq sends no
+    `seq`, so the cell messages have none and are not matched to true cells one by one.)"""
+    folder = tmp_path / "twin"
+    subprocess.run([str(flowd_bin), "simulate", *SMALL_TWIN, "--frames", "60", "--format", "npy", "--no-truth-maps",
+                    "--out", str(folder)], check=True, capture_output=True)
+    _, countable = load_truth(folder)
+    d = flowd(inputs=["rep:tcp://127.0.0.1:{port0}"], args=["--model", str(DEFAULT_MODEL)],
+              settings=SMALL_TWIN_OPTICS)
+    sub = subscribe_cells(d)
+    sender = imagezmq.ImageSender(connect_to=tcp(d.ports[0]))
+    sender.zmq_socket.setsockopt(zmq.RCVTIMEO, 10000)  # never hang the suite on a lost reply
+    sender.zmq_socket.setsockopt(zmq.LINGER, 0)
+    try:
+        replies = [sender.send_image("rig-1", np.load(path)) for path in sorted((folder / "holograms").glob("*.npy"))]
+    finally:
+        sender.close()
+    assert replies == [b"OK"] * 60
+    final, cells = stop_and_collect_cells(d, sub, {"rig-1": 60})
+    assert len(countable) >= 20
+    assert abs(len(cells) - len(countable)) <= 1, f"{len(cells)} cells published, truth {len(countable)}"
+    classes = {"healthy", "primary_cancer", "metastatic_cancer"}
+    assert all(c["camera"] == "rig-1" and "seq" not in c for c in cells)
+    assert all(c["label"] in classes | {"unknown"} and set(c["probabilities"]) == classes for c in cells)
+    assert set(final["cells"]["by_class"]) <= classes | {"unknown"}

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 
 import numpy as np
@@ -16,15 +17,20 @@ def flowd_bin() -> str:
     return path
 
 
-def test_published_frames_are_frame_message_v1_and_match_the_folder_output(tmp_path):
-    context = zmq.Context.instance()
-    pull = context.socket(zmq.PULL)
+def camera_into_pull(*args: str) -> tuple[zmq.Socket, subprocess.Popen]:
+    """A PULL socket bound on a free port (20 s receive timeout), and `flowd simulate --publish`
+    with `args` sending to it."""
+    pull = zmq.Context.instance().socket(zmq.PULL)
     port = pull.bind_to_random_port("tcp://127.0.0.1")
     pull.setsockopt(zmq.RCVTIMEO, 20000)
-    sender = subprocess.Popen(
-        [flowd_bin(), "simulate", "--publish", f"tcp://127.0.0.1:{port}", "--frames", "4", "--size", "256",
-         "--seed", "3", "--rate", "100", "--out", str(tmp_path / "pub")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sender = subprocess.Popen([flowd_bin(), "simulate", "--publish", f"tcp://127.0.0.1:{port}", *args],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return pull, sender
+
+
+def test_published_frames_are_frame_message_v1_and_match_the_folder_output(tmp_path):
+    pull, sender = camera_into_pull("--frames", "4", "--size", "256", "--seed", "3", "--rate", "100",
+                                    "--out", str(tmp_path / "pub"))
     try:
         messages = [pull.recv_multipart() for _ in range(4)]
     finally:
@@ -44,6 +50,36 @@ def test_published_frames_are_frame_message_v1_and_match_the_folder_output(tmp_p
     assert (tmp_path / "pub" / "reference.npy").exists()
     assert json.loads((tmp_path / "pub" / "twin.json").read_text())["size"] == 256
     assert len((tmp_path / "pub" / "truth.jsonl").read_text().splitlines()) == 4
+
+
+def test_a_camera_streams_until_stopped_and_leaves_the_truth_of_exactly_what_it_sent(tmp_path):
+    """Without --frames the camera runs until SIGINT; it then stops cleanly, and truth.jsonl and
+    twin.json describe exactly the frames that went out. Header times are the twin's camera
+    clock: one frame period (1/--fps, here 5 ms) apart, however fast the frames were sent."""
+    pull, sender = camera_into_pull("--size", "128", "--rate", "400", "--render-ahead", "4",
+                                    "--out", str(tmp_path / "pub"))
+    try:
+        messages = [pull.recv_multipart() for _ in range(20)]
+        sender.send_signal(signal.SIGINT)
+        out, err = sender.communicate(timeout=30)
+        pull.setsockopt(zmq.RCVTIMEO, 2000)  # the frames still on their way
+        while True:
+            try:
+                messages.append(pull.recv_multipart())
+            except zmq.Again:
+                break
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+        pull.close()
+    assert sender.returncode == 0, err
+    assert "stopped by a signal" in out
+    headers = [json.loads(header) for header, _ in messages]
+    assert [h["seq"] for h in headers] == list(range(len(messages)))
+    assert {b["t_ns"] - a["t_ns"] for a, b in zip(headers, headers[1:])} == {5_000_000}
+    lines = [json.loads(line) for line in (tmp_path / "pub" / "truth.jsonl").read_text().splitlines()]
+    assert [line["frame"] for line in lines] == list(range(len(messages)))
+    assert json.loads((tmp_path / "pub" / "twin.json").read_text())["frames"] == len(messages)
 
 
 def test_simulate_needs_a_destination():

@@ -2,7 +2,7 @@ import Protocol
 import ZeroMQ
 
 /// A camera on the network: sends frame message v1 (`[JSON header, raw pixels]`, the pyzmq
-/// `send_array` layout) on a PUB or PUSH socket. The simulator and the demo are cameras too.
+/// `send_array` layout) on a PUB or PUSH socket. The simulator is a camera too.
 final class FramePublisher {
     enum Kind: String, CaseIterable {
         case pub, push
@@ -14,15 +14,26 @@ final class FramePublisher {
     init(context: ZMQContext, kind: Kind, endpoint: String, bind: Bool) throws(ZMQError) {
         socket = try ZMQSocket(context: context, kind: kind == .pub ? .pub : .push, linger: 2000)
         try socket.setSendHighWaterMark(100)
+        // A blocked send wakes up this often to ask whether to give up (see send).
+        try socket.setSendTimeout(milliseconds: 200)
         if bind { try socket.bind(endpoint) } else { try socket.connect(endpoint) }
     }
 
-    /// Sends one frame; blocks while a PUSH peer's queue is full (a PUB socket drops instead,
-    /// as a real camera's would).
-    func send(_ frame: Frame) throws {
+    /// Sends one frame. A PUSH socket waits while its peer's queue is full or no peer is
+    /// connected (a PUB socket drops instead, as a real camera's would), asking `giveUp` every
+    /// 200 ms; returns `false` when it gave up and the frame was not sent.
+    func send(_ frame: Frame, giveUp: () -> Bool) throws -> Bool {
         let header = frame.header.jsonBytes()
-        try header.withUnsafeBytes { headerBytes in
-            try frame.pixels.withUnsafeBytes { pixelBytes in try socket.send([headerBytes, pixelBytes]) }
+        while true {
+            do {
+                try header.withUnsafeBytes { headerBytes in
+                    try frame.pixels.withUnsafeBytes { pixelBytes in try socket.send([headerBytes, pixelBytes]) }
+                }
+                return true
+            } catch let error as ZMQError where error.isTimeout {
+                // Nothing went out: libzmq accepts a multipart message whole or not at all.
+                if giveUp() { return false }
+            }
         }
     }
 }

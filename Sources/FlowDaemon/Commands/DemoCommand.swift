@@ -5,136 +5,236 @@ import Protocol
 import Simulator
 import ZeroMQ
 
-/// `flowd demo`: the README's main job. The digital twin, as a camera, sends holograms over
-/// loopback ZeroMQ to a real `flowd run` child process, whose live `counts` are shown here; at
-/// the end every frame sent must be accounted for as received, malformed or dropped.
+/// `flowd demo`: the README's main job. Two child processes talk over loopback ZeroMQ, as on a
+/// rig: the digital twin as a camera (`flowd simulate --publish`) and the daemon (`flowd run`
+/// with the default model). The demo watches the daemon's result stream live, then scores what
+/// it published against the twin's ground truth.
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run flowd against a loopback camera and show its live frame statistics.")
+        abstract: "Run the simulated camera and the daemon side by side, show the live counts, and score them against the ground truth.",
+        discussion: """
+            Each run gets a folder under --out (printed at the start) holding the camera's ground \
+            truth (camera/truth.jsonl, twin.json, reference.npy), the logs of both processes, and \
+            the daemon's records (records/, when this flowd has record.dir). The camera sends \
+            --duration × --rate frames; Ctrl-C stops early and still prints the summary of what \
+            was sent. The optics are the daemon's defaults (0.107 µm pixels, 633 nm, 187 px per \
+            frame) unless --pixel-um; docs/simulator.md explains the summary.
+            """)
 
-    @Option(help: "Seconds to send frames.")
-    var duration: Double = 10
+    @Option(help: "Seconds of camera frames to send (frames = duration × rate).")
+    var duration: Double = 60
 
-    @Option(help: "Frames per second the camera sends.")
-    var rate: Double = 100
+    @Option(help: "Frames per second the camera sends (wall clock).")
+    var rate: Double = 15
 
-    @Option(help: "Frame size, pixels per side.")
+    @Option(help: "Frame size, pixels per side (even, 64–4096).")
     var size: Int = 1024
 
-    @Option(help: "Classifier model file; without it cells are counted but not classified.")
+    @Option(help: "Cells per µL of sample (the twin's concentration).")
+    var concentration: Double = 15000
+
+    @Option(
+        help: ArgumentHelp(
+            "Pixel size in the sample plane, µm, of the camera and the daemon (default: the daemon's, 0.107).",
+            discussion: "The daemon's tracking settings follow: 20 µm of flow per frame, an 8 µm gate."))
+    var pixelUm: Double?
+
+    @Option(help: "Random seed of the twin: the same seed gives the same cells.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Classifier model file.")
     var model: String = "models/topgan-default.safetensors"
 
+    @Option(help: "Folder for the runs; each run gets a new subfolder.")
+    var out: String = "out/demo"
+
+    @Option(help: "Also write the summary as JSON to this file.")
+    var summaryJson: String?
+
+    func validate() throws {
+        guard duration > 0, rate > 0, concentration > 0 else {
+            throw ValidationError("--duration, --rate and --concentration must be positive")
+        }
+        guard (64...4096).contains(size), size % 2 == 0 else { throw ValidationError("--size must be even, 64–4096") }
+        if let pixelUm, !(pixelUm > 0.01 && pixelUm < 10) { throw ValidationError("--pixel-um must be in 0.01–10 µm") }
+        guard FileManager.default.fileExists(atPath: model) else {
+            throw ValidationError("no model file at \(model): run from the repository root, or give --model PATH")
+        }
+    }
+
     func run() async throws {
-        guard duration > 0, rate > 0, (16...4096).contains(size) else {
-            throw ValidationError("--duration and --rate must be positive, --size from 16 to 4096")
-        }
-        // The digital twin's holograms of flowing cells, up to a second's worth computed up front
-        // and replayed with increasing seq, so that the camera keeps up with any --rate.
-        var flow = FlowConfiguration()
-        (flow.width, flow.height, flow.frameRate) = (size, size, rate)
-        var twin = try DigitalTwin(flow: flow, optics: RigOptics())
-        print("flowd demo: simulating holograms of flowing cells…")
-        let shots = (0..<min(Int(rate.rounded(.up)), 200)).map { _ in twin.nextFrame().frame }
+        let stop = StopSignals()
+        let frames = max(Int((duration * rate).rounded()), 1)
+        let runDirectory = try Self.makeRunDirectory(under: out)
+        let cameraDirectory = runDirectory.appendingPathComponent("camera")
+        let recordDirectory = runDirectory.appendingPathComponent("records")
+        print("flowd demo: run folder \(runDirectory.path)")
 
-        let inputPort = try freeLoopbackPort(), publishPort = try freeLoopbackPort()
-        let input = "tcp://127.0.0.1:\(inputPort)", results = "tcp://127.0.0.1:\(publishPort)"
-        let daemon = Process()
-        daemon.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        daemon.arguments = [
-            "run", "--input", "pull+bind:\(input)", "--publish", results, "--set", "publish.counts_interval_s=0.5",
-            "--set", "log.level=warning", "--set", "metrics.listen=127.0.0.1:0",
+        let input = "tcp://127.0.0.1:\(try freeLoopbackPort())"
+        let results = "tcp://127.0.0.1:\(try freeLoopbackPort())"
+        var daemonArguments = [
+            "run", "--input", "pull+bind:\(input)", "--publish", results, "--model", model,
+            "--set", "publish.counts_interval_s=0.5", "--set", "metrics.listen=off",
         ]
-        if FileManager.default.fileExists(atPath: model) {
-            daemon.arguments! += ["--model", model]
-        } else {
-            print("flowd demo: no model file at \(model); cells are counted but not classified")
+        var cameraOptics: [String] = []
+        if let pixelUm {
+            // The same optics on both sides, and the tracker told how far a cell moves per frame.
+            cameraOptics = ["--pixel-um", "\(pixelUm)"]
+            daemonArguments += [
+                "--set", "reconstruction.pixel_um=\(pixelUm)",
+                "--set", "tracking.velocity_px=\(FlowConfiguration().umPerFrame / pixelUm)",
+                "--set", "tracking.gate_px=\(8 / pixelUm)",
+            ]
         }
-        try daemon.run()
-        defer { if daemon.isRunning { daemon.terminate() } }
-        print("flowd demo: flowd run (pid \(daemon.processIdentifier)) receives on \(input), publishes on \(results)")
+        // Keys that other builds of flowd add: passed only when this build knows them.
+        var recording = false
+        if ConfigKey.named("record.dir") != nil {
+            daemonArguments += ["--set", "record.dir=\(recordDirectory.path)"]
+            recording = true
+        }
+        if ConfigKey.named("control.endpoint") != nil {
+            daemonArguments += ["--set", "control.endpoint=tcp://127.0.0.1:\(try freeLoopbackPort())"]
+        }
 
+        // Subscribe before the daemon starts, so that once its first counts arrive no cell can
+        // be missed.
         let context = ZMQContext()
-        let subscriber = try CountsSubscriber(context: context, endpoint: results)
-        let camera = try FramePublisher(context: context, kind: .push, endpoint: input, bind: false)
-        print("camera: the digital twin, \(size)×\(size) 8-bit holograms at \(Int(rate)) frames/s for \(duration) s\n")
-
-        let start = Date()
-        var sent: UInt64 = 0
-        var lastShown = start
-        var previous: CountsMessage?
-        while Date().timeIntervalSince(start) < duration {
-            let due = UInt64(Date().timeIntervalSince(start) * rate) + 1
-            while sent < due {
-                let shot = shots[Int(sent % UInt64(shots.count))]
-                var header = shot.header
-                (header.seq, header.timeNanoseconds) = (sent, Int64(Date().timeIntervalSince1970 * 1e9))
-                try camera.send(Frame(header: header, pixels: shot.pixels))
-                sent += 1
-            }
-            if Date().timeIntervalSince(lastShown) >= 0.5, let counts = try subscriber.next() {
-                show(counts, sent: sent, previous: previous)
-                previous = counts
-                lastShown = Date()
-            }
-            try await Task.sleep(for: .milliseconds(2))
+        let subscriber = try ResultSubscriber(context: context, endpoint: results)
+        let daemon = try FlowdChild("flowd run", arguments: daemonArguments, log: runDirectory.appendingPathComponent("flowd-run.log"))
+        var camera: FlowdChild?
+        defer {
+            // Whatever went wrong, leave no child behind.
+            camera?.send(SIGKILL)
+            daemon.send(SIGKILL)
         }
+        print("flowd demo: flowd run (pid \(daemon.pid)) with \(model): camera input \(input), results \(results)")
 
-        // Stop the daemon as systemd would, and read its final counts.
-        try await Task.sleep(for: .milliseconds(500))
-        kill(daemon.processIdentifier, SIGTERM)
+        var view = LiveView(endpoint: results)
+        view.classOrder = CellClass.labelled.map(\.rawValue)
+        let screen = LiveScreen()
+        var cells: [CellMessage] = []
         var final: CountsMessage?
-        let deadline = Date().addingTimeInterval(5)
-        while final == nil, Date() < deadline {
-            if let counts = try subscriber.next(), counts.final { final = counts }
+        /// Reads one message (waiting up to 100 ms) into the view and the record of cells;
+        /// `false` when none came.
+        @discardableResult func pump() throws -> Bool {
+            guard let message = try subscriber.next(waitingUpTo: 100) else { return false }
+            view.observe(message)
+            switch message {
+            case .cell(let cell): cells.append(cell)
+            case .counts(let counts) where counts.final: final = counts
+            case .undecodable(let topic, let reason): screen.log("flowd demo: unreadable \(topic) message: \(reason)")
+            default: break
+            }
+            return true
         }
-        daemon.waitUntilExit()
-        guard let final else {
-            throw ValidationError("flowd run did not publish its final counts (exit status \(daemon.terminationStatus))")
+        func failed(_ child: FlowdChild, _ what: String) -> DemoError {
+            DemoError("\(child.name) \(what) (status \(child.exitStatus.map(String.init) ?? "running")); "
+                + "the end of \(child.log.path):\n\(child.logTail())")
         }
+
+        let startDeadline = ContinuousClock.now + .seconds(60)
+        while view.latest == nil {
+            guard daemon.isRunning else { throw failed(daemon, "exited at start-up") }
+            guard !stop.isRequested else { throw DemoError("stopped before the camera started") }
+            guard ContinuousClock.now < startDeadline else { throw failed(daemon, "published no counts within 60 s") }
+            try pump()
+        }
+
+        let cameraArguments = [
+            "simulate", "--publish", input, "--frames", "\(frames)", "--rate", "\(rate)", "--size", "\(size)",
+            "--concentration", "\(concentration)", "--seed", "\(seed)", "--out", cameraDirectory.path,
+        ] + cameraOptics
+        let cameraChild = try FlowdChild("flowd simulate", arguments: cameraArguments, log: runDirectory.appendingPathComponent("camera.log"))
+        camera = cameraChild
+        screen.log(
+            "flowd demo: camera (pid \(cameraChild.pid)): the digital twin, \(size)×\(size) 8-bit holograms, "
+                + "\(frames) frames at \(rate) frames/s, \(Int(concentration)) cells/µL, seed \(seed)")
+        let cameraStart = ContinuousClock.now
+
+        // The camera runs; Ctrl-C stops it (it keeps the truth of what it sent).
+        var interrupted = false
+        while cameraChild.isRunning {
+            if stop.isRequested && !interrupted {
+                interrupted = true
+                cameraChild.send(SIGINT)
+            }
+            guard daemon.isRunning else { throw failed(daemon, "stopped while the camera was sending") }
+            try pump()
+            view.notes = ["camera  " + (cameraChild.latestLine ?? "starting")]
+            screen.update(view)
+        }
+        let cameraSeconds = (ContinuousClock.now - cameraStart).seconds
+        guard cameraChild.exitStatus == 0 else { throw failed(cameraChild, "failed") }
+        let truthURL = cameraDirectory.appendingPathComponent("truth.jsonl")
+        let truth = GroundTruth(frames: try TruthFile.read(truthURL))
+        let framesSent = truth.frames.count
+        view.notes = ["camera  " + (cameraChild.latestLine ?? "done")]
+
+        // Every frame sent must reach the daemon before it is told to stop: wait while the
+        // count grows.
+        var lastProgress = ContinuousClock.now
+        var accounted: UInt64 = 0
+        while let counts = view.latest, counts.frames.received + counts.frames.malformed + counts.frames.dropped < framesSent,
+            ContinuousClock.now - lastProgress < .seconds(10), !stop.isRequested
+        {
+            let now = counts.frames.received + counts.frames.malformed + counts.frames.dropped
+            if now > accounted { (accounted, lastProgress) = (now, ContinuousClock.now) }
+            guard daemon.isRunning else { throw failed(daemon, "stopped before the last frames arrived") }
+            try pump()
+            screen.update(view)
+        }
+
+        // Stop the daemon as systemd would: it drains its queue, publishes every cell still in
+        // view, then its final counts.
+        daemon.send(SIGTERM)
+        let stopDeadline = ContinuousClock.now + .seconds(120)
+        var lastMessage = ContinuousClock.now
+        while final == nil, ContinuousClock.now < stopDeadline {
+            if try pump() {
+                lastMessage = ContinuousClock.now
+            } else if !daemon.isRunning, ContinuousClock.now - lastMessage > .seconds(2) {
+                break  // exited, and nothing more is coming
+            }
+            screen.update(view)
+        }
+        screen.finish(view)
+        guard let final else { throw failed(daemon, "published no final counts") }
+        guard await daemon.waitForExit(upTo: 30), daemon.exitStatus == 0 else { throw failed(daemon, "did not stop cleanly") }
+
+        let summary = DemoSummary(
+            comparison: TruthComparison(
+                cells: cells, cellsCounted: Int(final.cells.total), truth: truth,
+                classes: CellClass.labelled.map(\.rawValue)),
+            frames: final.frames, framesSent: framesSent, cameraSeconds: cameraSeconds, cellMessages: cells.count,
+            fcsPath: nil, fcsNote: nil, runDirectory: runDirectory.path, truthPath: truthURL.path, model: model,
+            twin: [
+                "size": Double(size), "pixel_um": pixelUm ?? OpticsOptions.defaultPixelUm, "concentration": concentration,
+                "seed": Double(seed), "rate": rate,
+            ])
+            .withFCS(in: recordDirectory, recording: recording)
         print("")
-        show(final, sent: sent, previous: nil)
-        let frames = final.frames
-        let accounted = frames.received + frames.malformed + frames.dropped
-        print("\nsummary: sent \(sent), received \(frames.received), malformed \(frames.malformed), "
-            + "dropped \(frames.dropped); flowd exited with status \(daemon.terminationStatus)")
-        guard accounted == sent, daemon.terminationStatus == 0 else {
-            throw ValidationError("\(sent - min(sent, accounted)) frames unaccounted for")
+        if interrupted { print("flowd demo: stopped early by a signal, after \(framesSent) of \(frames) frames") }
+        for line in summary.lines() { print(line) }
+        if let summaryJson {
+            try summary.write(to: URL(fileURLWithPath: summaryJson))
+            print("  JSON      \(summaryJson)")
         }
-        print("every frame accounted for.")
+        let unaccounted = framesSent - Int(final.frames.received + final.frames.malformed + final.frames.dropped)
+        guard unaccounted == 0 else { throw DemoError("\(unaccounted) frames sent never reached the daemon") }
     }
 
-    /// One line of live statistics; the rate is taken between two `counts` messages.
-    private func show(_ counts: CountsMessage, sent: UInt64, previous: CountsMessage?) {
-        let f = counts.frames
-        var line = String(
-            format: "t=%5.1fs  sent %6d  received %6d  malformed %3d  dropped %5d  gaps %3d",
-            counts.uptimeSeconds, sent, f.received, f.malformed, f.dropped, f.gaps)
-        if let previous, counts.uptimeSeconds > previous.uptimeSeconds {
-            let rate = Double(f.received - previous.frames.received) / (counts.uptimeSeconds - previous.uptimeSeconds)
-            let megabytes = counts.cameras.values.reduce(0) { $0 + $1.bytes } / 1_000_000
-            line += String(format: "  %6.1f frames/s  %6d MB in", rate, megabytes)
+    /// A new folder `out/YYYYmmdd-HHMMSS` (with a suffix if that exists).
+    static func makeRunDirectory(under out: String) throws -> URL {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        let stamp = formatter.string(from: Date())
+        let root = URL(fileURLWithPath: out)
+        for attempt in 0..<100 {
+            let url = root.appendingPathComponent(attempt == 0 ? stamp : "\(stamp)-\(attempt)")
+            guard !FileManager.default.fileExists(atPath: url.path) else { continue }
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            return url.standardizedFileURL
         }
-        let byClass = counts.cells.byClass.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-        line += "  | cells \(counts.cells.total)" + (byClass.isEmpty ? "" : ": " + byClass.joined(separator: ", "))
-        print(line)
+        throw DemoError("no free run folder name under \(root.path)")
     }
-}
-
-/// A TCP port on 127.0.0.1 that was free a moment ago (the OS's pick for port 0).
-func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw ValidationError("cannot create a socket: errno \(errno)") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-        }
-    }
-    guard ok else { throw ValidationError("cannot find a free loopback port: errno \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

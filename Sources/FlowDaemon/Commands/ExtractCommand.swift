@@ -78,7 +78,6 @@ struct Extract: AsyncParsableCommand {
         var tracker = FlowTracker(configuration: .init(velocity: [velocity, 0], gatePixels: 8 / parameters.pixelUm))
         var tracks: [FlowTracker.Track] = []
         var truthByFrame: [Int: [CellTruth]] = [:]
-        var truthIDs = Set<Int>()
         var frameCount = 0
         while let (index, image, truth) = try source.next() {
             let cells: [DetectedCell]
@@ -86,33 +85,24 @@ struct Extract: AsyncParsableCommand {
                 throw HologramFileError("frame \(index): \(error.description)")
             }
             tracks += tracker.update(frame: index, cells: cells)
-            if let truth {
-                truthByFrame[index] = truth
-                truthIDs.formUnion(truth.filter(\.fullyInside).map(\.id))
-            }
+            if let truth { truthByFrame[index] = truth }
             frameCount += 1
         }
         tracks += tracker.finish()
         // Each cell counts once, if it was wholly in view at least once.
         let counted = tracks.filter(\.wasWhollyInView).sorted { $0.best.frame < $1.best.frame }
-        try write(counted, truthByFrame: truthByFrame, parameters: parameters)
+        let truth = truthByFrame.isEmpty ? nil : GroundTruth(frames: truthByFrame)
+        try write(counted, truth: truth, parameters: parameters)
         var summary = "flowd extract: \(counted.count) cells from \(frameCount) frames → \(out)"
-        if !truthByFrame.isEmpty {
-            let error = Double(counted.count - truthIDs.count) / Double(max(truthIDs.count, 1)) * 100
-            summary += String(format: "\n  truth: %d cells wholly in view; count error %+.2f %%", truthIDs.count, error)
+        if let truth {
+            let trueCount = truth.countable.count
+            let error = Double(counted.count - trueCount) / Double(max(trueCount, 1)) * 100
+            summary += String(format: "\n  truth: %d cells wholly in view; count error %+.2f %%", trueCount, error)
         }
         print(summary)
     }
 
-    /// The truth cell an appearance lies on, if any.
-    private func owner(_ a: FlowTracker.Appearance, _ truthByFrame: [Int: [CellTruth]]) -> CellTruth? {
-        truthByFrame[a.frame]?.first { t in
-            let dx = a.cell.x - t.x, dy = a.cell.y - t.y
-            return (dx * dx + dy * dy).squareRoot() < t.extentPixels
-        }
-    }
-
-    private func write(_ tracks: [FlowTracker.Track], truthByFrame: [Int: [CellTruth]], parameters: ReconstructionParameters) throws {
+    private func write(_ tracks: [FlowTracker.Track], truth: GroundTruth?, parameters: ReconstructionParameters) throws {
         let s = parameters.cropSize
         var opd: [Float] = []
         opd.reserveCapacity(tracks.count * s * s)
@@ -122,10 +112,10 @@ struct Extract: AsyncParsableCommand {
         for track in tracks {
             let best = track.best
             opd += best.cell.crop
-            let truth = owner(best, truthByFrame)
-            labels.append(Int64(truth?.label ?? -1))
-            truthIDs.append(Int64(truth?.id ?? -1))
-            truthClasses.append(truth?.cellClass.rawValue ?? "none")
+            let owner = truth?.cell(frame: best.frame, x: best.cell.x, y: best.cell.y)
+            labels.append(Int64(owner?.label ?? -1))
+            truthIDs.append(Int64(owner?.id ?? -1))
+            truthClasses.append(owner?.cellClass.rawValue ?? "none")
             frames.append(Int64(best.frame))
             appearances.append(Int64(track.appearances.count))
             xs.append(Float(best.cell.x))
@@ -142,7 +132,7 @@ struct Extract: AsyncParsableCommand {
         npz.add("appearances", try NumPyArray(int64: appearances, shape: [n]))
         npz.add("x", try NumPyArray(float32: xs, shape: [n]))
         npz.add("y", try NumPyArray(float32: ys, shape: [n]))
-        if !truthByFrame.isEmpty {
+        if truth != nil {
             npz.add("truth_id", try NumPyArray(int64: truthIDs, shape: [n]))
             npz.add("truth_class", strings: truthClasses)
         }

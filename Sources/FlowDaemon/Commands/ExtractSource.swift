@@ -55,15 +55,8 @@ struct ExtractSource {
         if let data = try? Data(contentsOf: root.appendingPathComponent("twin.json")) {
             meta = try? JSONDecoder().decode(TwinMetadata.self, from: data)
         }
-        var truth: [Int: [CellTruth]] = [:]
-        if let text = try? String(contentsOf: root.appendingPathComponent("truth.jsonl"), encoding: .utf8) {
-            for line in text.split(separator: "\n") {
-                guard let entry = try? JSONDecoder().decode(TruthLine.self, from: Data(line.utf8)) else {
-                    throw HologramFileError("\(root.path)/truth.jsonl: unreadable line \(line.prefix(80))")
-                }
-                truth[entry.frame] = entry.cells
-            }
-        }
+        let truthURL = root.appendingPathComponent("truth.jsonl")
+        let truth = fm.fileExists(atPath: truthURL.path) ? try TruthFile.read(truthURL) : [:]
         var index = 0
         let truthOrNil = truth.isEmpty ? nil : truth
         return ExtractSource(
