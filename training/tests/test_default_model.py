@@ -21,7 +21,7 @@ MODEL = REPO / "models" / "topgan-default.safetensors"
 def twin_cells(tmp_path_factory):
     """A few dozen real twin crops, made the way the rig makes them (flowd extract)."""
     out = tmp_path_factory.mktemp("twin") / "cells.npz"
-    r = run_flowd("extract", "--simulate", "24", "--seed", "99", "--pixel-um", "0.25", "--concentration", "8000",
+    r = run_flowd("extract", "--simulate", "24", "--seed", "99", "--concentration", "16000",
                   "--out", str(out))
     assert r.returncode == 0, r.stderr
     return np.load(out)["opd"]
