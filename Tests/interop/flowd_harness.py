@@ -162,6 +162,13 @@ class Flowd:
         if supports_key(self.binary, "metrics.listen"):
             # The metrics port defaults to a fixed port; tests run daemons side by side.
             self.settings["metrics.listen"] = "off"
+        if supports_key(self.binary, "control.endpoint"):
+            # So does the control socket (a test that needs it passes its own endpoint).
+            self.settings["control.endpoint"] = ""
+        #: Where this daemon records its runs (never the user's state directory).
+        self.record_dir = self.workdir / "runs"
+        if supports_key(self.binary, "record.flush_interval_s"):  # "record.dir=?" would be valid
+            self.settings["record.dir"] = str(self.record_dir)
         self.settings.update(settings or {})
         self.env = hermetic_env(env)
         self.with_publish = publish
@@ -331,6 +338,44 @@ class Flowd:
                 pass
         self.returncode = self.proc.returncode
         return final, exited_at - start, self.proc.returncode
+
+    def subscribe_cells(self) -> zmq.Socket:
+        """A SUB for the `cell` and `counts` topics, returned once a counts message came through
+        it: from then on no cell can be missed. Closed with the harness."""
+        sub = self.socket(zmq.SUB)
+        sub.setsockopt(zmq.RCVHWM, 0)
+        for topic in (b"cell", b"counts"):
+            sub.setsockopt(zmq.SUBSCRIBE, topic)
+        sub.connect(tcp(self.publish_port))
+        assert sub.poll(10_000), "no counts message reached the cell subscriber"
+        sub.recv_multipart()
+        return sub
+
+    def runs(self) -> list[Path]:
+        """The run directories recorded so far, oldest first."""
+        return sorted(p for p in self.record_dir.iterdir() if p.is_dir()) if self.record_dir.exists() else []
+
+    def control(self, request: dict | bytes | list[bytes], endpoint: str, timeout: float = 30.0) -> dict:
+        """Sends one request to the control socket at `endpoint` (a dict as JSON, raw bytes, or a
+        list of parts) and returns the decoded JSON reply."""
+        sock = self.socket(zmq.REQ)
+        sock.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
+        sock.connect(endpoint)
+        if isinstance(request, dict):
+            sock.send_json(request)
+        elif isinstance(request, list):
+            sock.send_multipart(request)
+        else:
+            sock.send(request)
+        try:
+            reply = sock.recv_json()
+        except zmq.Again:
+            self._check_alive()
+            raise AssertionError(f"no control reply to {request!r} within {timeout} s\n{self._tail()}")
+        finally:
+            self._sockets.remove(sock)
+            sock.close(linger=0)
+        return reply
 
     def socket(self, kind: int) -> zmq.Socket:
         """A sender socket in this harness's context, closed (LINGER 0) with the harness."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 
-import zmq
 
 from flowd_harness import EX_UNAVAILABLE, camera, free_port, hermetic_env, tcp
 
@@ -28,15 +27,7 @@ def test_simulated_camera_to_cell_messages(flowd, flowd_bin, tmp_path):
     d = flowd(inputs=["pull+bind:tcp://127.0.0.1:{port0}"], settings={
         "reconstruction.pixel_um": 0.25, "tracking.velocity_px": meta["pixels_per_frame"], "tracking.gate_px": 32,
     })
-    sub = d.ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.RCVHWM, 0)
-    for topic in (b"cell", b"counts"):
-        sub.setsockopt(zmq.SUBSCRIBE, topic)
-    sub.connect(tcp(d.publish_port))
-    # Connected once a counts message comes through: no cell can be missed from here on.
-    assert sub.poll(10_000), "no counts message reached the cell subscriber"
-    sub.recv_multipart()
+    sub = d.subscribe_cells()
 
     subprocess.run([flowd_bin, "simulate", *TWIN, "--publish", tcp(d.ports[0]), "--rate", "100"],
                    check=True, capture_output=True)
@@ -52,7 +43,6 @@ def test_simulated_camera_to_cell_messages(flowd, flowd_bin, tmp_path):
             cells.append(message)
         elif message["final"]:
             break
-    sub.close()
     assert len(truth) >= 20
     assert abs(len(cells) - len(truth)) <= 1, f"{len(cells)} cells published, truth {len(truth)}"
     assert final["cells"]["total"] == len(cells)
