@@ -65,6 +65,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
@@ -72,7 +73,10 @@ let package = Package(
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FlowDaemonTests",
-            dependencies: ["FlowDaemon", "FrameIngest", "Protocol", "Reconstruction", "Simulator", "InferenceTestSupport"],
+            dependencies: [
+                "FlowDaemon", "FrameIngest", "Protocol", "Reconstruction", "Simulator", "InferenceTestSupport",
+                "CMallocCounter",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "FrameIngestTests", dependencies: ["FrameIngest", "ZeroMQ", "Protocol"],

@@ -3,14 +3,18 @@ import Foundation
 import FrameIngest
 import Inference
 import Logging
+import Protocol
 import ServiceLifecycle
+import UnixSignals
 import ZeroMQ
 
 /// The flowd daemon: every socket bound and every service wired, ready to ``run()``.
 ///
-/// Construction binds and connects all sockets, so that a bad endpoint fails before systemd is
-/// told READY. ``run()`` runs the services until SIGTERM or SIGINT, then stops gracefully:
-/// stop receiving, drain, publish the final `counts`, return.
+/// Construction binds and connects all sockets and loads the model, so that a bad endpoint or
+/// model fails before systemd is told READY; it also starts the first run's record (a record
+/// directory that cannot be written is logged and counted, never fatal). ``run()`` runs the
+/// services until SIGTERM or SIGINT, then stops gracefully: stop receiving, drain, end the
+/// run's record, publish the final `counts`, return. SIGHUP reloads the config and the model.
 struct Daemon: Sendable {
     let config: DaemonConfig
     let ingest: FrameIngest
@@ -19,8 +23,15 @@ struct Daemon: Sendable {
     private let context: ZMQContext
     private let group: ServiceGroup
 
-    /// Throws ``ZMQError`` or ``MetricsServer/ServerError`` naming the endpoint that failed.
-    init(config: DaemonConfig, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) throws {
+    /// Throws ``ZMQError`` or ``MetricsServer/ServerError`` naming the endpoint that failed, or
+    /// ``ModelError`` for a model that does not load.
+    /// - Parameters:
+    ///   - threshold: the log level every logger follows (SIGHUP may change it).
+    ///   - loadConfig: loads the config from the same sources as `config` (for SIGHUP).
+    init(
+        config: DaemonConfig, logger: Logger, threshold: LogThreshold,
+        loadConfig: @escaping @Sendable () throws -> DaemonConfig, notifier: SystemdNotifier = SystemdNotifier()
+    ) async throws {
         self.config = config
         self.logger = logger
         let context = ZMQContext()
@@ -33,34 +44,57 @@ struct Daemon: Sendable {
         let frameLatency = LatencyHistogram()
         let workerCount = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
         let startNanoseconds = DispatchTime.now().uptimeNanoseconds
+        let modelFile = try config.pipeline.modelPath.isEmpty ? nil : ModelFile(path: config.pipeline.modelPath)
+        let recorder = RunRecorder(
+            root: RecordDirectory.resolve(configured: config.record.directory),
+            layout: CellEventLayout(modelClasses: modelFile?.model.classes ?? [], maxCameras: config.ingest.maxCameras),
+            maxCameras: config.ingest.maxCameras + 1,
+            maxCameraBytes: max(FrameHeader.maxCameraIDBytes, config.inputs.map(\.endpoint.utf8.count).max() ?? 0),
+            logger: logger)
         let pipeline = try Self.makePipeline(
-            config: config, workers: workerCount, ingest: ingest, publisher: publisher, rejectLog: malformedLog,
-            startNanoseconds: startNanoseconds, logger: logger)
+            config: config, model: modelFile?.model, workers: workerCount, ingest: ingest, publisher: publisher,
+            recorder: recorder, rejectLog: malformedLog, startNanoseconds: startNanoseconds, logger: logger)
         let workers = FrameWorkers(queue: ingest.queue, count: workerCount, idle: pipeline.idle) { frame, worker in
             pipeline.process(frame, worker: worker)
             frameLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - frame.arrivalNanoseconds)
         }
+        let countsSource = CountsSource(counters: ingest.counters, cells: pipeline.tally, startNanoseconds: startNanoseconds)
         let counts = CountsService(
-            publisher: publisher, ingest: ingest, cells: pipeline.tally, notifier: notifier,
+            publisher: publisher, ingest: ingest, counts: countsSource, notifier: notifier,
             interval: .milliseconds(Int64(config.countsIntervalSeconds * 1000)),
-            staleAfterSeconds: config.staleAfterSeconds,
-            startNanoseconds: startNanoseconds, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: counts)]
+            staleAfterSeconds: config.staleAfterSeconds, logger: logger)
+        let control = DaemonControl(
+            config: config, model: modelFile?.info, pipeline: pipeline, recorder: recorder, counts: countsSource,
+            threshold: threshold, loadConfig: loadConfig, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: counts),
+            .init(
+                service: RecordingService(
+                    recorder: recorder, counts: countsSource,
+                    interval: .milliseconds(Int64(config.record.flushIntervalSeconds * 1000)))),
+        ]
         if let listen = config.metricsListen {
             let metrics = DaemonMetrics(
-                ingest: ingest, pipeline: pipeline, startNanoseconds: startNanoseconds, frameLatency: frameLatency)
+                ingest: ingest, pipeline: pipeline, recorder: recorder, startNanoseconds: startNanoseconds,
+                frameLatency: frameLatency)
             let server = try MetricsServer(listen: listen, metrics: metrics.render) {
                 let alive = ingest.receiversAlive()
                 return .init(healthy: alive, detail: alive ? "ok" : "a receive thread is not turning")
             }
             services.append(.init(service: MetricsService(server: server, logger: logger)))
         }
+        services.append(.init(service: PipelineService(ingest: ingest, workers: workers, pipeline: pipeline, logger: logger)))
+        if let endpoint = config.controlEndpoint {
+            let server = try ControlServer(endpoint: endpoint, context: context, control: control, logger: logger)
+            services.append(.init(service: ControlService(server: server, logger: logger)))
+        }
         services += [
-            .init(service: PipelineService(ingest: ingest, workers: workers, pipeline: pipeline, logger: logger)),
+            .init(service: ReloadService(hangups: await UnixSignalsSequence(trapping: .sighup), control: control)),
             .init(service: SystemdService(notifier: notifier, ingest: ingest, workers: workers)),
         ]
-        // Shut down in reverse order: systemd hears STOPPING first, the pipeline drains, and
-        // the counts service publishes the final counts last.
+        // Shut down in reverse order: systemd hears STOPPING first, SIGHUP and control commands
+        // stop, the pipeline drains, the run's record ends, and the counts service publishes
+        // the final counts last.
         group = ServiceGroup(
             configuration: .init(
                 services: services,
@@ -69,23 +103,20 @@ struct Daemon: Sendable {
         self.ingest = ingest
         self.publisher = publisher
         self.context = context
+        control.startRecording()
         logger.info(
             "flowd ready: libzmq \(ZMQContext.libraryVersion), \(workerCount) workers, publishing on \(publisher.endpoint)")
     }
 
-    /// Loads the model and the reference file, if configured: a file that does not load stops
-    /// the daemon here, before systemd hears READY, with the loader's message.
+    /// Loads the reference file, if configured: a file that does not load stops the daemon
+    /// here, before systemd hears READY, with the loader's message. Each published cell is also
+    /// recorded (in the order published).
     private static func makePipeline(
-        config: DaemonConfig, workers: Int, ingest: FrameIngest, publisher: ResultPublisher, rejectLog: RateLimitedLog,
-        startNanoseconds: UInt64, logger: Logger
+        config: DaemonConfig, model: Model?, workers: Int, ingest: FrameIngest, publisher: ResultPublisher,
+        recorder: RunRecorder, rejectLog: RateLimitedLog, startNanoseconds: UInt64, logger: Logger
     ) throws -> CellPipeline {
         let settings = config.pipeline
-        var model: Model?
-        if !settings.modelPath.isEmpty {
-            model = try Model(contentsOf: URL(fileURLWithPath: settings.modelPath))
-        } else {
-            logger.info("no model configured (model.path): cells are published as unclassified")
-        }
+        if model == nil { logger.info("no model configured (model.path): cells are published as unclassified") }
         let reference = settings.referencePath.isEmpty ? nil : try HologramFiles.hologram(settings.referencePath)
         let pipeline = try CellPipeline(
             settings: settings, model: model, reference: reference, workers: workers, counters: ingest.counters,
@@ -94,6 +125,7 @@ struct Daemon: Sendable {
             do { try publisher.publish(.cell, message.jsonBytes()) } catch {
                 logger.warning("could not publish cell \(message.camera)/\(message.cellID): \(error)")
             }
+            recorder.record(message)
         }
         // After the inference contexts exist: they set OpenBLAS to one thread per call.
         if let model { logger.info("model \(settings.modelPath): \(model.summary); \(BLASRuntime.selection)") }

@@ -1,4 +1,5 @@
 import Foundation
+import Protocol
 import Testing
 
 @testable import FlowDaemon
@@ -30,6 +31,38 @@ struct ConfigTests {
         let keysInFile = Set(try ConfigLoader.fileValues(path: path).map(\.0))
         #expect(keysInFile == Set(ConfigKey.all.map(\.name)))
         #expect(try ConfigLoader.load(file: path, environment: [:]) == DaemonConfig())
+    }
+
+    @Test("each key's effective value, given back to the key, yields the same config (run.json and SIGHUP rely on it)")
+    func effectiveValues() throws {
+        let config = try ConfigLoader.load(
+            file: nil, environment: [:],
+            overrides: try ["inputs=pull:tcp://127.0.0.1:1,rep+connect:tcp://127.0.0.1:2", "metrics.listen=off",
+                "control.endpoint=", "record.dir=/data/runs", "record.flush_interval_s=0.25", "log.level=debug",
+                "classify.min_confidence=0.7", "publish.linger_ms=17"]
+                .map { (text) throws(ConfigError) in try ConfigLoader.override(parsing: text) })
+        let values = config.effectiveValues
+        #expect(Set(values.keys) == Set(ConfigKey.all.map(\.name)))
+        var rebuilt = DaemonConfig()
+        for key in ConfigKey.all {
+            let texts: [String]
+            switch values[key.name] {
+            case .array(let items)?: texts = items.map(Self.text)
+            case let value?: texts = [Self.text(value)]
+            case nil: texts = []
+            }
+            try key.apply(&rebuilt, texts, .commandLine("test"))
+        }
+        #expect(rebuilt == config)
+    }
+
+    private static func text(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let text): text
+        case .integer(let n): String(n)
+        case .double(let x): String(x)
+        default: "\(value)"
+        }
     }
 
     @Test("the environment overrides the file, and the command line overrides both")

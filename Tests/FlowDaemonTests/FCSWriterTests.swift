@@ -3,24 +3,6 @@ import Testing
 
 @testable import FlowDaemon
 
-/// Reads back what a minimal FCS 3.1 reader needs: TEXT keywords and the float32 events.
-private func readFCS(_ path: String) throws -> (keywords: [String: String], events: [[Float]]) {
-    let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-    #expect(String(decoding: bytes[0..<6], as: UTF8.self) == "FCS3.1")
-    func field(_ i: Int) -> Int { Int(String(decoding: bytes[(10 + 8 * i)..<(18 + 8 * i)], as: UTF8.self).trimmingCharacters(in: .whitespaces))! }
-    let text = String(decoding: bytes[field(0)...field(1)], as: UTF8.self)
-    // A doubled delimiter is a delimiter character inside a value.
-    let tokens = text.dropFirst().dropLast().replacingOccurrences(of: "||", with: "\u{0}")
-        .split(separator: "|", omittingEmptySubsequences: false).map { $0.replacingOccurrences(of: "\u{0}", with: "|") }
-    var keywords: [String: String] = [:]
-    for i in stride(from: 0, to: tokens.count - 1, by: 2) { keywords[tokens[i]] = tokens[i + 1] }
-    let par = Int(keywords["$PAR"]!)!, tot = Int(keywords["$TOT"]!)!
-    let begin = Int(keywords["$BEGINDATA"]!)!
-    #expect(field(2) == begin || tot == 0)
-    let floats: [Float] = bytes[begin..<(begin + par * tot * 4)].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-    return (keywords, (0..<tot).map { Array(floats[($0 * par)..<(($0 + 1) * par)]) })
-}
-
 @Suite("FCS 3.1 event files")
 struct FCSWriterTests {
     private func temporaryPath() -> String {
@@ -46,6 +28,27 @@ struct FCSWriterTests {
         #expect(file.keywords["$CYT"] == "flowd | holographic")
         #expect(file.keywords["$P2N"] == "class")
         #expect(file.keywords["$DATATYPE"] == "F" && file.keywords["$BYTEORD"] == "1,2,3,4")
+    }
+
+    @Test("a reserved keyword is blank until set, keeps its place as it grows, and refuses what does not fit")
+    func reservedKeyword() throws {
+        let path = temporaryPath()
+        let writer = try FCSWriter(
+            path: path, parameters: [.init(name: "a", description: "a", range: 1)], keywords: [("$CYT", "x")],
+            reserved: [.init(key: "CAMERAS", width: 16)])
+        #expect(try readFCS(path).keywords["CAMERAS"] == String(repeating: " ", count: 16))
+        try writer.setReserved("CAMERAS", "[\"a|b\"]")
+        try writer.append([1])
+        try writer.flush()
+        try writer.setReserved("CAMERAS", "[\"a|b\",\"c\"]")
+        try writer.append([2])
+        try writer.flush()
+        let file = try readFCS(path)
+        #expect(file.keywords["CAMERAS"]?.trimmingCharacters(in: .whitespaces) == "[\"a|b\",\"c\"]")
+        #expect(file.keywords["$CYT"] == "x")
+        #expect(file.events == [[1], [2]])
+        #expect(throws: FCSWriter.WriteError.self) { try writer.setReserved("CAMERAS", String(repeating: "x", count: 17)) }
+        #expect(throws: FCSWriter.WriteError.self) { try writer.setReserved("OTHER", "1") }
     }
 
     @Test("an event with the wrong number of values is refused")

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import FrameIngest
 import Inference
@@ -25,7 +26,11 @@ struct PipelineHarness {
     static let camera = "twin"
 
     /// `reference`: use the twin's cell-free reference; otherwise the median of the first frames.
-    init(seed: UInt64, model: Model? = nil, reference: Bool = false, workers: Int = 1, referenceFrames: Int = 15) throws {
+    /// `recorder`: records each published cell, as the daemon's publish callback does.
+    init(
+        seed: UInt64, model: Model? = nil, reference: Bool = false, workers: Int = 1, referenceFrames: Int = 15,
+        recorder: RunRecorder? = nil
+    ) throws {
         var optics = RigOptics()
         optics.magnification = optics.cameraPixelUm / 0.25
         var flow = FlowConfiguration()
@@ -47,7 +52,10 @@ struct PipelineHarness {
         pipeline = try CellPipeline(
             settings: settings, model: model, reference: reference ? HologramImage(frame: twin.reference()) : nil,
             workers: workers, counters: counters, rejectLog: RateLimitedLog(logger: logger), logger: logger
-        ) { message in published.messages.withLock { $0.append(message) } }
+        ) { message in
+            published.messages.withLock { $0.append(message) }
+            recorder?.record(message)
+        }
     }
 
     /// The next twin frame as ingest would hand it to a worker.
@@ -64,15 +72,22 @@ struct PipelineHarness {
     }
 
     /// Runs `frames` twin frames through the frame workers (finishing out of order when there
-    /// are several), then finishes.
-    mutating func run(frames: Int) {
+    /// are several), then finishes; `during` runs on its own thread while the workers run.
+    mutating func run(frames: Int, during: (@Sendable () -> Void)? = nil) {
         let queue = FrameQueue(capacity: frames)
         let pipeline = pipeline
         let frameWorkers = FrameWorkers(queue: queue, count: workers, idle: pipeline.idle) { pipeline.process($0, worker: $1) }
         for _ in 0..<frames { _ = queue.offer(nextFrame()) }
         frameWorkers.start()
+        // A thread of its own: `during` may wait for the workers, which run on Dispatch's pool.
+        let otherDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            during?()
+            otherDone.signal()
+        }
         queue.close()
         frameWorkers.waitUntilFinished()
+        otherDone.wait()
         pipeline.finish()
     }
 

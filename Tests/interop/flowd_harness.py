@@ -9,7 +9,6 @@ says what it saw last and shows the daemon's log.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import random
@@ -115,14 +114,6 @@ def malformed_by_reason(counts: dict) -> dict[str, int]:
     return total
 
 
-@functools.cache
-def supports_key(binary: Path, key: str) -> bool:
-    """Whether this build of flowd knows config `key` (a rejected value is not an unknown key)."""
-    proc = subprocess.run([str(binary), "run", "--set", f"{key}=?"], capture_output=True, text=True,
-                          timeout=10, env=hermetic_env())
-    return f"unknown config key {key}" not in proc.stderr
-
-
 class FlowdExited(AssertionError):
     pass
 
@@ -159,9 +150,13 @@ class Flowd:
         self.settings: dict[str, object] = {}
         if counts_interval_s is not None:  # None: leave cadence and staleness to the config
             self.settings = {"publish.counts_interval_s": counts_interval_s, "ingest.stale_after_s": 86400}
-        if supports_key(self.binary, "metrics.listen"):
-            # The metrics port defaults to a fixed port; tests run daemons side by side.
-            self.settings["metrics.listen"] = "off"
+        # The metrics port and the control socket default to fixed ports; tests run daemons side
+        # by side (a test that needs one passes its own endpoint).
+        self.settings["metrics.listen"] = "off"
+        self.settings["control.endpoint"] = ""
+        #: Where this daemon records its runs (never the user's state directory).
+        self.record_dir = self.workdir / "runs"
+        self.settings["record.dir"] = str(self.record_dir)
         self.settings.update(settings or {})
         self.env = hermetic_env(env)
         self.with_publish = publish
@@ -332,6 +327,44 @@ class Flowd:
         self.returncode = self.proc.returncode
         return final, exited_at - start, self.proc.returncode
 
+    def subscribe_cells(self) -> zmq.Socket:
+        """A SUB for the `cell` and `counts` topics, returned once a counts message came through
+        it: from then on no cell can be missed. Closed with the harness."""
+        sub = self.socket(zmq.SUB)
+        sub.setsockopt(zmq.RCVHWM, 0)
+        for topic in (b"cell", b"counts"):
+            sub.setsockopt(zmq.SUBSCRIBE, topic)
+        sub.connect(tcp(self.publish_port))
+        assert sub.poll(10_000), "no counts message reached the cell subscriber"
+        sub.recv_multipart()
+        return sub
+
+    def runs(self) -> list[Path]:
+        """The run directories recorded so far, oldest first."""
+        return sorted(p for p in self.record_dir.iterdir() if p.is_dir()) if self.record_dir.exists() else []
+
+    def control(self, request: dict | bytes | list[bytes], endpoint: str, timeout: float = 30.0) -> dict:
+        """Sends one request to the control socket at `endpoint` (a dict as JSON, raw bytes, or a
+        list of parts) and returns the decoded JSON reply."""
+        sock = self.socket(zmq.REQ)
+        sock.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
+        sock.connect(endpoint)
+        if isinstance(request, dict):
+            sock.send_json(request)
+        elif isinstance(request, list):
+            sock.send_multipart(request)
+        else:
+            sock.send(request)
+        try:
+            reply = sock.recv_json()
+        except zmq.Again:
+            self._check_alive()
+            raise AssertionError(f"no control reply to {request!r} within {timeout} s\n{self._tail()}")
+        finally:
+            self._sockets.remove(sock)
+            sock.close(linger=0)
+        return reply
+
     def socket(self, kind: int) -> zmq.Socket:
         """A sender socket in this harness's context, closed (LINGER 0) with the harness."""
         sock = self.ctx.socket(kind)
@@ -367,20 +400,6 @@ SMALL_TWIN = ["--size", "256", "--seed", "11", "--pixel-um", "0.25", "--concentr
               "--velocity-um-s", "3000"]
 #: The daemon's settings for SMALL_TWIN.
 SMALL_TWIN_OPTICS = {"reconstruction.pixel_um": 0.25, "tracking.velocity_px": 60, "tracking.gate_px": 32}
-
-
-def subscribe_cells(d: Flowd) -> zmq.Socket:
-    """A SUB for `cell` and `counts` on the daemon's results, connected once a counts message
-    came through (so that no cell can be missed from here on)."""
-    sub = d.ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.RCVHWM, 0)
-    for topic in (b"cell", b"counts"):
-        sub.setsockopt(zmq.SUBSCRIBE, topic)
-    sub.connect(tcp(d.publish_port))
-    assert sub.poll(10_000), "no counts message reached the cell subscriber"
-    sub.recv_multipart()
-    return sub
 
 
 def stop_and_collect_cells(d: Flowd, sub: zmq.Socket, sent: dict[str, int]) -> tuple[dict, list[dict]]:

@@ -10,14 +10,14 @@ import subprocess
 
 from flowd_harness import (
     DEFAULT_MODEL, EX_UNAVAILABLE, SMALL_TWIN, SMALL_TWIN_OPTICS, camera, free_port, hermetic_env,
-    load_truth, stop_and_collect_cells, subscribe_cells, tcp, true_cell,
+    load_truth, stop_and_collect_cells, tcp, true_cell,
 )
 
 
 def test_simulated_camera_to_cell_messages(flowd, flowd_bin, tmp_path):
     """Without a model: one `cell` message per countable true cell, labelled unclassified."""
     d = flowd(inputs=["pull+bind:tcp://127.0.0.1:{port0}"], settings=SMALL_TWIN_OPTICS)
-    sub = subscribe_cells(d)
+    sub = d.subscribe_cells()
 
     subprocess.run([flowd_bin, "simulate", *SMALL_TWIN, "--frames", "60", "--publish", tcp(d.ports[0]),
                     "--rate", "100", "--out", str(tmp_path / "camera")], check=True, capture_output=True)
@@ -41,7 +41,7 @@ def test_camera_process_to_classified_cells_against_its_ground_truth(flowd, flow
     folder = tmp_path / "camera"
     d = flowd(inputs=["pull+bind:tcp://127.0.0.1:{port0}"], args=["--model", str(DEFAULT_MODEL)],
               settings=SMALL_TWIN_OPTICS)
-    sub = subscribe_cells(d)
+    sub = d.subscribe_cells()
     subprocess.run([flowd_bin, "simulate", *SMALL_TWIN, "--frames", "200", "--publish", tcp(d.ports[0]),
                     "--rate", "100", "--out", str(folder)], check=True, capture_output=True, timeout=120)
     frames, countable = load_truth(folder)

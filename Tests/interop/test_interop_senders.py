@@ -18,7 +18,7 @@ import zmq
 
 from flowd_harness import (
     DEFAULT_MODEL, SMALL_TWIN, SMALL_TWIN_OPTICS, accounted, camera, free_port, frame_parts,
-    load_truth, send_array, stop_and_collect_cells, subscribe_cells, tcp,
+    load_truth, send_array, stop_and_collect_cells, tcp,
 )
 
 N = 120  # frames per sender
@@ -251,7 +251,7 @@ def test_an_imagezmq_sender_feeds_the_full_pipeline_with_the_default_model(flowd
     _, countable = load_truth(folder)
     d = flowd(inputs=["rep:tcp://127.0.0.1:{port0}"], args=["--model", str(DEFAULT_MODEL)],
               settings=SMALL_TWIN_OPTICS)
-    sub = subscribe_cells(d)
+    sub = d.subscribe_cells()
     sender = imagezmq.ImageSender(connect_to=tcp(d.ports[0]))
     sender.zmq_socket.setsockopt(zmq.RCVTIMEO, 10000)  # never hang the suite on a lost reply
     sender.zmq_socket.setsockopt(zmq.LINGER, 0)

@@ -15,7 +15,7 @@ struct Demo: AsyncParsableCommand {
         discussion: """
             Each run gets a folder under --out (printed at the start) holding the camera's ground \
             truth (camera/truth.jsonl, twin.json, reference.npy), the logs of both processes, and \
-            the daemon's records (records/, when this flowd has record.dir). The camera sends \
+            the daemon's records (records/<run id>/cells.fcs and run.json). The camera sends \
             --duration × --rate frames; Ctrl-C stops early and still prints the summary of what \
             was sent. The optics are the daemon's defaults (0.107 µm pixels, 633 nm, 187 px per \
             frame) unless --pixel-um; docs/simulator.md explains the summary.
@@ -86,15 +86,12 @@ struct Demo: AsyncParsableCommand {
                 "--set", "tracking.gate_px=\(8 / pixelUm)",
             ]
         }
-        // Keys that other builds of flowd add: passed only when this build knows them.
-        var recording = false
-        if ConfigKey.named("record.dir") != nil {
-            daemonArguments += ["--set", "record.dir=\(recordDirectory.path)"]
-            recording = true
-        }
-        if ConfigKey.named("control.endpoint") != nil {
-            daemonArguments += ["--set", "control.endpoint=tcp://127.0.0.1:\(try freeLoopbackPort())"]
-        }
+        // The run's cells are recorded inside the demo's folder; a free control port, so that a
+        // flowd service already running on this machine keeps its own.
+        daemonArguments += [
+            "--set", "record.dir=\(recordDirectory.path)",
+            "--set", "control.endpoint=tcp://127.0.0.1:\(try freeLoopbackPort())",
+        ]
 
         // Subscribe before the daemon starts, so that once its first counts arrive no cell can
         // be missed.
@@ -211,7 +208,7 @@ struct Demo: AsyncParsableCommand {
                 "size": Double(size), "pixel_um": pixelUm ?? OpticsOptions.defaultPixelUm, "concentration": concentration,
                 "seed": Double(seed), "rate": rate,
             ])
-            .withFCS(in: recordDirectory, recording: recording)
+            .withFCS(in: recordDirectory)
         print("")
         if interrupted { print("flowd demo: stopped early by a signal, after \(framesSent) of \(frames) frames") }
         for line in summary.lines() { print(line) }

@@ -27,15 +27,21 @@ struct Run: AsyncParsableCommand {
     var settings: [String] = []
 
     func run() async throws {
-        let config = try loadConfig()
-        LoggingSystem.bootstrap { JournalLogHandler(label: $0, level: config.logLevel) }
+        let config: DaemonConfig
+        do { config = try loadConfig() } catch {
+            FileHandle.standardError.write(Data("flowd: \(error)\n".utf8))
+            throw ExitCode(78)  // EX_CONFIG
+        }
+        let threshold = LogThreshold(config.logLevel)
+        LoggingSystem.bootstrap { JournalLogHandler(label: $0, threshold: threshold) }
         let logger = Logger(label: "flowd")
         for variable in ConfigLoader.unknownEnvironmentVariables(ProcessInfo.processInfo.environment) {
             logger.warning("environment variable \(variable) names no config key and is ignored (see config/flowd.yaml)")
         }
         let daemon: Daemon
         do {
-            daemon = try Daemon(config: config, logger: logger)
+            // SIGHUP reloads from the same sources: this file, the environment, these options.
+            daemon = try await Daemon(config: config, logger: logger, threshold: threshold, loadConfig: loadConfig)
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode(69)  // EX_UNAVAILABLE: an endpoint, the model or the reference is unusable
@@ -44,16 +50,12 @@ struct Run: AsyncParsableCommand {
         logger.info("stopped")
     }
 
-    private func loadConfig() throws -> DaemonConfig {
-        do {
-            var overrides = try settings.map { (text) throws(ConfigError) in try ConfigLoader.override(parsing: text) }
-            if !inputs.isEmpty { overrides.append(.init(key: "inputs", values: inputs, option: "--input")) }
-            if let model { overrides.append(.init(key: "model.path", values: [model], option: "--model")) }
-            if let publish { overrides.append(.init(key: "publish.endpoint", values: [publish], option: "--publish")) }
-            return try ConfigLoader.load(file: config, overrides: overrides)
-        } catch {
-            FileHandle.standardError.write(Data("flowd: \(error)\n".utf8))
-            throw ExitCode(78)  // EX_CONFIG
-        }
+    /// The config from the defaults, `--config`, the environment and the options.
+    private func loadConfig() throws(ConfigError) -> DaemonConfig {
+        var overrides = try settings.map { (text) throws(ConfigError) in try ConfigLoader.override(parsing: text) }
+        if !inputs.isEmpty { overrides.append(.init(key: "inputs", values: inputs, option: "--input")) }
+        if let model { overrides.append(.init(key: "model.path", values: [model], option: "--model")) }
+        if let publish { overrides.append(.init(key: "publish.endpoint", values: [publish], option: "--publish")) }
+        return try ConfigLoader.load(file: config, overrides: overrides)
     }
 }

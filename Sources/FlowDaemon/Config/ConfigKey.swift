@@ -29,12 +29,7 @@ struct ConfigKey: Sendable {
             config.inputs = inputs
         },
         scalar("publish.endpoint") { config, value, source throws(ConfigError) in
-            guard ["tcp://", "ipc://", "inproc://"].contains(where: value.hasPrefix) else {
-                throw ConfigError(
-                    key: "publish.endpoint", source: source, expected: "a tcp://, ipc:// or inproc:// endpoint",
-                    got: value)
-            }
-            config.publishEndpoint = value
+            config.publishEndpoint = try endpoint(value, "publish.endpoint", source)
         },
         scalar("publish.counts_interval_s") { config, value, source throws(ConfigError) in
             config.countsIntervalSeconds = try number(value, "publish.counts_interval_s", source, 0.05...3600)
@@ -116,6 +111,15 @@ struct ConfigKey: Sendable {
         scalar("log.malformed_window_s") { config, value, source throws(ConfigError) in
             config.malformedLogWindowSeconds = try number(value, "log.malformed_window_s", source, 0.1...86400)
         },
+        scalar("control.endpoint") { config, value, source throws(ConfigError) in
+            config.controlEndpoint = value.isEmpty ? nil : try endpoint(value, "control.endpoint", source)
+        },
+        scalar("record.dir") { config, value, _ in
+            config.record.directory = value
+        },
+        scalar("record.flush_interval_s") { config, value, source throws(ConfigError) in
+            config.record.flushIntervalSeconds = try number(value, "record.flush_interval_s", source, 0.01...1)
+        },
     ]
 
     static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }
@@ -139,6 +143,14 @@ struct ConfigKey: Sendable {
         _ apply: @escaping @Sendable (inout DaemonConfig, [String], ConfigSource) throws(ConfigError) -> Void
     ) -> ConfigKey {
         ConfigKey(name: name, isList: true, apply: apply)
+    }
+
+    /// A ZeroMQ endpoint flowd binds.
+    private static func endpoint(_ text: String, _ key: String, _ source: ConfigSource) throws(ConfigError) -> String {
+        guard ["tcp://", "ipc://", "inproc://"].contains(where: text.hasPrefix) else {
+            throw ConfigError(key: key, source: source, expected: "a tcp://, ipc:// or inproc:// endpoint", got: text)
+        }
+        return text
     }
 
     private static func integer(

@@ -26,6 +26,10 @@ struct DaemonConfig: Sendable, Equatable {
     /// Reconstruction, tracking and classification (`model.*`, `reconstruction.*`, `tracking.*`,
     /// `classify.*`).
     var pipeline = PipelineSettings()
+    /// Where and how often each run's cells are written to disk (`record.*`).
+    var record = RecordSettings()
+    /// REP endpoint flowd binds for control commands, or nil when off (`control.endpoint`).
+    var controlEndpoint: String? = "tcp://127.0.0.1:5561"
     /// Frame workers; 0 = one per core (`workers`).
     var workers = 0
     /// Minimum log level (`log.level`).

@@ -1,14 +1,10 @@
 import Foundation
 
 extension DemoSummary {
-    /// With the run's FCS file: `<record dir>/<run id>/cells.fcs`, written by the daemon when it
-    /// has the record.dir setting; otherwise none, and a note saying why.
-    func withFCS(in recordDirectory: URL, recording: Bool) -> DemoSummary {
+    /// With the run's FCS file, `<record dir>/<run id>/cells.fcs` as the daemon writes it; if
+    /// there is none (the daemon could not write it: its log says why) or several, a note says so.
+    func withFCS(in recordDirectory: URL) -> DemoSummary {
         var summary = self
-        guard recording else {
-            summary.fcsNote = "this flowd has no record.dir setting (FCS recording is not built in)"
-            return summary
-        }
         let runs = (try? FileManager.default.contentsOfDirectory(atPath: recordDirectory.path)) ?? []
         let files = runs.map { recordDirectory.appendingPathComponent($0).appendingPathComponent("cells.fcs").path }
             .filter { FileManager.default.fileExists(atPath: $0) }.sorted()

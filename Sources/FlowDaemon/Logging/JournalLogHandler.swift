@@ -7,16 +7,27 @@ import Logging
 /// errors, `<4>` warnings, `<6>` info, `<7>` debug, which journald turns into the entry's
 /// priority (sd-daemon(3)); the journal adds the time itself. In a terminal each line starts
 /// with an ISO 8601 time and the level.
+///
+/// The level is a shared ``LogThreshold``: setting it on one logger sets it for all of them.
 struct JournalLogHandler: LogHandler {
-    var logLevel: Logger.Level
+    let threshold: LogThreshold
     var metadata: Logger.Metadata = [:]
     let label: String
     let underJournal: Bool
 
-    init(label: String, level: Logger.Level, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    init(label: String, threshold: LogThreshold, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.label = label
-        self.logLevel = level
+        self.threshold = threshold
         self.underJournal = environment["JOURNAL_STREAM"] != nil
+    }
+
+    init(label: String, level: Logger.Level) {
+        self.init(label: label, threshold: LogThreshold(level))
+    }
+
+    var logLevel: Logger.Level {
+        get { threshold.level }
+        nonmutating set { threshold.level = newValue }
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {

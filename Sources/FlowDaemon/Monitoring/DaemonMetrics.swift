@@ -2,13 +2,15 @@ import Dispatch
 import FrameIngest
 
 /// What `GET /metrics` shows: frame accounting per camera and outcome, malformed messages by
-/// reason, queue depth, cells by label, and the latency of each processing stage.
+/// reason, queue depth, cells by label, the latency of each processing stage, and failures of
+/// the run record.
 ///
 /// Counters are read from the same ``IngestCounters`` that `counts` publishes, so the two can
 /// never disagree.
 struct DaemonMetrics: Sendable {
     let ingest: FrameIngest
     let pipeline: CellPipeline
+    let recorder: RunRecorder
     let startNanoseconds: UInt64
     /// Frame arrival → frame processed by a worker.
     let frameLatency: LatencyHistogram
@@ -58,6 +60,10 @@ struct DaemonMetrics: Sendable {
         for (label, count) in pipeline.tally.byClass.sorted(by: { $0.key < $1.key }) {
             out.sample("flowd_cells_total", [("class", label)], Double(count))
         }
+        out.family("flowd_record_errors_total", .counter, help: "Failed writes of the run record (run directory, cells.fcs, run.json).")
+        out.sample("flowd_record_errors_total", [], Double(recorder.errors.load(ordering: .relaxed)))
+        out.family("flowd_cells_unrecorded_total", .counter, help: "Cells published but not written to any run's cells.fcs.")
+        out.sample("flowd_cells_unrecorded_total", [], Double(recorder.unrecorded.load(ordering: .relaxed)))
         return out.text
     }
 }

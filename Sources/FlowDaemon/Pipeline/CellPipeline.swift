@@ -27,7 +27,8 @@ final class CellPipeline: Sendable {
     static let maxBatch = 32
 
     let settings: PipelineSettings
-    let model: Model?
+    /// The model in service (swapped by ``swapModel(_:)``) and the live `classify.min_confidence`.
+    let classifier: ClassifierSlot
     let parameters: ReconstructionParameters
     let tally: CellTally
     /// Stage latencies: hologram → cells, crops → probabilities (per frame with cells), and
@@ -63,7 +64,6 @@ final class CellPipeline: Sendable {
             parameters.cropPixelUm = model.pixelMicrometres
         }
         self.settings = settings
-        self.model = model
         self.parameters = parameters
         self.counters = counters
         self.rejectLog = rejectLog
@@ -73,9 +73,23 @@ final class CellPipeline: Sendable {
         sharedReconstructor = try reference.map { try OffAxisReconstructor(reference: $0, parameters: parameters) }
         // workers × BLAS threads ≤ cores: each context runs its GEMMs on its own small team.
         let threads = BLASRuntime.threadsPerWorker(workers: workers)
-        self.workers = try (0..<max(1, workers)).map { _ in
-            try PipelineWorker(model: model, maxBatch: Self.maxBatch, threads: threads)
-        }
+        classifier = ClassifierSlot(
+            try model.map { try Classifier(model: $0, workers: workers, maxBatch: Self.maxBatch, threads: threads) },
+            minConfidence: settings.minConfidence)
+        self.workers = (0..<max(1, workers)).map(PipelineWorker.init(index:))
+    }
+
+    /// Puts `model` in service, off the hot path (on the caller's thread): checks that it is
+    /// compatible (``ClassifierSlot/incompatibility(of:)``), allocates a context per worker,
+    /// swaps, and returns once no frame uses the previous model any more, so that its arenas
+    /// are freed here rather than on a worker. Frames are never held back meanwhile.
+    func swapModel(_ model: Model) throws(ModelError) {
+        if let problem = classifier.incompatibility(of: model) { throw ModelError(problem) }
+        let next = try Classifier(
+            model: model, workers: workers.count, maxBatch: Self.maxBatch,
+            threads: BLASRuntime.threadsPerWorker(workers: workers.count))
+        guard var previous = try classifier.swap(to: next) else { return }
+        while !isKnownUniquelyReferenced(&previous) { usleep(1000) }
     }
 
     /// Processes one received frame on worker `worker` (0 ..< workers).
@@ -177,7 +191,8 @@ final class CellPipeline: Sendable {
         var cells: [DetectedCell]
         do {
             cells = try reconstructor.process(
-                HologramImage(frame: frame.frame), workspace: worker.workspace(for: reconstructor), crops: model != nil)
+                HologramImage(frame: frame.frame), workspace: worker.workspace(for: reconstructor),
+                crops: classifier.classes != nil)
         } catch {
             // The only failure is a size mismatch, which admission has ruled out; counted anyway.
             reject(frame, .shapeChanged, "\(error)")
@@ -185,9 +200,10 @@ final class CellPipeline: Sendable {
         }
         let reconstructed = DispatchTime.now().uptimeNanoseconds
         reconstructLatency.observe(nanoseconds: reconstructed - start)
-        if model != nil, !cells.isEmpty {
+        // Taken once: a model swap while this frame classifies does not change its model.
+        if !cells.isEmpty, let current = classifier.current {
             do {
-                try worker.classify(&cells)
+                try current.classify(&cells, worker: worker.index)
                 classifyLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - reconstructed)
             } catch {
                 // Cannot happen with batches within maxBatch; the cells are still counted.
@@ -211,17 +227,16 @@ final class CellPipeline: Sendable {
             probabilities: probabilities,
             features: Dictionary(uniqueKeysWithValues: zip(CellFeatures.names, best.features.values)),
             framesSeen: track.appearances.count, latencyMilliseconds: Double(now &- arrival) / 1e6)
-        publish(message)
-        tally.count(label)
+        tally.count(label) { publish(message) }
         publishLatency.observe(nanoseconds: now &- arrival)
     }
 
     /// The label and fused probabilities of a track (see ``ProbabilityFusion``).
     func label(_ track: FlowTracker.Track) -> (String, [String: Double]) {
-        guard let model else { return ("unclassified", [:]) }
+        guard let classes = classifier.classes else { return ("unclassified", [:]) }
         let fused = ProbabilityFusion.fuse(track.appearances.map(\.cell.probabilities).filter { !$0.isEmpty })
         guard let top = fused.indices.max(by: { fused[$0] < fused[$1] }) else { return ("unclassified", [:]) }
-        let probabilities = Dictionary(uniqueKeysWithValues: zip(model.classes, fused))
-        return (fused[top] < settings.minConfidence ? "unknown" : model.classes[top], probabilities)
+        let probabilities = Dictionary(uniqueKeysWithValues: zip(classes, fused))
+        return (fused[top] < classifier.minConfidence ? "unknown" : classes[top], probabilities)
     }
 }

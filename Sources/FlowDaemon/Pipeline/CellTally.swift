@@ -2,6 +2,10 @@ import Protocol
 import Synchronization
 
 /// Cells published in this run, per label: what `counts` and `/metrics` report.
+///
+/// A cell is published and counted in one step (``count(_:publishing:)``), and a new run starts
+/// with ``reset(at:_:)`` under the same lock: so every cell falls wholly into one run, and a
+/// run's record, its counts and the published stream agree.
 final class CellTally: Sendable {
     private struct State {
         var byClass: [String: UInt64] = [:]
@@ -9,6 +13,14 @@ final class CellTally: Sendable {
         /// Total and time (monotonic ns) at the previous rate reading.
         var lastTotal: UInt64 = 0
         var lastNanoseconds: UInt64
+
+        mutating func read(at now: UInt64) -> CellCounts {
+            let seconds = Double(now &- lastNanoseconds) / 1e9
+            let rate = seconds > 0 ? Double(total - lastTotal) / seconds : 0
+            lastTotal = total
+            lastNanoseconds = now
+            return CellCounts(total: total, byClass: byClass, perSecond: rate)
+        }
     }
 
     private let state: Mutex<State>
@@ -17,10 +29,22 @@ final class CellTally: Sendable {
         state = Mutex(State(lastNanoseconds: startNanoseconds))
     }
 
-    func count(_ label: String) {
+    /// Runs `publish` (which sends and records the cell) and counts the cell, under the lock.
+    func count(_ label: String, publishing publish: () -> Void) {
         state.withLock {
+            publish()
             $0.byClass[label, default: 0] += 1
             $0.total += 1
+        }
+    }
+
+    /// Ends the run: `body` gets its final counts (and may switch the recording to a new run),
+    /// then the counts restart from zero, at `now` (monotonic ns).
+    func reset<Outcome: Sendable>(at now: UInt64, _ body: (CellCounts) -> Outcome) -> Outcome {
+        state.withLock { s in
+            let outcome = body(s.read(at: now))
+            s = State(lastNanoseconds: now)
+            return outcome
         }
     }
 
@@ -30,12 +54,14 @@ final class CellTally: Sendable {
     /// The counts with the rate since the previous reading (since start for the first), which
     /// starts the next rate interval.
     func reading(at now: UInt64) -> CellCounts {
+        state.withLock { $0.read(at: now) }
+    }
+
+    /// The counts with the rate since the previous reading, leaving the interval open.
+    func peek(at now: UInt64) -> CellCounts {
         state.withLock { s in
-            let seconds = Double(now &- s.lastNanoseconds) / 1e9
-            let rate = seconds > 0 ? Double(s.total - s.lastTotal) / seconds : 0
-            s.lastTotal = s.total
-            s.lastNanoseconds = now
-            return CellCounts(total: s.total, byClass: s.byClass, perSecond: rate)
+            var copy = s
+            return copy.read(at: now)
         }
     }
 }

@@ -9,6 +9,10 @@ import Glibc
 /// and then rewrites those fields in place. The order, events first and counts after, each
 /// followed by `fdatasync`, means that after a crash the file always describes a prefix of
 /// what was recorded: FCS readers take `$TOT` events and ignore any bytes beyond `$ENDDATA`.
+///
+/// Reserved keywords are the same idea for TEXT that grows during the run (the camera names):
+/// their space is reserved at creation, filled with spaces, and rewritten before the events
+/// that need them are written.
 final class FCSWriter {
     struct Parameter {
         /// Short name (`$PnN`), e.g. "OPD_mean_nm".
@@ -19,14 +23,23 @@ final class FCSWriter {
         var range: Float
     }
 
+    /// A TEXT keyword whose value is written later (and may be rewritten), in at most `width`
+    /// bytes (after doubling any delimiter in it).
+    struct ReservedKeyword {
+        var key: String
+        var width: Int
+    }
+
     enum WriteError: Error, CustomStringConvertible {
         case system(String, Int32)
         case eventSize(expected: Int, got: Int)
+        case reservedValue(key: String, String)
 
         var description: String {
             switch self {
             case .system(let operation, let code): "\(operation): \(String(cString: strerror(code)))"
             case .eventSize(let expected, let got): "an event has \(got) values, the file \(expected) parameters"
+            case .reservedValue(let key, let problem): "keyword \(key): \(problem)"
             }
         }
     }
@@ -39,13 +52,20 @@ final class FCSWriter {
     private var pending: [Float] = []
     /// Byte offsets of the fixed-width fields rewritten at each flush.
     private let totOffset: Int, endDataOffset: Int
+    /// Byte offset and width of each reserved keyword's value.
+    private let reservedFields: [String: (offset: Int, width: Int)]
 
     private static let fieldWidth = 20
+    /// TEXT starts right after the 58-byte HEADER.
+    private static let textBegin = 58
     private static let delimiter: Character = "|"
 
     /// Creates the file with an empty DATA segment; fails if it exists.
     /// - Parameter keywords: extra TEXT keywords ($CYT, $DATE, flowd's run id, model hash, …).
-    init(path: String, parameters: [Parameter], keywords: [(String, String)]) throws(WriteError) {
+    /// - Parameter reserved: keywords set later with ``setReserved(_:_:)``; blank until then.
+    init(
+        path: String, parameters: [Parameter], keywords: [(String, String)], reserved: [ReservedKeyword] = []
+    ) throws(WriteError) {
         self.path = path
         self.parameters = parameters
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
@@ -84,8 +104,15 @@ final class FCSWriter {
             add("$P\(n)R", "\(Int(parameter.range.rounded(.up)))")
         }
         for (key, value) in keywords { add(key, value) }
+        var reservedFields: [String: (offset: Int, width: Int)] = [:]
+        for keyword in reserved {
+            text += "\(keyword.key)|"
+            reservedFields[keyword.key] = (Self.textBegin + text.utf8.count, keyword.width)
+            text += String(repeating: " ", count: max(1, keyword.width)) + "|"
+        }
+        self.reservedFields = reservedFields
 
-        let textBegin = 58
+        let textBegin = Self.textBegin
         let textEnd = textBegin + text.utf8.count - 1
         dataBegin = textEnd + 1
         totOffset = textBegin + totField
@@ -105,6 +132,24 @@ final class FCSWriter {
 
     /// Number of events durably on disk.
     var eventsOnDisk: Int { events }
+
+    /// Number of events appended but not yet on disk (a failed flush keeps them for the next).
+    var eventsPending: Int { pending.count / max(1, parameters.count) }
+
+    /// Writes the value of a reserved keyword, space-padded to its width; it is synced with the
+    /// next ``flush()``, before that flush's events.
+    func setReserved(_ key: String, _ value: String) throws(WriteError) {
+        guard let field = reservedFields[key] else { throw .reservedValue(key: key, "was not reserved") }
+        let escaped = value.replacingOccurrences(of: "|", with: "||")
+        guard !escaped.isEmpty, !escaped.hasPrefix("|") else {
+            throw .reservedValue(key: key, "a value must not be empty or start with the delimiter")
+        }
+        guard escaped.utf8.count <= field.width else {
+            throw .reservedValue(key: key, "\(escaped.utf8.count) bytes do not fit the \(field.width) reserved")
+        }
+        let padded = escaped + String(repeating: " ", count: field.width - escaped.utf8.count)
+        try write(Array(padded.utf8), at: field.offset)
+    }
 
     /// Queues one event (one value per parameter); it reaches the disk at the next ``flush()``.
     func append(_ event: [Float]) throws(WriteError) {

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import FrameIngest
 import Logging
@@ -13,35 +12,20 @@ import ServiceLifecycle
 struct CountsService: Service {
     let publisher: ResultPublisher
     let ingest: FrameIngest
-    let cells: CellTally
+    let counts: CountsSource
     let notifier: SystemdNotifier
     let interval: Duration
     let staleAfterSeconds: Double
-    let startNanoseconds: UInt64
     let logger: Logger
 
     func run() async throws {
-        while true {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                break
-            }
-            publish(final: false)
-        }
+        await repeatUntilGracefulShutdown(every: interval) { publish(final: false) }
         publish(final: true)
         publisher.close()
     }
 
-    func counts(final: Bool) -> CountsMessage {
-        let now = DispatchTime.now().uptimeNanoseconds
-        return CountsMessage(
-            uptimeSeconds: Double(now - startNanoseconds) / 1e9,
-            cameras: ingest.counters.snapshot(at: now), cells: cells.reading(at: now), final: final)
-    }
-
     private func publish(final: Bool) {
-        let message = counts(final: final)
+        let message = counts.next(final: final)
         do {
             try publisher.publish(.counts, message.jsonBytes())
         } catch {
