@@ -35,6 +35,8 @@ final class CellPipeline: Sendable {
     let reconstructLatency = LatencyHistogram()
     let classifyLatency = LatencyHistogram()
     let publishLatency = LatencyHistogram()
+    /// Threads each worker's inference context splits its GEMMs over (workers × threads ≤ cores).
+    let inferenceThreads: Int
 
     private let counters: IngestCounters
     private let rejectLog: RateLimitedLog
@@ -72,11 +74,14 @@ final class CellPipeline: Sendable {
         tally = CellTally(startNanoseconds: startNanoseconds)
         sharedReconstructor = try reference.map { try OffAxisReconstructor(reference: $0, parameters: parameters) }
         // workers × BLAS threads ≤ cores: each context runs its GEMMs on its own small team.
-        let threads = BLASRuntime.threadsPerWorker(workers: workers)
-        self.workers = try (0..<max(1, workers)).map { _ in
-            try PipelineWorker(model: model, maxBatch: Self.maxBatch, threads: threads)
+        inferenceThreads = BLASRuntime.threadsPerWorker(workers: workers)
+        self.workers = try (0..<max(1, workers)).map { [inferenceThreads] _ in
+            try PipelineWorker(model: model, maxBatch: Self.maxBatch, threads: inferenceThreads)
         }
     }
+
+    /// Frame workers this pipeline was made for.
+    var workerCount: Int { workers.count }
 
     /// Processes one received frame on worker `worker` (0 ..< workers).
     func process(_ frame: ReceivedFrame, worker: Int) {
