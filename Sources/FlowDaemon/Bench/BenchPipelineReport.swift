@@ -1,7 +1,7 @@
 /// The JSON of `flowd bench pipeline --json`: the set-up, then one trial per rate.
-struct BenchPipelineReport: Codable {
+struct BenchPipelineReport: Encodable {
     /// What issue 6 asks of the pipeline on a 2-core machine; a trial `met` it when all hold.
-    struct Bar: Codable {
+    struct Bar: Encodable {
         var minFramesPerSecondFraction = 0.99
         var maxDrops = 0
         var maxLatencyP99Milliseconds = 20.0
@@ -47,10 +47,10 @@ struct BenchPipelineReport: Codable {
 }
 
 /// One `flowd run` fed at one fixed rate.
-struct BenchPipelineTrial: Codable {
+struct BenchPipelineTrial: Encodable {
     /// Frame accounting over the whole trial (reference frames and warm-up included):
     /// `sent = not_sent + received + dropped + malformed`, `received = processed + rejected`.
-    struct Frames: Codable {
+    struct Frames: Encodable {
         /// Frames the camera tried to send.
         var sent: Int
         /// Of those, not taken by libzmq: the daemon's receive buffer was full.
@@ -73,11 +73,34 @@ struct BenchPipelineTrial: Codable {
         }
     }
 
-    struct Latency: Codable {
+    struct Latency: Encodable {
         var p50: Double
         var p99: Double
         var max: Double
         var cells: Int
+    }
+
+    /// Published labels against the twin's truth, over the whole trial: a check that speed was
+    /// not bought with accuracy (cells are matched by `seq` and centroid; `unknown` disagrees).
+    struct Labels: Encodable {
+        var agree = 0
+        var disagree = 0
+        /// No true cell within 40 px of the reported centroid in the reported frame.
+        var unmatched = 0
+
+        var accuracy: Double { agree + disagree > 0 ? Double(agree) / Double(agree + disagree) : 0 }
+
+        enum CodingKeys: String, CodingKey {
+            case agree, disagree, unmatched, accuracy
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(agree, forKey: .agree)
+            try c.encode(disagree, forKey: .disagree)
+            try c.encode(unmatched, forKey: .unmatched)
+            try c.encode(accuracy, forKey: .accuracy)
+        }
     }
 
     var rate: Double
@@ -97,6 +120,7 @@ struct BenchPipelineTrial: Codable {
     var cellsPerSecond: Double
     /// Crops classified per second: each published cell's appearances.
     var classifiedPerSecond: Double
+    var labels: Labels
     /// Per published cell: `latency_ms` of its `cell` message.
     var latencyMs: Latency
     /// Mean per frame in the window, from the daemon's stage histograms: arrival → processed
@@ -118,7 +142,7 @@ struct BenchPipelineTrial: Codable {
         case rate, workers, inferenceThreadsPerWorker = "inference_threads_per_worker", blasCore = "blas_core"
         case loadAverage = "load_average", windowSeconds = "window_seconds", frames, drops
         case dropsTotal = "drops_total", framesPerSecond = "frames_per_second", cellsPerSecond = "cells_per_second"
-        case classifiedPerSecond = "classified_per_second", latencyMs = "latency_ms", stagesMs = "stages_ms"
+        case classifiedPerSecond = "classified_per_second", labels, latencyMs = "latency_ms", stagesMs = "stages_ms"
         case cpuMsPerFrame = "cpu_ms_per_frame"
         case queueDepthMax = "queue_depth_max", queueCapacity = "queue_capacity"
         case senderMaxLatenessMs = "sender_max_lateness_ms", cellsPublished = "cells_published"

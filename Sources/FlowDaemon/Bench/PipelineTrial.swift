@@ -86,24 +86,15 @@ struct PipelineTrial {
 
     // MARK: Measuring
 
-    private struct CellTiming: Decodable {
-        var latencyMs: Double
-        var framesSeen: Int
-
-        enum CodingKeys: String, CodingKey {
-            case latencyMs = "latency_ms", framesSeen = "frames_seen"
-        }
-    }
-
     private func report(
         camera: PacedCamera.Tally, final: CountsMessage, window: (WindowEdges.Reading, WindowEdges.Reading),
         end: MetricsScrape, cells: [ResultCollector.Received], loadAverage: [Double]
     ) throws -> BenchPipelineTrial {
         let (first, last) = window
         let windowSeconds = Double(last.atNanoseconds - first.atNanoseconds) / 1e9
-        let inWindow = try cells.filter { (first.atNanoseconds...last.atNanoseconds).contains($0.atNanoseconds) }
-            .map { try JSONDecoder().decode(CellTiming.self, from: Data($0.json)) }
-        let latencies = inWindow.map(\.latencyMs).sorted()
+        let decoded = try cells.map { ($0.atNanoseconds, try JSONDecoder().decode(CellMessage.self, from: Data($0.json))) }
+        let inWindow = decoded.filter { (first.atNanoseconds...last.atNanoseconds).contains($0.0) }.map(\.1)
+        let latencies = inWindow.map(\.latencyMilliseconds).sorted()
         func percentile(_ q: Double) -> Double {
             latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, max(0, Int((q * Double(latencies.count)).rounded(.up)) - 1))]
         }
@@ -140,6 +131,7 @@ struct PipelineTrial {
             windowSeconds: windowSeconds, frames: frames, drops: drops, dropsTotal: dropsTotal,
             framesPerSecond: framesPerSecond, cellsPerSecond: Double(inWindow.count) / windowSeconds,
             classifiedPerSecond: Double(inWindow.reduce(0) { $0 + $1.framesSeen }) / windowSeconds,
+            labels: labelAgreement(decoded.map(\.1)),
             latencyMs: latency,
             stagesMs: ["frame": stageMean("frame"), "reconstruct": stageMean("reconstruct"), "classify": stageMean("classify")],
             cpuMsPerFrame: cpu, queueDepthMax: Int(end["flowd_queue_depth_max"]), queueCapacity: Int(end["flowd_queue_capacity"]),
@@ -147,6 +139,20 @@ struct PipelineTrial {
             cellsTrue: pool.trueCellCount(sent: frames.sent),
             met: framesPerSecond >= bar.minFramesPerSecondFraction * rate && dropsTotal <= bar.maxDrops
                 && latency.p99 <= bar.maxLatencyP99Milliseconds)
+    }
+
+    /// Each published cell's label against the twin's truth (see ``TwinFramePool/trueClass``).
+    private func labelAgreement(_ cells: [CellMessage]) -> BenchPipelineTrial.Labels {
+        var labels = BenchPipelineTrial.Labels()
+        for cell in cells {
+            guard let seq = cell.seq, let truth = pool.trueClass(seq: Int(seq), x: cell.xPixels, y: cell.yPixels, maxDistance: 40)
+            else {
+                labels.unmatched += 1
+                continue
+            }
+            if cell.label == truth.rawValue { labels.agree += 1 } else { labels.disagree += 1 }
+        }
+        return labels
     }
 
     /// Waits until every frame the camera sent is accounted for by the daemon (received,

@@ -15,8 +15,8 @@ import Synchronization
 /// against the pool's hundreds of cells per pass.
 struct TwinFramePool: Sendable {
     let frames: [Frame]
-    /// Per frame, the ids of the cells wholly in view: what the counting rule counts.
-    let wholeCellIDs: [[Int]]
+    /// Per frame, the ground truth of every cell at least partly in view.
+    let truth: [[CellTruth]]
     /// Mean number of cells at least partly in view per frame.
     let cellsInViewPerFrame: Double
     /// Cell displacement between frames, pixels: what flowd's tracker must be told.
@@ -44,8 +44,8 @@ struct TwinFramePool: Sendable {
         }
         let shots = rendered.withLock { $0.flatMap { $0 } }
         frames = shots.map(\.0)
-        wholeCellIDs = shots.map { $0.1.filter(\.fullyInside).map(\.id) }
-        cellsInViewPerFrame = Double(shots.reduce(0) { $0 + $1.1.count }) / Double(max(1, count))
+        truth = shots.map(\.1)
+        cellsInViewPerFrame = Double(truth.reduce(0) { $0 + $1.count }) / Double(max(1, count))
         pixelsPerFrame = first.pixelsPerFrame
     }
 
@@ -59,10 +59,21 @@ struct TwinFramePool: Sendable {
         while index < sent {
             let passEnd = min(sent, (index / frames.count + 1) * frames.count)
             var ids = Set<Int>()
-            for i in index..<passEnd { ids.formUnion(wholeCellIDs[i % frames.count]) }
+            for i in index..<passEnd { ids.formUnion(truth[i % frames.count].filter(\.fullyInside).map(\.id)) }
             total += ids.count
             index = passEnd
         }
         return total
+    }
+
+    /// The true class of the cell a `cell` message reports: the cell of stream frame `seq`
+    /// nearest to the message's centroid, if one is within `maxDistance` pixels (a detection
+    /// without a true cell, or one that merged two, is left unmatched).
+    func trueClass(seq: Int, x: Double, y: Double, maxDistance: Double) -> CellClass? {
+        func squaredDistance(_ cell: CellTruth) -> Double { (cell.x - x) * (cell.x - x) + (cell.y - y) * (cell.y - y) }
+        guard let nearest = truth[seq % frames.count].min(by: { squaredDistance($0) < squaredDistance($1) }),
+            squaredDistance(nearest) <= maxDistance * maxDistance
+        else { return nil }
+        return nearest.cellClass
     }
 }
