@@ -31,7 +31,7 @@ final class CellPipeline: Sendable {
     let parameters: ReconstructionParameters
     let tally: CellTally
     /// Stage latencies: hologram → cells, crops → probabilities (per frame with cells), and
-    /// arrival of a cell's best frame → its message published.
+    /// arrival of the frame a cell was last seen in → its message published.
     let reconstructLatency = LatencyHistogram()
     let classifyLatency = LatencyHistogram()
     let publishLatency = LatencyHistogram()
@@ -162,7 +162,7 @@ final class CellPipeline: Sendable {
     }
 
     private func publisher(for stage: CameraStage) -> CameraStage.Publish {
-        { self.emit($0, $1, $2, camera: stage.camera) }
+        { self.emit($0, best: $1, lastSeen: $2, $3, camera: stage.camera) }
     }
 
     private func reject(_ frame: ReceivedFrame, _ reason: RejectionReason, _ message: String, log: Bool = true) {
@@ -204,12 +204,16 @@ final class CellPipeline: Sendable {
     }
 
     /// Publishes one finished track as a `cell` message (called under its camera's lock).
-    private func emit(_ track: FlowTracker.Track, _ frame: FrameResult?, _ cellID: UInt64, camera: String) {
+    /// Its latency runs from the arrival of the frame the cell was last seen in: only then is
+    /// everything known that its label is made of.
+    private func emit(
+        _ track: FlowTracker.Track, best frame: FrameResult?, lastSeen: FrameResult?, _ cellID: UInt64, camera: String
+    ) {
         let best = track.best.cell
         let (label, probabilities) = label(track)
         let box = best.box
         let now = DispatchTime.now().uptimeNanoseconds
-        let arrival = frame?.arrivalNanoseconds ?? now
+        let arrival = lastSeen?.arrivalNanoseconds ?? now
         let message = CellMessage(
             camera: camera, cellID: cellID, seq: frame?.seq, tNanoseconds: frame?.tNanoseconds,
             xPixels: best.x, yPixels: best.y, bbox: [box.x, box.y, box.width, box.height], label: label,
