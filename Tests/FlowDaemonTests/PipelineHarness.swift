@@ -25,7 +25,10 @@ struct PipelineHarness {
     static let camera = "twin"
 
     /// `reference`: use the twin's cell-free reference; otherwise the median of the first frames.
-    init(seed: UInt64, model: Model? = nil, reference: Bool = false, workers: Int = 1, referenceFrames: Int = 15) throws {
+    init(
+        seed: UInt64, model: Model? = nil, reference: Bool = false, workers: Int = 1, referenceFrames: Int = 15,
+        maxViews: Int = PipelineSettings().maxViews
+    ) throws {
         var optics = RigOptics()
         optics.magnification = optics.cameraPixelUm / 0.25
         var flow = FlowConfiguration()
@@ -42,6 +45,7 @@ struct PipelineHarness {
         settings.velocityPixels = twin.pixelsPerFrame
         settings.gatePixels = 8 / optics.pixelUm
         settings.referenceFrames = referenceFrames
+        settings.maxViews = maxViews
         let logger = Logger(label: "test")
         let published = published
         pipeline = try CellPipeline(

@@ -16,7 +16,7 @@ TRIAL_KEYS = {
     "rate", "workers", "inference_threads_per_worker", "blas_core", "load_average", "window_seconds", "frames",
     "drops", "drops_total", "frames_per_second", "cells_per_second", "classified_per_second", "latency_ms",
     "stages_ms", "cpu_ms_per_frame", "queue_depth_max", "queue_capacity", "sender_max_lateness_ms",
-    "cells_published", "cells_true", "met",
+    "cells_published", "cells_true", "labels", "met",
 }
 
 
@@ -55,6 +55,9 @@ def test_short_run_reports_every_key_with_consistent_figures(flowd_bin):
     assert latency["cells"] <= trial["cells_published"]
     assert abs(trial["cells_per_second"] * trial["window_seconds"] - latency["cells"]) < 1e-6 * max(1, latency["cells"])
     assert trial["classified_per_second"] >= 0
+    labels = trial["labels"]
+    assert labels["agree"] + labels["disagree"] + labels["unknown"] + labels["unmatched"] == trial["cells_published"]
+    assert 0 <= labels["accuracy"] <= 1
     assert abs(trial["frames_per_second"] * trial["window_seconds"] - frames["processed_in_window"]) < 1e-6
 
     assert trial["workers"] >= 1 and trial["inference_threads_per_worker"] >= 1 and trial["blas_core"]

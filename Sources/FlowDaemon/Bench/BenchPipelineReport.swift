@@ -81,23 +81,30 @@ struct BenchPipelineTrial: Encodable {
     }
 
     /// Published labels against the twin's truth, over the whole trial: a check that speed was
-    /// not bought with accuracy (cells are matched by `seq` and centroid; `unknown` disagrees).
+    /// not bought with accuracy (cells are matched by `seq` and centroid).
     struct Labels: Encodable {
         var agree = 0
+        /// Labelled with another class.
         var disagree = 0
+        /// Below `classify.min_confidence`: counted against the accuracy.
+        var unknown = 0
         /// No true cell within 40 px of the reported centroid in the reported frame.
         var unmatched = 0
 
-        var accuracy: Double { agree + disagree > 0 ? Double(agree) / Double(agree + disagree) : 0 }
+        var accuracy: Double {
+            let matched = agree + disagree + unknown
+            return matched > 0 ? Double(agree) / Double(matched) : 0
+        }
 
         enum CodingKeys: String, CodingKey {
-            case agree, disagree, unmatched, accuracy
+            case agree, disagree, unknown, unmatched, accuracy
         }
 
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(agree, forKey: .agree)
             try c.encode(disagree, forKey: .disagree)
+            try c.encode(unknown, forKey: .unknown)
             try c.encode(unmatched, forKey: .unmatched)
             try c.encode(accuracy, forKey: .accuracy)
         }
@@ -118,7 +125,7 @@ struct BenchPipelineTrial: Encodable {
     var framesPerSecond: Double
     /// Cells published per second.
     var cellsPerSecond: Double
-    /// Crops classified per second: each published cell's appearances.
+    /// Cell views classified per second (the daemon's `flowd_classified_crops_total`).
     var classifiedPerSecond: Double
     var labels: Labels
     /// Per published cell: `latency_ms` of its `cell` message.

@@ -130,7 +130,8 @@ struct PipelineTrial {
             blasCore: end.labels("flowd_inference_threads")["blas_core"] ?? "unknown", loadAverage: loadAverage,
             windowSeconds: windowSeconds, frames: frames, drops: drops, dropsTotal: dropsTotal,
             framesPerSecond: framesPerSecond, cellsPerSecond: Double(inWindow.count) / windowSeconds,
-            classifiedPerSecond: Double(inWindow.reduce(0) { $0 + $1.framesSeen }) / windowSeconds,
+            classifiedPerSecond: (last.scrape["flowd_classified_crops_total"] - first.scrape["flowd_classified_crops_total"])
+                / windowSeconds,
             labels: labelAgreement(decoded.map(\.1)),
             latencyMs: latency,
             stagesMs: ["frame": stageMean("frame"), "reconstruct": stageMean("reconstruct"), "classify": stageMean("classify")],
@@ -150,7 +151,11 @@ struct PipelineTrial {
                 labels.unmatched += 1
                 continue
             }
-            if cell.label == truth.rawValue { labels.agree += 1 } else { labels.disagree += 1 }
+            switch cell.label {
+            case truth.rawValue: labels.agree += 1
+            case "unknown": labels.unknown += 1
+            default: labels.disagree += 1
+            }
         }
         return labels
     }

@@ -112,6 +112,7 @@ struct BenchPipeline: ParsableCommand {
         print("  frames: sent \(f.sent), received \(f.received), processed \(f.processed); drops \(t.dropsTotal) \(t.drops.filter { $0.value > 0 })")
         print("  queue depth max \(t.queueDepthMax) of \(t.queueCapacity); camera late by up to \(String(format: "%.1f", t.senderMaxLatenessMs)) ms")
         print("  cells published \(t.cellsPublished), twin's truth \(t.cellsTrue)")
-        print(String(format: "  labels: %.1f %% agree with the twin's truth (%d of %d matched cells)", t.labels.accuracy * 100, t.labels.agree, t.labels.agree + t.labels.disagree))
+        let l = t.labels
+        print(String(format: "  labels: %.1f %% agree with the twin's truth (%d of %d matched cells; %d unknown)", l.accuracy * 100, l.agree, l.agree + l.disagree + l.unknown, l.unknown))
     }
 }

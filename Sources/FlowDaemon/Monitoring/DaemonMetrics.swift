@@ -63,6 +63,8 @@ struct DaemonMetrics: Sendable {
         out.histogram("flowd_stage_seconds", [("stage", "reconstruct")], pipeline.reconstructLatency)
         out.histogram("flowd_stage_seconds", [("stage", "classify")], pipeline.classifyLatency)
         out.histogram("flowd_stage_seconds", [("stage", "frame_to_publish")], pipeline.publishLatency)
+        out.family("flowd_classified_crops_total", .counter, help: "Cell views classified (at most classify.max_views per cell).")
+        out.sample("flowd_classified_crops_total", [], Double(pipeline.classifiedCrops.load(ordering: .relaxed)))
         out.family("flowd_cells_total", .counter, help: "Cells published, by label (class, unknown or unclassified).")
         for (label, count) in pipeline.tally.byClass.sorted(by: { $0.key < $1.key }) {
             out.sample("flowd_cells_total", [("class", label)], Double(count))
