@@ -13,6 +13,7 @@ public final class FrameQueue: @unchecked Sendable {
     private var head = 0
     private var count = 0
     private var closed = false
+    private var highWaterMark = 0
 
     public let capacity: Int
 
@@ -29,6 +30,7 @@ public final class FrameQueue: @unchecked Sendable {
         guard !closed, count < capacity else { return false }
         ring[(head + count) % capacity] = frame
         count += 1
+        highWaterMark = max(highWaterMark, count)
         condition.signal()
         return true
     }
@@ -61,6 +63,14 @@ public final class FrameQueue: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return count
+    }
+
+    /// The most frames that were waiting at once since the queue was made: how close a run came
+    /// to dropping (a sampled ``depth`` misses the peaks).
+    public var maxDepth: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return highWaterMark
     }
 
     /// `true` once closed and drained.

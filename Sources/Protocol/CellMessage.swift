@@ -28,7 +28,8 @@ public struct CellMessage: Sendable, Equatable, Codable {
     public var features: [String: Double]
     /// Frames the cell appeared in.
     public var framesSeen: Int
-    /// Milliseconds from the arrival of the best appearance's frame to publishing.
+    /// Milliseconds from the arrival of the frame the cell was last seen in to publishing: the
+    /// daemon's part of the delay (the time the cell took to cross the field is not in it).
     public var latencyMilliseconds: Double
 
     public init(

@@ -6,6 +6,9 @@
 /// greedily in order of increasing distance to the prediction, within `gatePixels`. A track that
 /// finds no detection for more than `maxGapFrames` frames is finished and returned, once. The
 /// velocity is refined from the matches (exponential average), so a rough initial value is enough.
+/// Once the field's size is known (``field``), a track whose predicted next position lies outside
+/// the field is finished with the frame it was last seen in: the cell has left, and waiting
+/// `maxGapFrames` more frames would only delay its report.
 public struct FlowTracker: Sendable {
     public struct Configuration: Sendable {
         /// Expected displacement per frame, hologram pixels (x along the flow).
@@ -47,6 +50,8 @@ public struct FlowTracker: Sendable {
     }
 
     public private(set) var configuration: Configuration
+    /// Width and height of the frames, pixels; `nil` (unknown) finishes tracks only by their gap.
+    public var field: SIMD2<Double>?
     private var active: [Track] = []
     private var nextID = 0
     /// Number of tracks finished so far (the cell count).
@@ -64,7 +69,8 @@ public struct FlowTracker: Sendable {
     public var velocity: SIMD2<Double> { configuration.velocity }
 
     /// Adds the detections of frame `frame` (frames must come in increasing order) and returns
-    /// the tracks that ended before it.
+    /// the tracks that ended: those unseen for more than `maxGapFrames` frames, and those seen
+    /// in this frame that will have left the ``field`` by the next.
     public mutating func update(frame: Int, cells: [DetectedCell]) -> [Track] {
         var pairs: [(Double, Int, Int)] = []
         for (t, track) in active.enumerated() {
@@ -96,13 +102,25 @@ public struct FlowTracker: Sendable {
             nextID += 1
         }
         var ended: [Track] = []
+        let (maxGap, velocity, field) = (configuration.maxGapFrames, configuration.velocity, field)
         active.removeAll { track in
-            guard frame - track.appearances.last!.frame > configuration.maxGapFrames else { return false }
+            let last = track.appearances.last!
+            guard frame - last.frame > maxGap || Self.leaves(last, after: frame, velocity: velocity, field: field) else {
+                return false
+            }
             ended.append(track)
             return true
         }
         finishedCount += ended.count
         return ended
+    }
+
+    /// Whether a track last seen as `last`, in `frame`, is predicted to be centred outside the
+    /// field in the next: at most a sliver of it could still show, which the counting rule ignores.
+    private static func leaves(_ last: Appearance, after frame: Int, velocity: SIMD2<Double>, field: SIMD2<Double>?) -> Bool {
+        guard let field, last.frame == frame else { return false }
+        let next = SIMD2(last.cell.x, last.cell.y) + velocity
+        return next.x < 0 || next.y < 0 || next.x >= field.x || next.y >= field.y
     }
 
     /// Ends every open track (at the end of a run) and returns them.

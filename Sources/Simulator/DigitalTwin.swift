@@ -83,6 +83,20 @@ public struct DigitalTwin: Sendable {
         return (frame, truth)
     }
 
+    /// Advances the flow by `frames` frames without forming their holograms (cheap: no optics).
+    ///
+    /// Why: forming a 1024² hologram takes ≈ 60 ms, so a long run is rendered fastest in
+    /// parallel segments, each by its own twin with the same seed skipped ahead to its first
+    /// frame. The segments join into one continuous flow: the same cells at the same positions
+    /// as a single twin would show. Only the camera noise differs (the skipped twin draws it from
+    /// a stream of its own, so that no two segments repeat each other's noise).
+    public mutating func skip(frames: Int) {
+        precondition(frames >= 0, "cannot skip \(frames) frames")
+        for _ in 0..<frames { advance() }
+        frameIndex += frames
+        noise = SimulationRandom(seed: flow.seed, stream: 2 &+ (UInt64(frameIndex) << 40))
+    }
+
     /// Moves every cell one frame on, drops those that left, admits new arrivals.
     private mutating func advance() {
         let step = pixelsPerFrame

@@ -1,7 +1,6 @@
 #include "CMallocCounter.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stddef.h>
 
 extern void *__libc_malloc(size_t size);
@@ -13,23 +12,8 @@ extern void __libc_free(void *pointer);
 static _Thread_local int counting;
 static _Thread_local uint64_t allocations;
 
-static atomic_int processCounting;
-static atomic_uint_fast64_t processAllocations;
-
 static inline void note(void) {
     if (counting) allocations++;
-    if (atomic_load_explicit(&processCounting, memory_order_relaxed))
-        atomic_fetch_add_explicit(&processAllocations, 1, memory_order_relaxed);
-}
-
-void flowd_malloc_counter_process_begin(void) {
-    atomic_store(&processAllocations, 0);
-    atomic_store(&processCounting, 1);
-}
-
-uint64_t flowd_malloc_counter_process_end(void) {
-    atomic_store(&processCounting, 0);
-    return atomic_load(&processAllocations);
 }
 
 void flowd_malloc_counter_begin(void) {

@@ -37,6 +37,23 @@ struct CellPipelineTests {
         }
     }
 
+    @Test("a cell is classified once, when its track ends, from at most classify.max_views of its views wholly in view")
+    func viewsPerCell() throws {
+        for maxViews in [1, 3] {
+            var harness = try PipelineHarness(seed: 6, model: try TinyNetwork().model(), reference: true, maxViews: maxViews)
+            harness.run(frames: 30)
+            let cells = UInt64(harness.messages.count)
+            let crops = harness.pipeline.classifiedCrops.load(ordering: .relaxed)
+            #expect(cells > 0)
+            #expect(harness.pipeline.classifyLatency.snapshot().cumulative.last == cells, "one classifier call per cell")
+            if maxViews == 1 {
+                #expect(crops == cells, "every counted cell has a whole view, and only one is classified")
+            } else {
+                #expect(crops > cells && crops <= 3 * cells)
+            }
+        }
+    }
+
     @Test("frames held for the median reference are processed once it exists; finish() reports the cells still in view")
     func finishFlushes() throws {
         var harness = try PipelineHarness(seed: 7)

@@ -29,7 +29,7 @@ struct PipelineHarness {
     /// `recorder`: records each published cell, as the daemon's publish callback does.
     init(
         seed: UInt64, model: Model? = nil, reference: Bool = false, workers: Int = 1, referenceFrames: Int = 15,
-        recorder: RunRecorder? = nil
+        maxViews: Int = PipelineSettings().maxViews, recorder: RunRecorder? = nil
     ) throws {
         var optics = RigOptics()
         optics.magnification = optics.cameraPixelUm / 0.25
@@ -47,6 +47,7 @@ struct PipelineHarness {
         settings.velocityPixels = twin.pixelsPerFrame
         settings.gatePixels = 8 / optics.pixelUm
         settings.referenceFrames = referenceFrames
+        settings.maxViews = maxViews
         let logger = Logger(label: "test")
         let published = published
         pipeline = try CellPipeline(

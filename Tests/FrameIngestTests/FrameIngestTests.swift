@@ -112,6 +112,7 @@ struct FrameIngestTests {
         let counters = ingest.counters.snapshot(at: 0)
         #expect(counters["c"]?.frames == FrameCounters(received: 3, dropped: 17))
         #expect(counters["inproc://full"]?.frames.malformed == 1)
+        #expect(ingest.queue.maxDepth == 3, "the high-water mark shows the queue was full")
     }
 
     @Test("stop() drains what libzmq already holds, closes the queue, and returns promptly")
@@ -127,6 +128,7 @@ struct FrameIngestTests {
         #expect(ingest.counters.snapshot(at: 0)["d"]?.frames.received == 5)
         #expect(ingest.queue.depth == 5, "queued frames stay for the workers to finish")
         let last = try #require(ingest.queue.take(timeout: 0))
+        #expect(ingest.queue.maxDepth == 5, "taking frames leaves the high-water mark")
         #expect(!ingest.queue.offer(last), "a closed queue refuses new frames")
     }
 

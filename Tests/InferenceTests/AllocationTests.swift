@@ -9,14 +9,11 @@ import InferenceTestSupport
 struct AllocationTests {
     @Test("the counter sees an allocation (so a zero below means something)")
     func counterWorks() {
-        flowd_malloc_counter_process_begin()
         flowd_malloc_counter_begin()
         let array = [Float](repeating: 1, count: 1000 + Int.random(in: 0..<10))
         let count = flowd_malloc_counter_end()
-        let processCount = flowd_malloc_counter_process_end()
         #expect(array.count >= 1000)
         #expect(count >= 1)
-        #expect(processCount >= 1)
     }
 
     @Test("a steady-state inference makes zero heap allocations", arguments: [1, 3])
@@ -78,16 +75,10 @@ struct AllocationTests {
                 flowd_malloc_counter_begin()
                 for _ in 0..<20 { try context.classify(opd: x, batch: 8, probabilities: p) }
                 let count = flowd_malloc_counter_end()
+                // The caller claims the first tile of every GEMM, so this covers every layer's
+                // tile code; what a helper thread adds, the team's loop, is counted exactly in
+                // WorkerTeamTests ("a helper allocates nothing between its tiles").
                 #expect(count == 0, "\(count) allocations in 20 inferences on the calling thread")
-                // The team's helper thread too: process-wide windows, of which at least one
-                // must be free of allocations by other tests running meanwhile.
-                var fewest = UInt64.max
-                for _ in 0..<30 {
-                    flowd_malloc_counter_process_begin()
-                    for _ in 0..<3 { try context.classify(opd: x, batch: 8, probabilities: p) }
-                    fewest = min(fewest, flowd_malloc_counter_process_end())
-                }
-                #expect(fewest == 0, "every window of 3 inferences saw ≥ \(fewest) allocations process-wide")
             }
         }
     }

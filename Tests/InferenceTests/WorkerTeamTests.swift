@@ -1,3 +1,4 @@
+import CMallocCounter
 import Foundation
 import Synchronization
 import Testing
@@ -66,5 +67,31 @@ struct WorkerTeamTests {
         team.run(tiles: 64)
         #expect(log.timesRun.count == 64)
         #expect(log.threadCount == 2)
+    }
+
+    @Test("a helper allocates nothing between its tiles: claiming, spinning, sleeping and waking")
+    func helpersAllocateNothingBetweenTiles() async throws {
+        let team = WorkerTeam(size: 2)
+        let caller = pthread_self()
+        let helperTiles = Atomic<Int>(0)
+        let allocations = Atomic<UInt64>(0)
+        // On a helper, each tile ends the thread's count since its previous tile and starts the
+        // next one: what is counted is exactly the team's own code between tiles.
+        team.work = { _ in
+            let onHelper = pthread_equal(pthread_self(), caller) == 0
+            if onHelper {
+                allocations.add(flowd_malloc_counter_end(), ordering: .relaxed)
+                helperTiles.add(1, ordering: .relaxed)
+            }
+            usleep(200)  // long enough that the caller cannot take every tile
+            if onHelper { flowd_malloc_counter_begin() }
+        }
+        for round in 0..<40 {
+            team.run(tiles: 16)
+            // Every few rounds, long enough for the helper to go to sleep and be woken.
+            if round % 8 == 7 { usleep(20_000) }
+        }
+        #expect(helperTiles.load(ordering: .relaxed) > 40)
+        #expect(allocations.load(ordering: .relaxed) == 0)
     }
 }

@@ -6,14 +6,18 @@ import Testing
 
 @Suite("The flow tracker counts each cell exactly once")
 struct TrackingTests {
-    @Test("every simulated cell is one track, and the count equals the truth")
-    func exactlyOnce() throws {
+    @Test(
+        "every simulated cell is one track, and the count equals the truth, whether the field's size is known or not",
+        arguments: [false, true])
+    func exactlyOnce(knowsField: Bool) throws {
         var twin = try smallFlow(seed: 41)
         let reconstructor = try OffAxisReconstructor(reference: HologramImage(frame: twin.reference()), parameters: parameters(for: twin))
         let workspace = reconstructor.makeWorkspace()
         var tracker = FlowTracker(
             configuration: .init(velocity: [twin.pixelsPerFrame, 0], gatePixels: 8 / twin.camera.optics.pixelUm))
+        if knowsField { tracker.field = [Double(twin.flow.width), Double(twin.flow.height)] }
         var tracks: [FlowTracker.Track] = []
+        var endedDuringRun = 0, reportedWhenLastSeen = 0
         var truthByFrame: [Int: [CellTruth]] = [:]
         var ids = Set<Int>()
         let frames = 120
@@ -21,7 +25,10 @@ struct TrackingTests {
             let (frame, truth) = twin.nextFrame()
             truthByFrame[i] = truth.cells
             let cells = try reconstructor.process(HologramImage(frame: frame), workspace: workspace, crops: false)
-            tracks += tracker.update(frame: i, cells: cells)
+            let ended = tracker.update(frame: i, cells: cells)
+            endedDuringRun += ended.count
+            reportedWhenLastSeen += ended.filter { $0.appearances.last!.frame == i }.count
+            tracks += ended
             // Only cells that were wholly in view at least once are expected to be counted.
             ids.formUnion(truth.cells.filter(\.fullyInside).map(\.id))
         }
@@ -46,5 +53,11 @@ struct TrackingTests {
         #expect(missed.isEmpty)
         #expect(partialOnly <= 2)
         #expect(tracks.count - partialOnly == ids.count)
+        if knowsField {
+            // Cells leave through the far edge: almost every track ends with its last sighting.
+            #expect(Double(reportedWhenLastSeen) >= 0.9 * Double(endedDuringRun))
+        } else {
+            #expect(reportedWhenLastSeen == 0, "without the field, a track ends only after its gap")
+        }
     }
 }

@@ -43,6 +43,21 @@ struct TwinTests {
         }
     }
 
+    @Test("a twin skipped ahead shows the same cells where a single twin would, with other noise")
+    func skip() throws {
+        var whole = try Self.twin(seed: 5), skipped = try Self.twin(seed: 5)
+        for _ in 0..<4 { _ = whole.nextFrame() }
+        skipped.skip(frames: 4)
+        let (wholeFrame, wholeTruth) = whole.nextFrame(), (skippedFrame, skippedTruth) = skipped.nextFrame()
+        #expect(!wholeTruth.cells.isEmpty)
+        #expect(skippedTruth.index == wholeTruth.index)
+        #expect(skippedTruth.cells == wholeTruth.cells)
+        #expect(skippedTruth.opdNm == wholeTruth.opdNm)
+        let bytes = { (f: Frame) in f.pixels.withUnsafeBytes { Array($0) } }
+        #expect(bytes(skippedFrame) != bytes(wholeFrame))
+        #expect(skippedFrame.header.seq == wholeFrame.header.seq)
+    }
+
     @Test("arrivals follow the concentration: cells per frame ≈ concentration × swept volume")
     func arrivals() throws {
         var twin = try Self.twin(seed: 6)

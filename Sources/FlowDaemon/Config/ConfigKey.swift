@@ -94,6 +94,9 @@ struct ConfigKey: Sendable {
         scalar("classify.min_confidence") { config, value, source throws(ConfigError) in
             config.pipeline.minConfidence = try number(value, "classify.min_confidence", source, 0...1)
         },
+        scalar("classify.max_views") { config, value, source throws(ConfigError) in
+            config.pipeline.maxViews = try integer(value, "classify.max_views", source, 1...32)
+        },
         scalar("workers") { config, value, source throws(ConfigError) in
             config.workers = try integer(value, "workers", source, 0...256)
         },

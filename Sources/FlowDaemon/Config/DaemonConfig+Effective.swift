@@ -30,6 +30,7 @@ extension DaemonConfig {
         "tracking.velocity_px": { .double($0.pipeline.velocityPixels) },
         "tracking.gate_px": { .double($0.pipeline.gatePixels) },
         "classify.min_confidence": { .double($0.pipeline.minConfidence) },
+        "classify.max_views": { .integer(Int64($0.pipeline.maxViews)) },
         "workers": { .integer(Int64($0.workers)) },
         "log.level": { .string($0.logLevel.rawValue) },
         "log.malformed_burst": { .integer(Int64($0.malformedLogBurst)) },

@@ -1,5 +1,6 @@
 import Dispatch
 import FrameIngest
+import Inference
 
 /// What `GET /metrics` shows: frame accounting per camera and outcome, malformed messages by
 /// reason, queue depth, cells by label, the latency of each processing stage, and failures of
@@ -49,13 +50,23 @@ struct DaemonMetrics: Sendable {
         }
         out.family("flowd_queue_depth", .gauge, help: "Frames waiting for a worker.")
         out.sample("flowd_queue_depth", [], Double(ingest.queue.depth))
+        out.family("flowd_queue_depth_max", .gauge, help: "Most frames waiting for a worker at once since start.")
+        out.sample("flowd_queue_depth_max", [], Double(ingest.queue.maxDepth))
         out.family("flowd_queue_capacity", .gauge, help: "Frames the queue holds before dropping.")
         out.sample("flowd_queue_capacity", [], Double(ingest.queue.capacity))
+        out.family("flowd_workers", .gauge, help: "Frame workers (each reconstructs and classifies whole frames).")
+        out.sample("flowd_workers", [], Double(pipeline.workerCount))
+        out.family(
+            "flowd_inference_threads", .gauge,
+            help: "Threads per worker's inference context, and the OpenBLAS core its kernels come from.")
+        out.sample("flowd_inference_threads", [("blas_core", BLASRuntime.coreName)], Double(pipeline.inferenceThreads))
         out.family("flowd_stage_seconds", .histogram, help: "Latency of each processing stage, seconds.")
         out.histogram("flowd_stage_seconds", [("stage", "frame")], frameLatency)
         out.histogram("flowd_stage_seconds", [("stage", "reconstruct")], pipeline.reconstructLatency)
         out.histogram("flowd_stage_seconds", [("stage", "classify")], pipeline.classifyLatency)
         out.histogram("flowd_stage_seconds", [("stage", "frame_to_publish")], pipeline.publishLatency)
+        out.family("flowd_classified_crops_total", .counter, help: "Cell views classified (at most classify.max_views per cell).")
+        out.sample("flowd_classified_crops_total", [], Double(pipeline.classifiedCrops.load(ordering: .relaxed)))
         out.family("flowd_cells_total", .counter, help: "Cells published, by label (class, unknown or unclassified).")
         for (label, count) in pipeline.tally.byClass.sorted(by: { $0.key < $1.key }) {
             out.sample("flowd_cells_total", [("class", label)], Double(count))

@@ -32,7 +32,9 @@ final class CameraStage: @unchecked Sendable {
         case held
     }
 
-    typealias Publish = (_ track: FlowTracker.Track, _ frame: FrameResult?, _ cellID: UInt64) -> Void
+    /// A finished track, with the frames of its best appearance and of its last one (`nil`
+    /// only if a frame's header data was not kept), and its cell id.
+    typealias Publish = (_ track: FlowTracker.Track, _ best: FrameResult?, _ lastSeen: FrameResult?, _ cellID: UInt64) -> Void
 
     /// Most frames held while a reference is made (1024 MiB at 1024² uint8); beyond it a worker
     /// waits, and the ingest queue, full, drops and counts what arrives.
@@ -55,6 +57,12 @@ final class CameraStage: @unchecked Sendable {
         self.camera = camera
         phase = reconstructor.map(Phase.ready) ?? .collecting([])
         tracker = FlowTracker(configuration: tracking)
+        if let reconstructor { tracker.field = Self.field(of: reconstructor) }
+    }
+
+    /// The frame size the tracker needs to see a cell leave (its width along x).
+    private static func field(of reconstructor: OffAxisReconstructor) -> SIMD2<Double> {
+        [Double(reconstructor.cols), Double(reconstructor.rows)]
     }
 
     /// Decides what happens to `frame`: processed (or, while a backlog remains, the backlog's
@@ -113,6 +121,7 @@ final class CameraStage: @unchecked Sendable {
         switch made {
         case .success(let reconstructor):
             phase = .ready(reconstructor)
+            tracker.field = Self.field(of: reconstructor)
             backlog = held + backlog
             return .process(reconstructor, [backlog.removeFirst()])
         case .failure(let error):
@@ -169,7 +178,7 @@ final class CameraStage: @unchecked Sendable {
 
     private func report(_ tracks: [FlowTracker.Track], publish: Publish) {
         for track in tracks.sorted(by: { $0.id < $1.id }) where track.wasWhollyInView {
-            publish(track, frames[track.best.frame], nextCellID)
+            publish(track, frames[track.best.frame], frames[track.appearances.last!.frame], nextCellID)
             nextCellID += 1
         }
     }

@@ -7,35 +7,39 @@ import Protocol
 import Reconstruction
 import Synchronization
 
-/// The live pipeline behind `flowd run`: frame → OPD map → cells → classified → tracked, each
-/// cell reported once → fused label → published.
+/// The live pipeline behind `flowd run`: frame → OPD map → cells → tracked, each cell reported
+/// once → classified from its best views → fused label → published.
 ///
 /// Workers call ``process(_:worker:)`` concurrently, each with its own index. Per frame, a
-/// worker reconstructs the hologram and classifies all of the frame's crops as one batch: that
-/// is the micro-batch. It never waits for other frames to fill a batch, so a cell's label costs
-/// no waiting beyond its own frame's work, and the latency cap holds by construction. The
-/// frame's cells then go to its camera's ``CameraStage``, which restores frame order for the
-/// tracker. When the daemon stops, ``finish()`` (after the workers returned) reports every cell
-/// still in view.
+/// worker reconstructs the hologram; the frame's cells then go to its camera's ``CameraStage``,
+/// which restores frame order for the tracker. When a track ends, the worker that delivered the
+/// frame ending it classifies the cell's `classify.max_views` largest appearances wholly in view
+/// as one batch (the micro-batch: it never waits for other cells) and publishes the fused
+/// label. Classifying per cell rather than per appearance costs a third to a half of the
+/// inference (a cell is in view ≈ 6 frames at the twin's flow), and crops cut by the frame edge,
+/// unlike anything the classifier was trained on (`flowd extract` keeps the best, whole view),
+/// never vote. When the daemon stops, ``finish()`` (after the workers returned) reports every
+/// cell still in view.
 ///
 /// Accounting: every frame is processed, or held for the reference and processed later, or
 /// counted as rejected under a ``RejectionReason``; every track wholly in
 /// view at least once is published as one cell (the counting rule; slivers at the edge of a
 /// run are not cells).
 final class CellPipeline: Sendable {
-    /// Crops per inference call, at most; a frame with more cells takes several calls.
-    static let maxBatch = 32
-
     let settings: PipelineSettings
     /// The model in service (swapped by ``swapModel(_:)``) and the live `classify.min_confidence`.
     let classifier: ClassifierSlot
     let parameters: ReconstructionParameters
     let tally: CellTally
-    /// Stage latencies: hologram → cells, crops → probabilities (per frame with cells), and
-    /// arrival of a cell's best frame → its message published.
+    /// Stage latencies: hologram → cells (per frame), a cell's views → probabilities (per cell),
+    /// and arrival of the frame a cell was last seen in → its message published.
     let reconstructLatency = LatencyHistogram()
     let classifyLatency = LatencyHistogram()
     let publishLatency = LatencyHistogram()
+    /// Crops classified so far (each published cell's views).
+    let classifiedCrops = Atomic<UInt64>(0)
+    /// Threads each worker's inference context splits its GEMMs over (workers × threads ≤ cores).
+    let inferenceThreads: Int
 
     private let counters: IngestCounters
     private let rejectLog: RateLimitedLog
@@ -72,9 +76,11 @@ final class CellPipeline: Sendable {
         tally = CellTally(startNanoseconds: startNanoseconds)
         sharedReconstructor = try reference.map { try OffAxisReconstructor(reference: $0, parameters: parameters) }
         // workers × BLAS threads ≤ cores: each context runs its GEMMs on its own small team.
-        let threads = BLASRuntime.threadsPerWorker(workers: workers)
+        inferenceThreads = BLASRuntime.threadsPerWorker(workers: workers)
         classifier = ClassifierSlot(
-            try model.map { try Classifier(model: $0, workers: workers, maxBatch: Self.maxBatch, threads: threads) },
+            try model.map { [inferenceThreads] in
+                try Classifier(model: $0, workers: workers, maxBatch: settings.maxViews, threads: inferenceThreads)
+            },
             minConfidence: settings.minConfidence)
         self.workers = (0..<max(1, workers)).map(PipelineWorker.init(index:))
     }
@@ -86,11 +92,13 @@ final class CellPipeline: Sendable {
     func swapModel(_ model: Model) throws(ModelError) {
         if let problem = classifier.incompatibility(of: model) { throw ModelError(problem) }
         let next = try Classifier(
-            model: model, workers: workers.count, maxBatch: Self.maxBatch,
-            threads: BLASRuntime.threadsPerWorker(workers: workers.count))
+            model: model, workers: workers.count, maxBatch: settings.maxViews, threads: inferenceThreads)
         guard var previous = try classifier.swap(to: next) else { return }
         while !isKnownUniquelyReferenced(&previous) { usleep(1000) }
     }
+
+    /// Frame workers this pipeline was made for.
+    var workerCount: Int { workers.count }
 
     /// Processes one received frame on worker `worker` (0 ..< workers).
     func process(_ frame: ReceivedFrame, worker: Int) {
@@ -104,7 +112,7 @@ final class CellPipeline: Sendable {
     func idle(worker: Int) -> Bool {
         for stage in stages.withLock({ Array($0.values) }) {
             if let (reconstructor, frame) = stage.takeBacklog() {
-                stage.deliver(analyse(frame, reconstructor, workers[worker]), publish: publisher(for: stage))
+                stage.deliver(analyse(frame, reconstructor, workers[worker]), publish: publisher(for: stage, workers[worker]))
                 return true
             }
         }
@@ -117,9 +125,9 @@ final class CellPipeline: Sendable {
         for stage in stages.withLock({ Array($0.values) }).sorted(by: { $0.camera < $1.camera }) {
             handle(stage.completeReference(), stage, 0, stopping: true)
             while let (reconstructor, frame) = stage.takeBacklog() {
-                stage.deliver(analyse(frame, reconstructor, workers[0]), publish: publisher(for: stage))
+                stage.deliver(analyse(frame, reconstructor, workers[0]), publish: publisher(for: stage, workers[0]))
             }
-            stage.finish(publish: publisher(for: stage))
+            stage.finish(publish: publisher(for: stage, workers[0]))
         }
     }
 
@@ -145,7 +153,7 @@ final class CellPipeline: Sendable {
     /// `stopping`: at shutdown, rejections are summed up in one notice per camera (they end the
     /// run rather than signal a problem in the stream), instead of a warning per frame.
     private func handle(_ admission: CameraStage.Admission, _ stage: CameraStage, _ worker: Int, stopping: Bool = false) {
-        let publish = publisher(for: stage)
+        let publish = publisher(for: stage, workers[worker])
         switch admission {
         case .held:
             return
@@ -170,8 +178,9 @@ final class CellPipeline: Sendable {
         }
     }
 
-    private func publisher(for stage: CameraStage) -> CameraStage.Publish {
-        { self.emit($0, $1, $2, camera: stage.camera) }
+    /// Publishes `stage`'s finished tracks, classifying them on `worker`'s inference context.
+    private func publisher(for stage: CameraStage, _ worker: PipelineWorker) -> CameraStage.Publish {
+        { self.emit($0, best: $1, lastSeen: $2, $3, camera: stage.camera, worker: worker) }
     }
 
     private func reject(_ frame: ReceivedFrame, _ reason: RejectionReason, _ message: String, log: Bool = true) {
@@ -182,13 +191,13 @@ final class CellPipeline: Sendable {
             at: DispatchTime.now().uptimeNanoseconds)
     }
 
-    /// Reconstructs and classifies one frame.
+    /// Reconstructs one frame (with a crop of each cell for the classifier when there is one).
     private func analyse(_ frame: ReceivedFrame, _ reconstructor: OffAxisReconstructor, _ worker: PipelineWorker) -> FrameResult {
         var result = FrameResult(
             ordinal: frame.ordinal, cells: nil, seq: frame.frame.header.seq, tNanoseconds: frame.frame.header.timeNanoseconds,
             arrivalNanoseconds: frame.arrivalNanoseconds)
         let start = DispatchTime.now().uptimeNanoseconds
-        var cells: [DetectedCell]
+        let cells: [DetectedCell]
         do {
             cells = try reconstructor.process(
                 HologramImage(frame: frame.frame), workspace: worker.workspace(for: reconstructor),
@@ -198,29 +207,23 @@ final class CellPipeline: Sendable {
             reject(frame, .shapeChanged, "\(error)")
             return result
         }
-        let reconstructed = DispatchTime.now().uptimeNanoseconds
-        reconstructLatency.observe(nanoseconds: reconstructed - start)
-        // Taken once: a model swap while this frame classifies does not change its model.
-        if !cells.isEmpty, let current = classifier.current {
-            do {
-                try current.classify(&cells, worker: worker.index)
-                classifyLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - reconstructed)
-            } catch {
-                // Cannot happen with batches within maxBatch; the cells are still counted.
-                logger.error("classification failed on camera \(frame.camera); its cells stay unclassified: \(error)")
-            }
-        }
+        reconstructLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
         result.cells = cells
         return result
     }
 
-    /// Publishes one finished track as a `cell` message (called under its camera's lock).
-    private func emit(_ track: FlowTracker.Track, _ frame: FrameResult?, _ cellID: UInt64, camera: String) {
+    /// Classifies and publishes one finished track as a `cell` message (called under its
+    /// camera's lock). Its latency runs from the arrival of the frame the cell was last seen in:
+    /// only then is everything known that its label is made of.
+    private func emit(
+        _ track: FlowTracker.Track, best frame: FrameResult?, lastSeen: FrameResult?, _ cellID: UInt64, camera: String,
+        worker: PipelineWorker
+    ) {
         let best = track.best.cell
-        let (label, probabilities) = label(track)
+        let (label, probabilities) = label(track, camera: camera, worker: worker)
         let box = best.box
         let now = DispatchTime.now().uptimeNanoseconds
-        let arrival = frame?.arrivalNanoseconds ?? now
+        let arrival = lastSeen?.arrivalNanoseconds ?? now
         let message = CellMessage(
             camera: camera, cellID: cellID, seq: frame?.seq, tNanoseconds: frame?.tNanoseconds,
             xPixels: best.x, yPixels: best.y, bbox: [box.x, box.y, box.width, box.height], label: label,
@@ -231,10 +234,27 @@ final class CellPipeline: Sendable {
         publishLatency.observe(nanoseconds: now &- arrival)
     }
 
-    /// The label and fused probabilities of a track (see ``ProbabilityFusion``).
-    func label(_ track: FlowTracker.Track) -> (String, [String: Double]) {
-        guard let classes = classifier.classes else { return ("unclassified", [:]) }
-        let fused = ProbabilityFusion.fuse(track.appearances.map(\.cell.probabilities).filter { !$0.isEmpty })
+    /// The label and fused probabilities of a track: its `classify.max_views` largest
+    /// appearances wholly in view, classified as one batch on `worker`'s context and fused
+    /// (see ``ProbabilityFusion``).
+    private func label(_ track: FlowTracker.Track, camera: String, worker: PipelineWorker) -> (String, [String: Double]) {
+        // Taken once: a model swap while this cell classifies does not change its model.
+        guard let current = classifier.current else { return ("unclassified", [:]) }
+        var views = Array(
+            track.appearances.map(\.cell).filter { !$0.touchesEdge }
+                .sorted { $0.features.areaUm2 > $1.features.areaUm2 }.prefix(settings.maxViews))
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            try current.classify(&views, worker: worker.index)
+        } catch {
+            // Cannot happen with at most maxViews crops of the model's size; the cell is still counted.
+            logger.error("classification failed on camera \(camera); the cell stays unclassified: \(error)")
+            return ("unclassified", [:])
+        }
+        classifyLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+        classifiedCrops.add(UInt64(views.count), ordering: .relaxed)
+        let fused = ProbabilityFusion.fuse(views.map(\.probabilities))
+        let classes = current.model.classes
         guard let top = fused.indices.max(by: { fused[$0] < fused[$1] }) else { return ("unclassified", [:]) }
         let probabilities = Dictionary(uniqueKeysWithValues: zip(classes, fused))
         return (fused[top] < classifier.minConfidence ? "unknown" : classes[top], probabilities)

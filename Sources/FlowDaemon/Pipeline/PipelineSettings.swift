@@ -25,4 +25,7 @@ struct PipelineSettings: Sendable, Equatable {
     /// A cell whose largest fused probability is below this is labelled `unknown`
     /// (`classify.min_confidence`).
     var minConfidence = 0.5
+    /// Appearances of a cell classified and fused into its label, at most: its largest ones
+    /// wholly in view (`classify.max_views`). Inference costs this many crops per cell.
+    var maxViews = 3
 }

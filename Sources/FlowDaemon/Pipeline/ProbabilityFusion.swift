@@ -1,13 +1,13 @@
 import Foundation
 
-/// Fuses a cell's class probabilities over the frames it appeared in.
+/// Fuses a cell's class probabilities over its classified views (appearances in several frames).
 ///
 /// The fused distribution is the normalised geometric mean: the mean of the log-probabilities,
 /// exponentiated and renormalised to sum to 1. Treating the appearances as independent views,
 /// their evidence multiplies (a sum of logs); dividing by their number keeps the confidence of a
-/// cell seen in 8 frames comparable to one seen in 2, so that `classify.min_confidence` means
-/// the same for both. Unlike the arithmetic mean, one frame that strongly rules a class out
-/// (the cell blurred, or cut by the edge) outweighs several that mildly favour it.
+/// cell with 3 views comparable to one with 1, so that `classify.min_confidence` means the same
+/// for both. Unlike the arithmetic mean, one view that strongly rules a class out (the cell
+/// blurred) outweighs several that mildly favour it.
 enum ProbabilityFusion {
     /// Probabilities below this enter the log as this, so that a 0 from softmax underflow
     /// cannot veto a class outright.

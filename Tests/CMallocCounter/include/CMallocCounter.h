@@ -3,8 +3,8 @@
 // The test binary defines malloc, calloc, realloc, memalign, aligned_alloc and posix_memalign
 // itself; being in the executable, these definitions take precedence over glibc's for every
 // library in the process (ELF symbol interposition). Each one counts, then forwards to glibc's
-// __libc_* entry point. The per-thread count is exact even with tests running in parallel; the
-// process-wide count also sees helper threads.
+// __libc_* entry point. The count is per thread, so it is exact even with tests running in
+// parallel; a test that needs another thread's count starts and ends it on that thread.
 #ifndef CMALLOC_COUNTER_H
 #define CMALLOC_COUNTER_H
 #include <stdint.h>
@@ -14,12 +14,5 @@ void flowd_malloc_counter_begin(void);
 
 /// Stops counting; returns the calling thread's allocation calls since the matching begin.
 uint64_t flowd_malloc_counter_end(void);
-
-/// Starts counting every thread's allocation calls from zero (helper threads included).
-void flowd_malloc_counter_process_begin(void);
-
-/// Stops the process-wide count and returns it. Other threads of the test runner count too, so
-/// a caller takes the minimum over several windows.
-uint64_t flowd_malloc_counter_process_end(void);
 
 #endif

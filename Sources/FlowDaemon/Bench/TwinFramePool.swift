@@ -1,0 +1,79 @@
+import Dispatch
+import Protocol
+import Simulator
+import Synchronization
+
+/// The digital twin's holograms for `flowd bench pipeline`: one continuous stretch of flow,
+/// rendered before the timed run and replayed in a loop by the camera.
+///
+/// Why a pool: the twin forms ≈ 17 holograms/s per core at 1024², far below the rates the
+/// pipeline is measured at. The pool is rendered in parallel segments (``DigitalTwin/skip(frames:)``
+/// makes them join seamlessly), so the only seam is the loop's wrap, where the last frame is
+/// followed by the first again. There the cells in view jump back; their tracks are cut (each
+/// cell is still counted once per pass, as the ground truth per pass expects), and a track may
+/// take a cell of the first frame within its gate by chance: about one miscount per wrap,
+/// against the pool's hundreds of cells per pass.
+struct TwinFramePool: Sendable {
+    let frames: [Frame]
+    /// Per frame, the ground truth of every cell at least partly in view.
+    let truth: [[CellTruth]]
+    /// Mean number of cells at least partly in view per frame.
+    let cellsInViewPerFrame: Double
+    /// Cell displacement between frames, pixels: what flowd's tracker must be told.
+    let pixelsPerFrame: Double
+
+    /// Renders `count` frames of `size`² 8-bit holograms at `concentration` cells/µL, in
+    /// `segments` parallel parts.
+    init(size: Int, count: Int, concentration: Double, segments: Int) throws {
+        var flow = FlowConfiguration()
+        (flow.width, flow.height, flow.concentrationPerMicrolitre) = (size, size, concentration)
+        let optics = RigOptics()
+        let first = try DigitalTwin(flow: flow, optics: optics)
+        let parts = max(1, min(segments, count))
+        // Only the cells of each frame's truth are kept: its OPD map is 4 bytes per pixel.
+        let rendered = Mutex([[(Frame, [CellTruth])]](repeating: [], count: parts))
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let start = count * part / parts, end = count * (part + 1) / parts
+            var twin = first
+            twin.skip(frames: start)
+            let shots = (start..<end).map { _ in
+                let (frame, truth) = twin.nextFrame()
+                return (frame, truth.cells)
+            }
+            rendered.withLock { $0[part] = shots }
+        }
+        let shots = rendered.withLock { $0.flatMap { $0 } }
+        frames = shots.map(\.0)
+        truth = shots.map(\.1)
+        cellsInViewPerFrame = Double(truth.reduce(0) { $0 + $1.count }) / Double(max(1, count))
+        pixelsPerFrame = first.pixelsPerFrame
+    }
+
+    /// The stream's frame `index`: the pool played in a loop.
+    func frame(_ index: Int) -> Frame { frames[index % frames.count] }
+
+    /// The cells the counting rule finds in the first `sent` frames of the stream: per pass over
+    /// the pool, the distinct cells wholly in view at least once.
+    func trueCellCount(sent: Int) -> Int {
+        var total = 0, index = 0
+        while index < sent {
+            let passEnd = min(sent, (index / frames.count + 1) * frames.count)
+            var ids = Set<Int>()
+            for i in index..<passEnd { ids.formUnion(truth[i % frames.count].filter(\.fullyInside).map(\.id)) }
+            total += ids.count
+            index = passEnd
+        }
+        return total
+    }
+
+    /// The true class of the cell a `cell` message reports: the cell of stream frame `seq`
+    /// nearest to the message's centroid, if one is within `maxDistance` pixels (a detection
+    /// without a true cell, or one that merged two, is left unmatched).
+    func trueClass(seq: Int, x: Double, y: Double, maxDistance: Double) -> CellClass? {
+        func squaredDistance(_ cell: CellTruth) -> Double { (cell.x - x) * (cell.x - x) + (cell.y - y) * (cell.y - y) }
+        guard let nearest = truth[seq % frames.count].min(by: { squaredDistance($0) < squaredDistance($1) }),
+            squaredDistance(nearest) <= maxDistance * maxDistance
+        else { return nil }
+        return nearest.cellClass
+    }
+}
