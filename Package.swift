@@ -2,7 +2,7 @@
 //
 // flowd: stain-free holographic imaging flow cytometry, live at the microscope.
 // Module map and contracts: docs/architecture.md. Dependencies point one way:
-// FlowDaemon → {FrameIngest, Reconstruction, Inference, Simulator} → Protocol / C shims.
+// FlowDaemon → {FlowdConfig, FrameIngest, Reconstruction, Inference, Simulator} → Protocol / C shims.
 
 import PackageDescription
 
@@ -57,22 +57,35 @@ let package = Package(
             name: "Simulator", dependencies: ["Protocol", "Reconstruction", "CFFTW"],
             swiftSettings: swiftSettings),
 
-        // The `flowd` executable: service, config, publishing, recording, CLI.
+        // What `flowd run` can be told: the config keys, the YAML/environment/command-line
+        // loader, the resulting settings. A library of its own so that the fuzz targets (Fuzz/)
+        // can load configs as the daemon does.
+        .target(
+            name: "FlowdConfig",
+            dependencies: [
+                "FrameIngest", "Inference", "Protocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // The `flowd` executable: service, publishing, recording, CLI.
         .executableTarget(
             name: "FlowDaemon",
             dependencies: [
-                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "CFFTW",
+                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "CFFTW", "FlowdConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
 
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FlowDaemonTests",
-            dependencies: ["FlowDaemon", "FrameIngest", "Protocol", "Reconstruction", "Simulator", "InferenceTestSupport"],
+            dependencies: [
+                "FlowDaemon", "FlowdConfig", "FrameIngest", "Protocol", "Reconstruction", "Simulator", "InferenceTestSupport",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "FrameIngestTests", dependencies: ["FrameIngest", "ZeroMQ", "Protocol"],

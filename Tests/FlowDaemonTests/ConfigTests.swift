@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import FlowDaemon
+@testable import FlowdConfig
 @testable import FrameIngest
 
 private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

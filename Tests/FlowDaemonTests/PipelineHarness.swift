@@ -1,4 +1,5 @@
 import Foundation
+import FlowdConfig
 import FrameIngest
 import Inference
 import Logging

@@ -4,18 +4,18 @@ import Logging
 /// One configuration key: its dotted name, and how a text value is checked and stored.
 ///
 /// The table ``all`` is the one place that lists what flowd can be configured with.
-struct ConfigKey: Sendable {
-    let name: String
+public struct ConfigKey: Sendable {
+    public let name: String
     /// `true` for keys whose value is a list (YAML sequence, comma-separated in the environment).
-    let isList: Bool
+    public let isList: Bool
     let apply: @Sendable (inout DaemonConfig, [String], ConfigSource) throws(ConfigError) -> Void
 
     /// `FLOWD_` + the name in upper case with dots as underscores.
-    var environmentVariable: String {
+    public var environmentVariable: String {
         "FLOWD_" + name.uppercased().replacingOccurrences(of: ".", with: "_")
     }
 
-    static let all: [ConfigKey] = [
+    public static let all: [ConfigKey] = [
         list("inputs") { config, values, source throws(ConfigError) in
             guard !values.isEmpty else {
                 throw ConfigError(key: "inputs", source: source, expected: "at least one input", got: "")
@@ -118,7 +118,7 @@ struct ConfigKey: Sendable {
         },
     ]
 
-    static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }
+    public static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }
 
     // MARK: Value parsers
 
