@@ -14,6 +14,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "flowd", targets: ["FlowDaemon"]),
+        // The parsers of untrusted input, for the libFuzzer targets in Fuzz/ (scripts/fuzz).
+        .library(name: "Protocol", targets: ["Protocol"]),
+        .library(name: "Inference", targets: ["Inference"]),
+        .library(name: "FlowdConfig", targets: ["FlowdConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

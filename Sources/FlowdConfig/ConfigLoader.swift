@@ -23,10 +23,19 @@ public enum ConfigLoader {
         file: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
         overrides: [Override] = []
     ) throws(ConfigError) -> DaemonConfig {
+        let text = try file.map { path throws(ConfigError) in try read(path) }
+        return try load(yaml: text, path: file ?? "", environment: environment, overrides: overrides)
+    }
+
+    /// As ``load(file:environment:overrides:)``, with the file's text already read; `path`
+    /// names it in messages. The fuzz target (Fuzz/) feeds its inputs through here.
+    public static func load(
+        yaml: String?, path: String, environment: [String: String], overrides: [Override] = []
+    ) throws(ConfigError) -> DaemonConfig {
         var config = DaemonConfig()
-        if let file {
-            for (key, values) in try fileValues(path: file) {
-                try apply(key, values, .file(file), to: &config)
+        if let yaml {
+            for (key, values) in try fileValues(yaml: yaml, path: path) {
+                try apply(key, values, .file(path), to: &config)
             }
         }
         for key in ConfigKey.all {
@@ -74,10 +83,16 @@ public enum ConfigLoader {
 
     /// The file's leaves as dotted keys: `ingest: {queue_capacity: 64}` → `ingest.queue_capacity`.
     static func fileValues(path: String) throws(ConfigError) -> [(String, [String])] {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+        try fileValues(yaml: try read(path), path: path)
+    }
+
+    private static func read(_ path: String) throws(ConfigError) -> String {
+        do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigError("cannot read config file \(path): \(error.localizedDescription)")
         }
+    }
+
+    private static func fileValues(yaml text: String, path: String) throws(ConfigError) -> [(String, [String])] {
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
             throw ConfigError("config file \(path) is not valid YAML: \(error)")
