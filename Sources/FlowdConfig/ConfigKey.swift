@@ -66,6 +66,9 @@ public struct ConfigKey: Sendable {
         scalar("ingest.max_cols") { config, value, source throws(ConfigError) in
             config.ingest.limits.maxCols = try integer(value, "ingest.max_cols", source, 1...16384)
         },
+        scalar("ingest.max_saturated_fraction") { config, value, source throws(ConfigError) in
+            config.ingest.limits.maxSaturatedFraction = try number(value, "ingest.max_saturated_fraction", source, 0...1)
+        },
         scalar("ingest.max_cameras") { config, value, source throws(ConfigError) in
             config.ingest.maxCameras = try integer(value, "ingest.max_cameras", source, 1...4096)
         },

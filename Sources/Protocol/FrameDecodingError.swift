@@ -17,6 +17,8 @@ public struct FrameDecodingError: Error, Sendable, Equatable, CustomStringConver
         case shapeTooLarge = "shape_too_large"
         case badField = "bad_field"
         case payloadSizeMismatch = "payload_size_mismatch"
+        case nonFinitePixels = "non_finite_pixels"
+        case saturated = "saturated"
     }
 
     public let reason: Reason

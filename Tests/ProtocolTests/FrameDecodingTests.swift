@@ -170,3 +170,64 @@ struct MalformedFrameTests {
         }
     }
 }
+
+@Suite("Pixels that cannot be a hologram are refused with their own reason")
+struct PixelContentTests {
+    private static func float32(_ values: [Float]) -> [UInt8] {
+        values.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+    }
+
+    @Test("a NaN or infinite float32 pixel: non_finite_pixels, naming the first one",
+          arguments: [Float.nan, .infinity, -.infinity, Float(bitPattern: 0x7FA0_0001)])
+    func nonFinite(bad: Float) {
+        var values = [Float](repeating: 0.5, count: 6)
+        values[4] = bad
+        do {
+            _ = try decode(#"{"dtype": "float32", "shape": [2, 3], "camera": "f32"}"#, payload: Self.float32(values))
+            Issue.record("\(bad) must be refused")
+        } catch {
+            #expect(error.reason == .nonFinitePixels)
+            #expect(error.camera == "f32")
+            #expect(error.message.contains("pixel (1, 1)"))
+        }
+    }
+
+    @Test("finite float32 pixels of any size are accepted, the largest and the subnormal ones too")
+    func finiteFloats() throws {
+        let values: [Float] = [.greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, 0, -0.0, 1]
+        _ = try decode(#"{"dtype": "float32", "shape": [2, 3]}"#, payload: Self.float32(values))
+    }
+
+    @Test("a uint8 frame with more than 1 % of its pixels at 255 is saturated; 1 % exactly is not")
+    func saturatedUInt8() throws {
+        var pixels = [UInt8](repeating: 120, count: 100 * 100)
+        for i in 0..<100 { pixels[i * 37] = 255 }
+        _ = try decode(#"{"dtype": "uint8", "shape": [100, 100]}"#, payload: pixels)
+        pixels[1] = 255
+        #expect(reason(#"{"dtype": "uint8", "shape": [100, 100]}"#, payload: pixels) == .saturated)
+    }
+
+    @Test("a uint16 frame at 65535 is saturated; 4095 (a 12-bit camera's top) is not full scale")
+    func saturatedUInt16() {
+        let white = [UInt8](repeating: 0xFF, count: 2 * 16)
+        #expect(reason(#"{"dtype": "uint16", "shape": [4, 4], "camera": "c"}"#, payload: white) == .saturated)
+        let twelveBitTop = [UInt8]((0..<16).flatMap { _ in [UInt8(0xFF), UInt8(0x0F)] })
+        #expect(reason(#"{"dtype": "uint16", "shape": [4, 4]}"#, payload: twelveBitTop) == nil)
+    }
+
+    @Test("maxSaturatedFraction 1 accepts even a white frame")
+    func saturationCheckOff() {
+        let limits = FrameLimits(maxSaturatedFraction: 1)
+        #expect(reason(#"{"dtype": "uint8", "shape": [2, 2]}"#, payload: [255, 255, 255, 255], limits: limits) == nil)
+    }
+
+    @Test("the saturation message says how many pixels, the limit and what to do")
+    func saturationMessage() {
+        do {
+            _ = try decode(#"{"dtype": "uint8", "shape": [2, 2]}"#, payload: [255, 255, 255, 0])
+        } catch {
+            #expect(error.description.hasPrefix("saturated: 3 of 4 pixels are at full scale (255)"))
+            #expect(error.description.contains("ingest.max_saturated_fraction"))
+        }
+    }
+}
