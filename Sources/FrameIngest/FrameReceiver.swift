@@ -125,9 +125,17 @@ final class FrameReceiver: Sendable {
                 "malformed frame from \(camera) on \(spec): \(error)", at: now)
             return
         }
-        let camera = counters.trackedID(for: frame.header.camera ?? spec.endpoint)
-        counters.admit(camera: camera, seq: frame.header.seq, bytes: frame.pixels.count, at: now) { ordinal in
+        let camera = frame.header.camera ?? spec.endpoint
+        let known = counters.admit(camera: camera, seq: frame.header.seq, bytes: frame.pixels.count, at: now) { ordinal in
             queue.offer(ReceivedFrame(frame: frame, camera: camera, arrivalNanoseconds: now, ordinal: ordinal))
+        }
+        if !known {
+            let reason = FrameDecodingError.Reason.unknownCamera.rawValue
+            let other = IngestCounters.overflowCamera
+            let message = "malformed frame from \(camera) on \(spec): \(reason): the daemon already tracks "
+                + "ingest.max_cameras = \(counters.maxCameras) cameras; frames of further camera ids are counted "
+                + "under \"\(other)\" and not processed"
+            malformedLog.warning(key: "\(other)/\(reason)", "\(message)", at: now)
         }
     }
 }

@@ -19,6 +19,9 @@ public struct FrameDecodingError: Error, Sendable, Equatable, CustomStringConver
         case payloadSizeMismatch = "payload_size_mismatch"
         case nonFinitePixels = "non_finite_pixels"
         case saturated = "saturated"
+        /// A valid frame from a camera id beyond the `ingest.max_cameras` the daemon tracks
+        /// (decided by the ingest's counters, not by the decoder).
+        case unknownCamera = "unknown_camera"
     }
 
     public let reason: Reason
