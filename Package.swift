@@ -94,6 +94,7 @@ let package = Package(
         .testTarget(
             name: "FrameIngestTests", dependencies: ["FrameIngest", "ZeroMQ", "Protocol"],
             swiftSettings: swiftSettings),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: swiftSettings),
 
         // Counts heap allocations by wrapping glibc's malloc family (test binary only).
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
