@@ -27,10 +27,23 @@ struct Daemon: Sendable {
         let context = ZMQContext()
         let malformedLog = RateLimitedLog(
             logger: logger, burst: config.malformedLogBurst, windowSeconds: config.malformedLogWindowSeconds)
+        for warning in EndpointExposure.warnings(config) { logger.warning("\(warning)") }
+        // The ZAP handler is bound before any CurveZMQ socket exists (see ZAPHandler).
+        let access = try CurveAccess.load(config.curve)
+        let zap = try access.map { access throws(ZMQError) in
+            try ZAPHandler(context: context, allowed: access.allowed) { decision in
+                guard !decision.admitted else { return }
+                let message = "refused a CurveZMQ client of the \(decision.domain) socket(s) from \(decision.address): "
+                    + "key \(decision.client) is not on its allow-list"
+                malformedLog.warning(key: "curve/\(decision.domain)", "\(message)", at: DispatchTime.now().uptimeNanoseconds)
+            }
+        }
         let ingest = try FrameIngest(
-            inputs: config.inputs, settings: config.ingest, context: context, malformedLog: malformedLog, logger: logger)
+            inputs: config.inputs, settings: config.ingest, context: context, malformedLog: malformedLog, logger: logger,
+            curve: access?.keys)
         let publisher = try ResultPublisher(
-            context: context, endpoint: config.publishEndpoint, linger: config.publishLingerMilliseconds)
+            context: context, endpoint: config.publishEndpoint, linger: config.publishLingerMilliseconds,
+            curve: access?.keys)
         let frameLatency = LatencyHistogram()
         let workerCount = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
         let startNanoseconds = DispatchTime.now().uptimeNanoseconds
@@ -46,10 +59,12 @@ struct Daemon: Sendable {
             interval: .milliseconds(Int64(config.countsIntervalSeconds * 1000)),
             staleAfterSeconds: config.staleAfterSeconds,
             startNanoseconds: startNanoseconds, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: counts)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let zap { services.append(.init(service: AccessService(handler: zap))) }
+        services.append(.init(service: counts))
         if let listen = config.metricsListen {
             let metrics = DaemonMetrics(
-                ingest: ingest, pipeline: pipeline, startNanoseconds: startNanoseconds, frameLatency: frameLatency)
+                ingest: ingest, pipeline: pipeline, access: zap, startNanoseconds: startNanoseconds, frameLatency: frameLatency)
             let server = try MetricsServer(listen: listen, metrics: metrics.render) {
                 let alive = ingest.receiversAlive()
                 return .init(healthy: alive, detail: alive ? "ok" : "a receive thread is not turning")
@@ -72,6 +87,10 @@ struct Daemon: Sendable {
         self.context = context
         logger.info(
             "flowd ready: libzmq \(ZMQContext.libraryVersion), \(workerCount) workers, publishing on \(publisher.endpoint)")
+        if let access {
+            let counts = access.allowed.sorted { $0.key < $1.key }.map { "\($0.value.count) \($0.key)" }
+            logger.info("CurveZMQ on, server key \(access.keys.publicKey); allowed: \(counts.joined(separator: ", "))")
+        }
     }
 
     /// Loads the model and the reference file, if configured: a file that does not load stops

@@ -11,7 +11,7 @@ struct Flowd: AsyncParsableCommand {
         abstract: "Stain-free holographic imaging flow cytometry daemon.",
         discussion: "Holograms of flowing cells in over ZeroMQ; one label per cell and running "
             + "population counts out. See README.md and docs/.",
-        subcommands: [Run.self, Demo.self, Simulate.self, Reconstruct.self, Extract.self, Classify.self, Bench.self])
+        subcommands: [Run.self, Demo.self, Simulate.self, Reconstruct.self, Extract.self, Classify.self, Bench.self, Keygen.self])
 
     /// First, switch OpenBLAS to the fastest kernel this CPU supports (a re-exec; see
     /// `BLASRuntime.ensureOptimalCore()`), then parse and run the subcommand.

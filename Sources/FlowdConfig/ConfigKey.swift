@@ -54,6 +54,15 @@ public struct ConfigKey: Sendable {
             }
             config.metricsListen = value
         },
+        scalar("curve.server_key") { config, value, _ in
+            config.curve.serverKey = value
+        },
+        scalar("curve.camera_keys") { config, value, _ in
+            config.curve.cameraKeys = value
+        },
+        scalar("curve.subscriber_keys") { config, value, _ in
+            config.curve.subscriberKeys = value
+        },
         scalar("ingest.queue_capacity") { config, value, source throws(ConfigError) in
             config.ingest.queueCapacity = try integer(value, "ingest.queue_capacity", source, 1...100_000)
         },

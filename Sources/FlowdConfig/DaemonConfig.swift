@@ -19,6 +19,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var publishLingerMilliseconds: Int32 = 1000
     /// HOST:PORT of the HTTP server for `/metrics` and `/healthz`, or nil when off (`metrics.listen`).
     public var metricsListen: String? = "127.0.0.1:9464"
+    /// CurveZMQ on the inputs and the result socket (`curve.*`).
+    public var curve = CurveSettings()
     /// Receive side (`ingest.*`).
     public var ingest = IngestSettings()
     /// Seconds without frames after which a camera is reported stale (`ingest.stale_after_s`).

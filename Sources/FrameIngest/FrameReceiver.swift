@@ -27,7 +27,7 @@ final class FrameReceiver: Sendable {
 
     /// Creates the socket and binds or connects it, so that a bad endpoint fails at start-up.
     init(
-        spec: InputSpec, context: ZMQContext, settings: IngestSettings, queue: FrameQueue,
+        spec: InputSpec, context: ZMQContext, settings: IngestSettings, curve: CurveKeyPair?, queue: FrameQueue,
         counters: IngestCounters, malformedLog: RateLimitedLog, logger: Logger
     ) throws(ZMQError) {
         self.spec = spec
@@ -44,9 +44,10 @@ final class FrameReceiver: Sendable {
             }
         socket = try ZMQSocket(context: context, kind: kind)
         try socket.setReceiveHighWaterMark(settings.receiveHighWaterMark)
-        try socket.setMaxMessageSize(Int64(settings.limits.maxPayloadBytes))
+        try socket.setMaxMessageSize(Int64(settings.limits.maxMessagePartBytes))
         try socket.setReceiveTimeout(milliseconds: Self.pollMilliseconds)
         if spec.mode == .sub { try socket.subscribe() }
+        if let curve { try socket.makeCurveServer(keys: curve, domain: FrameIngest.curveDomain) }
         if spec.binds { try socket.bind(spec.endpoint) } else { try socket.connect(spec.endpoint) }
     }
 

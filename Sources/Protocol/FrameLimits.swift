@@ -21,4 +21,10 @@ public struct FrameLimits: Sendable, Equatable {
 
     /// The largest pixel buffer these limits allow, in bytes (float32 at the largest shape).
     public var maxPayloadBytes: Int { maxRows * maxCols * PixelType.float32.itemSize }
+
+    /// The largest message part worth reading (ZMQ_MAXMSGSIZE): the larger of the largest pixel
+    /// buffer and the largest header, so that an oversized header is still read and counted
+    /// (`header_too_large`), and never less than 4 KiB, which ZeroMQ's own handshake commands
+    /// need (a CurveZMQ INITIATE is about 300 bytes).
+    public var maxMessagePartBytes: Int { max(maxPayloadBytes, maxHeaderBytes, 4096) }
 }

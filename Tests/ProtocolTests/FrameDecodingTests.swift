@@ -231,3 +231,14 @@ struct PixelContentTests {
         }
     }
 }
+
+@Suite("The largest message part worth reading (ZMQ_MAXMSGSIZE)")
+struct MessagePartLimitTests {
+    @Test("covers the largest float32 buffer and the largest header, and never less than ZeroMQ's handshake needs")
+    func maxMessagePart() {
+        #expect(FrameLimits().maxMessagePartBytes == 4096 * 4096 * 4)
+        #expect(FrameLimits(maxRows: 64, maxCols: 32).maxMessagePartBytes == 64 * 32 * 4)
+        #expect(FrameLimits(maxRows: 1, maxCols: 1).maxMessagePartBytes == 4096)
+        #expect(FrameLimits(maxRows: 8, maxCols: 8, maxHeaderBytes: 10_000).maxMessagePartBytes == 10_000)
+    }
+}

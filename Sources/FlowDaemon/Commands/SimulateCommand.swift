@@ -43,6 +43,9 @@ struct Simulate: AsyncParsableCommand {
     @Flag(help: "With --publish: send the frames again and again (seq keeps counting) until stopped.")
     var loop = false
 
+    @OptionGroup(title: "CurveZMQ (with --publish, to a flowd with curve.server_key set)")
+    var curve: CurveClientOptions
+
     @Option(help: "Image formats to write: npy, tiff or npy,tiff.")
     var format: String = "npy,tiff"
 
@@ -73,7 +76,8 @@ struct Simulate: AsyncParsableCommand {
     private func publishFrames(twin: inout DigitalTwin, endpoint: String) async throws {
         let kind = FramePublisher.Kind(rawValue: socket)!
         let context = ZMQContext()
-        let publisher = try FramePublisher(context: context, kind: kind, endpoint: endpoint, bind: bind ?? (kind == .pub))
+        let publisher = try FramePublisher(
+            context: context, kind: kind, endpoint: endpoint, bind: bind ?? (kind == .pub), curve: try curve.keys())
         var shots: [Frame] = []
         var seen = Set<Int>()
         var lines = Data()
