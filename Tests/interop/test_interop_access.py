@@ -5,6 +5,8 @@ keys that pyzmq reads, and a socket opened to the network without Curve is point
 
 from __future__ import annotations
 
+import re
+import shutil
 import stat
 import subprocess
 import time
@@ -15,7 +17,7 @@ import pytest
 import zmq
 import zmq.auth
 
-from flowd_harness import EX_UNAVAILABLE, camera, free_port, frame_parts, hermetic_env, tcp
+from flowd_harness import EX_UNAVAILABLE, REPO, camera, free_port, frame_parts, hermetic_env, tcp
 
 
 def keygen(flowd_bin: Path, base: Path) -> tuple[bytes, bytes]:
@@ -198,3 +200,22 @@ def test_a_subscriber_sending_an_oversized_subscription_is_cut_off(flowd):
     d.wait_counts(lambda c: True)
     _, _, rc = d.stop()
     assert rc == 0
+
+
+@pytest.mark.parametrize("curve", [False, True], ids=["as shipped", "with its CurveZMQ lines uncommented"])
+def test_the_systemd_unit_exposure_is_at_most_2(tmp_path, curve):
+    """Issue 7: `systemd-analyze security` scores systemd/flowd.service ≤ 2.0, also once the
+    operator turns CurveZMQ on as the unit's comments say."""
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    unit = (REPO / "systemd" / "flowd.service").read_text()
+    if curve:
+        assert "#LoadCredential=" in unit and "#Environment=FLOWD_CURVE_SERVER_KEY=" in unit
+        unit = unit.replace("#LoadCredential=", "LoadCredential=").replace(
+            "#Environment=FLOWD_CURVE_SERVER_KEY=", "Environment=FLOWD_CURVE_SERVER_KEY=")
+    (tmp_path / "flowd.service").write_text(unit)
+    result = subprocess.run(["systemd-analyze", "security", "--offline=true", str(tmp_path / "flowd.service")],
+                            capture_output=True, text=True, timeout=60)
+    match = re.search(r"Overall exposure level for flowd\.service: ([0-9.]+)", result.stdout + result.stderr)
+    assert match, result.stdout + result.stderr
+    assert float(match.group(1)) <= 2.0, result.stdout
