@@ -215,6 +215,27 @@ struct PixelContentTests {
         #expect(reason(#"{"dtype": "uint16", "shape": [4, 4]}"#, payload: twelveBitTop) == nil)
     }
 
+    @Test("the word-at-a-time full-scale count equals a pixel-by-pixel count, for any length and alignment")
+    func fullScaleCountMatchesNaive() {
+        var state: UInt64 = 3
+        for length in 0..<80 {
+            let bytes = (0..<length).map { _ in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return state >> 61 == 0 ? UInt8(0xFE) : state >> 62 == 1 ? 0xFF : UInt8(truncatingIfNeeded: state >> 33)
+            }
+            let naive8 = bytes.filter { $0 == 0xFF }.count
+            let naive16 = stride(from: 0, to: length - 1, by: 2).filter { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xFF }.count
+            bytes.withUnsafeBytes { raw in
+                #expect(PixelScan.fullScaleCount(raw, type: .uint8) == naive8)
+                #expect(PixelScan.fullScaleCount(UnsafeRawBufferPointer(rebasing: raw[0..<(length & ~1)]), type: .uint16) == naive16)
+                if length > 1 {  // unaligned start
+                    let shifted = UnsafeRawBufferPointer(rebasing: raw[1...])
+                    #expect(PixelScan.fullScaleCount(shifted, type: .uint8) == bytes.dropFirst().filter { $0 == 0xFF }.count)
+                }
+            }
+        }
+    }
+
     @Test("maxSaturatedFraction 1 accepts even a white frame")
     func saturationCheckOff() {
         let limits = FrameLimits(maxSaturatedFraction: 1)
