@@ -30,14 +30,7 @@ struct Daemon: Sendable {
         for warning in EndpointExposure.warnings(config) { logger.warning("\(warning)") }
         // The ZAP handler is bound before any CurveZMQ socket exists (see ZAPHandler).
         let access = try CurveAccess.load(config.curve)
-        let zap = try access.map { access throws(ZMQError) in
-            try ZAPHandler(context: context, allowed: access.allowed) { decision in
-                guard !decision.admitted else { return }
-                let message = "refused a CurveZMQ client of the \(decision.domain) socket(s) from \(decision.address): "
-                    + "key \(decision.client) is not on its allow-list"
-                malformedLog.warning(key: "curve/\(decision.domain)", "\(message)", at: DispatchTime.now().uptimeNanoseconds)
-            }
-        }
+        let zap = try access?.handler(context: context, refusals: malformedLog)
         let ingest = try FrameIngest(
             inputs: config.inputs, settings: config.ingest, context: context, malformedLog: malformedLog, logger: logger,
             curve: access?.keys)

@@ -1,3 +1,4 @@
+import Dispatch
 import FlowdConfig
 import FrameIngest
 import ZeroMQ
@@ -44,6 +45,17 @@ struct CurveAccess: Sendable {
             return CurveAccess(keys: keys, allowed: allowed)
         } catch {
             throw SetupError(description: error.description)
+        }
+    }
+
+    /// The context's ZAP handler for these allow-lists; each refused client is logged (at most
+    /// `refusals`' burst per role and window) with its address and key.
+    func handler(context: ZMQContext, refusals: RateLimitedLog) throws(ZMQError) -> ZAPHandler {
+        try ZAPHandler(context: context, allowed: allowed) { decision in
+            guard !decision.admitted else { return }
+            let message = "refused a CurveZMQ client of the \(decision.domain) socket(s) from \(decision.address): "
+                + "key \(decision.client) is not on its allow-list"
+            refusals.warning(key: "curve/\(decision.domain)", "\(message)", at: DispatchTime.now().uptimeNanoseconds)
         }
     }
 }
