@@ -134,6 +134,37 @@ def test_with_curve_on_a_subscriber_without_an_allowed_key_receives_nothing(flow
         assert not sock.poll(100), "a subscriber without an allowed key received a message"
 
 
+def test_flowd_is_the_curve_server_also_where_it_connects_to_a_cameras_pub(flowd, rig):
+    """A `sub:` input connects to a camera that binds a PUB; flowd is still the CurveZMQ server
+    there, so the listed camera's frames arrive and a stranger's camera PUB is refused."""
+    cameras = {}
+    for name, keys in (("cam-pub", rig.camera), ("stranger-pub", rig.stranger)):
+        pub = zmq.Context.instance().socket(zmq.PUB)
+        pub.setsockopt(zmq.LINGER, 0)
+        pub.curve_publickey, pub.curve_secretkey = keys
+        pub.curve_serverkey = rig.server[0]
+        port = pub.bind_to_random_port("tcp://127.0.0.1")
+        cameras[name] = (pub, port)
+    try:
+        d = flowd(inputs=[f"sub:tcp://127.0.0.1:{port}" for _, port in cameras.values()], settings=rig.settings(),
+                  curve_client=(*rig.watcher, rig.server[0]))
+        frame = np.zeros((4, 4), np.uint8)
+        deadline = time.monotonic() + 10
+        counts = d.wait_counts(lambda c: True)
+        while camera(counts, "cam-pub")["received"] < 3 and time.monotonic() < deadline:
+            for name, (pub, _) in cameras.items():  # PUB drops until the subscription arrives
+                pub.send_multipart(frame_parts(frame, camera=name))
+            counts = d.wait_counts(lambda c: True)
+        assert camera(counts, "cam-pub")["received"] >= 3
+        wait_for_log(d, rig.stranger[0].decode())
+        _, _, rc = d.stop()
+        assert rc == 0
+        assert "stranger-pub" not in d.messages[-1]["cameras"]
+    finally:
+        for pub, _ in cameras.values():
+            pub.close()
+
+
 def test_flowd_simulate_publishes_as_a_curve_client_with_its_key(flowd, rig, flowd_bin):
     d = curve_daemon(flowd, rig)
     subprocess.run(
