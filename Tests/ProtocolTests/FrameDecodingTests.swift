@@ -160,6 +160,23 @@ struct MalformedFrameTests {
         }
     }
 
+    @Test(
+        "fuzzing: C1 controls (NEL, CSI) and bidi overrides in a rejected value are escaped in the message",
+        arguments: ["\u{8A}1", "\u{9B}2J\u{9B}31m", "rig\u{85}<2>forged", "cam\u{202E}lanigiro", "\u{2028}x"])
+    func unprintableCharactersEscaped(value: String) {
+        // The first is the fuzzer's find: {"dtype": "\u{8A}1", …} passed through debugDescription raw.
+        for header in [#"{"dtype": "\#(value)", "shape": [16, 16, 1], "camera": "ri@-0", "seq": 0}"#,
+                       #"{"dtype": "uint8", "shape": [2, 2], "camera": "\#(value)"}"#] {
+            do {
+                _ = try decode(header, payload: [0, 0, 0, 0])
+                Issue.record("\(header.debugDescription) must be refused")
+            } catch {
+                let raw = error.description.unicodeScalars.filter { JSONValue.unprintable.contains($0.properties.generalCategory) }
+                #expect(raw.isEmpty, "unescaped \(raw.map { String($0.value, radix: 16) }) in \(error.description.debugDescription)")
+            }
+        }
+    }
+
     @Test("every message says what was expected")
     func messagesAreActionable() {
         do {
