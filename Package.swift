@@ -2,7 +2,7 @@
 //
 // flowd: stain-free holographic imaging flow cytometry, live at the microscope.
 // Module map and contracts: docs/architecture.md. Dependencies point one way:
-// FlowDaemon → {FrameIngest, Reconstruction, Inference, Simulator} → Protocol / C shims.
+// FlowDaemon → {FlowdConfig, FrameIngest, Reconstruction, Inference, Simulator} → Protocol / C shims.
 
 import PackageDescription
 
@@ -14,6 +14,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "flowd", targets: ["FlowDaemon"]),
+        // The parsers of untrusted input, for the libFuzzer targets in Fuzz/ (scripts/fuzz).
+        .library(name: "Protocol", targets: ["Protocol"]),
+        .library(name: "Inference", targets: ["Inference"]),
+        .library(name: "FlowdConfig", targets: ["FlowdConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -57,16 +61,27 @@ let package = Package(
             name: "Simulator", dependencies: ["Protocol", "Reconstruction", "CFFTW"],
             swiftSettings: swiftSettings),
 
-        // The `flowd` executable: service, config, publishing, recording, CLI.
+        // What `flowd run` can be told: the config keys, the YAML/environment/command-line
+        // loader, the resulting settings. A library of its own so that the fuzz targets (Fuzz/)
+        // can load configs as the daemon does.
+        .target(
+            name: "FlowdConfig",
+            dependencies: [
+                "FrameIngest", "Inference", "Protocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // The `flowd` executable: service, publishing, recording, CLI.
         .executableTarget(
             name: "FlowDaemon",
             dependencies: [
-                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "CFFTW",
+                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "CFFTW", "FlowdConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
 
@@ -74,13 +89,14 @@ let package = Package(
         .testTarget(
             name: "FlowDaemonTests",
             dependencies: [
-                "FlowDaemon", "FrameIngest", "Protocol", "Reconstruction", "Simulator", "InferenceTestSupport",
+                "FlowDaemon", "FlowdConfig", "FrameIngest", "Protocol", "Reconstruction", "Simulator", "InferenceTestSupport",
                 "CMallocCounter",
             ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "FrameIngestTests", dependencies: ["FrameIngest", "ZeroMQ", "Protocol"],
             swiftSettings: swiftSettings),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: swiftSettings),
 
         // Counts heap allocations by wrapping glibc's malloc family (test binary only).
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import FlowdConfig
 import FrameIngest
 import Inference
 import Logging
@@ -37,10 +38,16 @@ struct Daemon: Sendable {
         let context = ZMQContext()
         let malformedLog = RateLimitedLog(
             logger: logger, burst: config.malformedLogBurst, windowSeconds: config.malformedLogWindowSeconds)
+        for warning in EndpointExposure.warnings(config) { logger.warning("\(warning)") }
+        // The ZAP handler is bound before any CurveZMQ socket exists (see ZAPHandler).
+        let access = try CurveAccess.load(config.curve)
+        let zap = try access?.handler(context: context, refusals: malformedLog)
         let ingest = try FrameIngest(
-            inputs: config.inputs, settings: config.ingest, context: context, malformedLog: malformedLog, logger: logger)
+            inputs: config.inputs, settings: config.ingest, context: context, malformedLog: malformedLog, logger: logger,
+            curve: access?.keys)
         let publisher = try ResultPublisher(
-            context: context, endpoint: config.publishEndpoint, linger: config.publishLingerMilliseconds)
+            context: context, endpoint: config.publishEndpoint, linger: config.publishLingerMilliseconds,
+            curve: access?.keys)
         let frameLatency = LatencyHistogram()
         let workerCount = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
         let startNanoseconds = DispatchTime.now().uptimeNanoseconds
@@ -66,7 +73,9 @@ struct Daemon: Sendable {
         let control = DaemonControl(
             config: config, model: modelFile?.info, pipeline: pipeline, recorder: recorder, counts: countsSource,
             threshold: threshold, loadConfig: loadConfig, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let zap { services.append(.init(service: AccessService(handler: zap))) }
+        services += [
             .init(service: counts),
             .init(
                 service: RecordingService(
@@ -75,7 +84,7 @@ struct Daemon: Sendable {
         ]
         if let listen = config.metricsListen {
             let metrics = DaemonMetrics(
-                ingest: ingest, pipeline: pipeline, recorder: recorder, startNanoseconds: startNanoseconds,
+                ingest: ingest, pipeline: pipeline, recorder: recorder, access: zap, startNanoseconds: startNanoseconds,
                 frameLatency: frameLatency)
             let server = try MetricsServer(listen: listen, metrics: metrics.render) {
                 let alive = ingest.receiversAlive()
@@ -106,6 +115,10 @@ struct Daemon: Sendable {
         control.startRecording()
         logger.info(
             "flowd ready: libzmq \(ZMQContext.libraryVersion), \(workerCount) workers, publishing on \(publisher.endpoint)")
+        if let access {
+            let counts = access.allowed.sorted { $0.key < $1.key }.map { "\($0.value.count) \($0.key)" }
+            logger.info("CurveZMQ on, server key \(access.keys.publicKey); allowed: \(counts.joined(separator: ", "))")
+        }
     }
 
     /// Loads the reference file, if configured: a file that does not load stops the daemon

@@ -10,12 +10,17 @@ public final class FrameIngest: Sendable {
     public let counters: IngestCounters
     private let receivers: [FrameReceiver]
 
+    /// The ZAP domain of the inputs when CurveZMQ is on: the allow-list of camera keys.
+    public static let curveDomain = "cameras"
+
     /// Creates every socket and binds or connects it; throws on the first endpoint that fails,
     /// naming it, before any thread starts.
-    /// - Parameter malformedLog: where malformed messages are reported, rate-limited.
+    /// - Parameters:
+    ///   - malformedLog: where malformed messages are reported, rate-limited.
+    ///   - curve: flowd's key pair, to be the CurveZMQ server on every input (``curveDomain``).
     public init(
         inputs: [InputSpec], settings: IngestSettings, context: ZMQContext, malformedLog: RateLimitedLog,
-        logger: Logger
+        logger: Logger, curve: CurveKeyPair? = nil
     ) throws(ZMQError) {
         queue = FrameQueue(capacity: settings.queueCapacity)
         counters = IngestCounters(maxCameras: settings.maxCameras)
@@ -23,7 +28,7 @@ public final class FrameIngest: Sendable {
         for spec in inputs {
             receivers.append(
                 try FrameReceiver(
-                    spec: spec, context: context, settings: settings, queue: queue, counters: counters,
+                    spec: spec, context: context, settings: settings, curve: curve, queue: queue, counters: counters,
                     malformedLog: malformedLog, logger: logger))
         }
         self.receivers = receivers

@@ -27,7 +27,7 @@ final class FrameReceiver: Sendable {
 
     /// Creates the socket and binds or connects it, so that a bad endpoint fails at start-up.
     init(
-        spec: InputSpec, context: ZMQContext, settings: IngestSettings, queue: FrameQueue,
+        spec: InputSpec, context: ZMQContext, settings: IngestSettings, curve: CurveKeyPair?, queue: FrameQueue,
         counters: IngestCounters, malformedLog: RateLimitedLog, logger: Logger
     ) throws(ZMQError) {
         self.spec = spec
@@ -44,9 +44,10 @@ final class FrameReceiver: Sendable {
             }
         socket = try ZMQSocket(context: context, kind: kind)
         try socket.setReceiveHighWaterMark(settings.receiveHighWaterMark)
-        try socket.setMaxMessageSize(Int64(settings.limits.maxPayloadBytes))
+        try socket.setMaxMessageSize(Int64(settings.limits.maxMessagePartBytes))
         try socket.setReceiveTimeout(milliseconds: Self.pollMilliseconds)
         if spec.mode == .sub { try socket.subscribe() }
+        if let curve { try socket.makeCurveServer(keys: curve, domain: FrameIngest.curveDomain) }
         if spec.binds { try socket.bind(spec.endpoint) } else { try socket.connect(spec.endpoint) }
     }
 
@@ -125,9 +126,17 @@ final class FrameReceiver: Sendable {
                 "malformed frame from \(camera) on \(spec): \(error)", at: now)
             return
         }
-        let camera = counters.trackedID(for: frame.header.camera ?? spec.endpoint)
-        counters.admit(camera: camera, seq: frame.header.seq, bytes: frame.pixels.count, at: now) { ordinal in
+        let camera = frame.header.camera ?? spec.endpoint
+        let known = counters.admit(camera: camera, seq: frame.header.seq, bytes: frame.pixels.count, at: now) { ordinal in
             queue.offer(ReceivedFrame(frame: frame, camera: camera, arrivalNanoseconds: now, ordinal: ordinal))
+        }
+        if !known {
+            let reason = FrameDecodingError.Reason.unknownCamera.rawValue
+            let other = IngestCounters.overflowCamera
+            let message = "malformed frame from \(camera) on \(spec): \(reason): the daemon already tracks "
+                + "ingest.max_cameras = \(counters.maxCameras) cameras; frames of further camera ids are counted "
+                + "under \"\(other)\" and not processed"
+            malformedLog.warning(key: "\(other)/\(reason)", "\(message)", at: now)
         }
     }
 }

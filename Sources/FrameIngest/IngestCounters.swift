@@ -4,8 +4,11 @@ import Synchronization
 /// Per-camera frame accounting, shared by the receive threads and the `counts` publisher.
 ///
 /// A camera id is whatever the frames call themselves (`camera`, else imagezmq's `msg`), else
-/// the input's endpoint. At most ``maxCameras`` ids are tracked; frames naming further ids are
-/// counted under ``overflowCamera``, so a sender inventing ids cannot grow memory without bound.
+/// the input's endpoint. At most ``maxCameras`` ids are tracked, first come first served; a
+/// further id is an *unknown camera*: its messages are counted under ``overflowCamera`` and its
+/// valid frames are refused as malformed (`unknown_camera`), so a sender inventing ids can
+/// neither grow memory without bound nor mix its frames into another camera's reference and
+/// tracks.
 public final class IngestCounters: Sendable {
     public static let overflowCamera = "other"
 
@@ -15,6 +18,12 @@ public final class IngestCounters: Sendable {
         var lastArrivalNanoseconds: UInt64?
         /// Frames received so far, never decremented (a rejected frame keeps its ordinal).
         var nextOrdinal: UInt64 = 0
+
+        mutating func countMalformed(_ reason: FrameDecodingError.Reason, at now: UInt64) {
+            counters.frames.malformed += 1
+            counters.malformedByReason[reason.rawValue, default: 0] += 1
+            lastArrivalNanoseconds = now
+        }
     }
 
     private let cameras = Mutex<[String: CameraState]>([:])
@@ -39,10 +48,18 @@ public final class IngestCounters: Sendable {
     /// two inputs deliver frames of the same camera id: the pipeline's reorder buffer waits for
     /// every ordinal, and a hole would stall that camera. `enqueue` must not block (the queue's
     /// `offer` does not).
+    /// - Returns: `false` when `camera` is unknown (beyond ``maxCameras``): the frame was not
+    ///   offered, and is counted as malformed (`unknown_camera`) under ``overflowCamera``.
+    @discardableResult
     public func admit(
         camera: String, seq: UInt64?, bytes: Int, at now: UInt64, enqueue: (_ ordinal: UInt64) -> Bool
-    ) {
-        update(camera, now) { state in
+    ) -> Bool {
+        cameras.withLock { states in
+            guard states[camera] != nil || states.count < maxCameras else {
+                states[Self.overflowCamera, default: CameraState()].countMalformed(.unknownCamera, at: now)
+                return false
+            }
+            var state = states[camera] ?? CameraState()
             if enqueue(state.nextOrdinal) {
                 state.nextOrdinal += 1
                 state.counters.frames.received += 1
@@ -51,6 +68,9 @@ public final class IngestCounters: Sendable {
                 state.counters.frames.dropped += 1
             }
             Self.trackSequence(seq, &state)
+            state.lastArrivalNanoseconds = now
+            states[camera] = state
+            return true
         }
     }
 
@@ -75,10 +95,7 @@ public final class IngestCounters: Sendable {
 
     /// A message that failed validation.
     public func recordMalformed(camera: String, reason: FrameDecodingError.Reason, at now: UInt64) {
-        update(camera, now) { state in
-            state.counters.frames.malformed += 1
-            state.counters.malformedByReason[reason.rawValue, default: 0] += 1
-        }
+        update(camera, now) { $0.countMalformed(reason, at: now) }
     }
 
     /// The id the counters of `camera` are kept under (``overflowCamera`` past ``maxCameras``).

@@ -20,6 +20,11 @@ struct ModelCompiler {
         }
     }
 
+    /// Largest activation between two layers, values per image (256 MiB of Float): far above
+    /// any cell classifier (the default model's largest is 65 536), far below what a worker's
+    /// arena of 32 images can afford.
+    static let maxActivationElements = 1 << 26
+
     let spec: ModelSpec
     let tensors: SafeTensors
     /// `packed` or `openBLAS` (already resolved).
@@ -66,6 +71,12 @@ struct ModelCompiler {
                 let ow = (w + 2 * padding - kw) / stride + 1
                 guard h + 2 * padding >= kh, w + 2 * padding >= kw, oh >= 1, ow >= 1 else {
                     throw ModelError("\(at) (conv2d): a \(kh)×\(kw) kernel with padding \(padding) does not fit the \(shape) input")
+                }
+                // Padding is the one way a layer grows its input; bound what it makes.
+                guard let outputs = checkedProduct([oh, ow, co]), outputs <= Self.maxActivationElements else {
+                    throw ModelError(
+                        "\(at) (conv2d): its output [\(co), \(oh), \(ow)] is over \(Self.maxActivationElements) values per image "
+                            + "(padding \(padding)); not a cell classifier")
                 }
                 let pt = try tensors.floats(weightName, usedBy: "\(at) (conv2d)")
                 var bias = try biasName.map { name throws(ModelError) in try tensors.floats(name, shape: [co], usedBy: "\(at) (conv2d)") }

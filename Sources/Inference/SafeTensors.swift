@@ -108,11 +108,13 @@ struct SafeTensors {
         if let expectedShape, expectedShape != entry.shape {
             throw ModelError("\(op): tensor '\(name)' has shape \(entry.shape), expected \(expectedShape)")
         }
-        let count = entry.shape.reduce(1, *)
-        guard entry.end - entry.begin == count * dtype.size else {
+        guard let count = checkedProduct(entry.shape), let byteCount = checkedProduct([count, dtype.size]) else {
+            throw ModelError("tensor '\(name)': shape \(entry.shape) has more elements than any file can hold")
+        }
+        guard entry.end - entry.begin == byteCount else {
             throw ModelError(
                 "tensor '\(name)': data_offsets span \(entry.end - entry.begin) bytes, but shape \(entry.shape) of "
-                    + "\(dtype.rawValue) needs \(count * dtype.size)")
+                    + "\(dtype.rawValue) needs \(byteCount)")
         }
         let base = dataStart + entry.begin
         var values = [Float](repeating: 0, count: count)

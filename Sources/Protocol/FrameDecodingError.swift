@@ -17,6 +17,11 @@ public struct FrameDecodingError: Error, Sendable, Equatable, CustomStringConver
         case shapeTooLarge = "shape_too_large"
         case badField = "bad_field"
         case payloadSizeMismatch = "payload_size_mismatch"
+        case nonFinitePixels = "non_finite_pixels"
+        case saturated = "saturated"
+        /// A valid frame from a camera id beyond the `ingest.max_cameras` the daemon tracks
+        /// (decided by the ingest's counters, not by the decoder).
+        case unknownCamera = "unknown_camera"
     }
 
     public let reason: Reason

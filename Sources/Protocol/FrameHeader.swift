@@ -140,7 +140,8 @@ extension FrameHeader {
     private static func cameraID(_ value: JSONValue?, key: String) throws(FrameDecodingError) -> String? {
         guard let value else { return nil }
         guard case .string(let id) = value, !id.isEmpty, id.utf8.count <= maxCameraIDBytes,
-            id.unicodeScalars.allSatisfy({ !Self.unprintable.contains($0.properties.generalCategory) })
+            // An id names counters, metric labels and file records: printable characters only.
+            id.unicodeScalars.allSatisfy({ !JSONValue.unprintable.contains($0.properties.generalCategory) })
         else {
             throw badField(key, value, "a printable string of 1 to \(maxCameraIDBytes) bytes")
         }
@@ -153,12 +154,6 @@ extension FrameHeader {
         let sender = try? cameraID(fields["msg"], key: "msg")
         return camera ?? sender ?? nil
     }
-
-    /// Control, format and unassigned characters have no place in an id that names counters,
-    /// metric labels and file records.
-    private static let unprintable: Set<Unicode.GeneralCategory> = [
-        .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator,
-    ]
 
     private static func positive(_ value: JSONValue?, key: String) throws(FrameDecodingError) -> Double? {
         guard let value else { return nil }

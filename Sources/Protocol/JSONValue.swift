@@ -48,8 +48,9 @@ public indirect enum JSONValue: Sendable, Equatable, Codable, CustomStringConver
 
     /// Short JSON-like rendering for error messages (strings quoted, long values cut).
     ///
-    /// Strings come from the network and end up in log lines: control characters are escaped
-    /// (`\n`, `\u{1B}`), so a header can never start a forged log line or reach a terminal raw.
+    /// Strings come from the network and end up in log lines: every unprintable character is
+    /// escaped (``quoted(_:)``), so a header can never start a forged log line or reach a
+    /// terminal raw.
     public var description: String {
         let text: String =
             switch self {
@@ -58,10 +59,37 @@ public indirect enum JSONValue: Sendable, Equatable, Codable, CustomStringConver
             case .integer(let n): "\(n)"
             case .unsigned(let n): "\(n)"
             case .double(let x): "\(x)"
-            case .string(let s): s.debugDescription
+            case .string(let s): Self.quoted(s)
             case .array(let a): "[" + a.map(\.description).joined(separator: ", ") + "]"
-            case .object(let o): "{" + o.keys.sorted().map { "\($0.debugDescription): \(o[$0]!)" }.joined(separator: ", ") + "}"
+            case .object(let o): "{" + o.keys.sorted().map { "\(Self.quoted($0)): \(o[$0]!)" }.joined(separator: ", ") + "}"
             }
         return text.count > 80 ? String(text.prefix(77)) + "..." : text
+    }
+
+    /// Characters with no place in a log line or an id: C0 and C1 controls (newline, ESC, and
+    /// U+0085 NEL and U+009B CSI, which terminals and log viewers also act on), format characters
+    /// (bidirectional overrides that reorder what is shown), separators and unassigned ones.
+    static let unprintable: Set<Unicode.GeneralCategory> = [
+        .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator,
+    ]
+
+    /// `text` in double quotes with quotes, backslashes and every ``unprintable`` character
+    /// escaped (`\n`, `\u{9B}`). Swift's `debugDescription` leaves C1 controls and format
+    /// characters raw (found by fuzzing the frame decoder).
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where unprintable.contains(scalar.properties.generalCategory):
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 }

@@ -62,6 +62,13 @@ public final class ZMQSocket: @unchecked Sendable {
         }
     }
 
+    /// Sets a string-valued option (a key, a domain), without a terminating NUL.
+    func setOption(_ option: Int32, text: String, _ name: String) throws(ZMQError) {
+        var bytes = Array(text.utf8)
+        let socket = try open
+        _ = try retryingOnEINTR("zmq_setsockopt(\(name))") { zmq_setsockopt(socket, option, &bytes, bytes.count) }
+    }
+
     /// Queue limit, in messages, for incoming messages per peer.
     public func setReceiveHighWaterMark(_ messages: Int32) throws(ZMQError) {
         try setOption(ZMQ_RCVHWM, messages, "ZMQ_RCVHWM")
@@ -94,11 +101,7 @@ public final class ZMQSocket: @unchecked Sendable {
 
     /// SUB sockets: receive messages whose first part starts with `prefix` ("" = everything).
     public func subscribe(_ prefix: String = "") throws(ZMQError) {
-        let socket = try open
-        var bytes = Array(prefix.utf8)
-        _ = try retryingOnEINTR("zmq_setsockopt(ZMQ_SUBSCRIBE)") {
-            zmq_setsockopt(socket, ZMQ_SUBSCRIBE, &bytes, bytes.count)
-        }
+        try setOption(ZMQ_SUBSCRIBE, text: prefix, "ZMQ_SUBSCRIBE")
     }
 
     // MARK: Endpoints
@@ -122,7 +125,7 @@ public final class ZMQSocket: @unchecked Sendable {
             _ = try retryingOnEINTR("zmq_getsockopt(ZMQ_LAST_ENDPOINT)") {
                 zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, &buffer, &size)
             }
-            return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return String(nulTerminated: buffer)
         }
     }
 

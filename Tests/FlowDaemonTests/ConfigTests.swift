@@ -1,8 +1,9 @@
+import FlowdConfig
 import Foundation
 import Protocol
 import Testing
 
-@testable import FlowDaemon
+@testable import FlowdConfig
 @testable import FrameIngest
 
 private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -1,3 +1,4 @@
+import FlowdConfig
 import Foundation
 import InferenceTestSupport
 import Logging

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import FlowdConfig
 import FrameIngest
 import Inference
 import Logging

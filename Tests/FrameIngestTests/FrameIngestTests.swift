@@ -191,6 +191,24 @@ struct IngestCountersTests {
         #expect(snapshot[IngestCounters.overflowCamera]?.frames.malformed == 2)
     }
 
+    @Test("a valid frame of an unknown camera (beyond max_cameras) is not offered: malformed, unknown_camera, under 'other'")
+    func unknownCameraIsRefused() {
+        let counters = IngestCounters(maxCameras: 2)
+        var offered: [String] = []
+        for id in ["a", "b", "c", "a", "d"] {
+            let known = counters.admit(camera: id, seq: nil, bytes: 1, at: 0) { _ in
+                offered.append(id)
+                return true
+            }
+            #expect(known == ["a", "b"].contains(id))
+        }
+        #expect(offered == ["a", "b", "a"])
+        let snapshot = counters.snapshot(at: 0)
+        #expect(snapshot["a"]?.frames == FrameCounters(received: 2))
+        #expect(snapshot[IngestCounters.overflowCamera]?.frames == FrameCounters(malformed: 2))
+        #expect(snapshot[IngestCounters.overflowCamera]?.malformedByReason == ["unknown_camera": 2])
+    }
+
     @Test("the time since a camera's last message is reported, for stale streams")
     func staleness() {
         let counters = IngestCounters()

@@ -165,6 +165,31 @@ struct ModelLoadingTests {
         #expect(rejection(b.bytes()) == "tensor 'fc2.bias': data_offsets span 8 bytes, but shape [3] of F32 needs 12")
     }
 
+    @Test("fuzzing: a tensor shape whose element count overflows an Int is refused, not a trap")
+    func shapeProductOverflow() {
+        // A 2^21-wide kernel over the 8-pixel input padded to 2^21 makes a 1×1 output, so the
+        // 2^24 channels pass the activation bound and the weight's 2^66 elements are counted.
+        var b = network.builder()
+        b.replace("c1.weight", with: .init(dtype: "F32", shape: [1 << 24, 1, 1 << 21, 1 << 21], bytes: [0, 0, 0, 0]))
+        b.metadata["topgan"] = network.metadata { meta in
+            var layers = meta["layers"] as! [[String: Any]]
+            layers[0]["padding"] = (1 << 20) - 4
+            meta["layers"] = layers
+        }
+        let message = rejection(b.bytes())
+        #expect(message == "tensor 'c1.weight': shape [16777216, 1, 2097152, 2097152] has more elements than any file can hold")
+    }
+
+    @Test("fuzzing: a convolution padded into an activation of over 2^26 values per image is refused")
+    func paddingBlowsUpTheActivation() {
+        let message = rejection(metadata: { meta in
+            var layers = meta["layers"] as! [[String: Any]]
+            layers[0]["padding"] = 1 << 20
+            meta["layers"] = layers
+        })
+        #expect(message.contains("layers[0] (conv2d): its output [4, 2097158, 2097158] is over 67108864 values"), "\(message)")
+    }
+
     @Test("a file without topgan metadata is refused")
     func missingMetadata() {
         #expect(rejection { $0.metadata = [:] }.hasPrefix("no __metadata__[\"topgan\"] entry"))

@@ -160,6 +160,23 @@ struct MalformedFrameTests {
         }
     }
 
+    @Test(
+        "fuzzing: C1 controls (NEL, CSI) and bidi overrides in a rejected value are escaped in the message",
+        arguments: ["\u{8A}1", "\u{9B}2J\u{9B}31m", "rig\u{85}<2>forged", "cam\u{202E}lanigiro", "\u{2028}x"])
+    func unprintableCharactersEscaped(value: String) {
+        // The first is the fuzzer's find: {"dtype": "\u{8A}1", …} passed through debugDescription raw.
+        for header in [#"{"dtype": "\#(value)", "shape": [16, 16, 1], "camera": "ri@-0", "seq": 0}"#,
+                       #"{"dtype": "uint8", "shape": [2, 2], "camera": "\#(value)"}"#] {
+            do {
+                _ = try decode(header, payload: [0, 0, 0, 0])
+                Issue.record("\(header.debugDescription) must be refused")
+            } catch {
+                let raw = error.description.unicodeScalars.filter { JSONValue.unprintable.contains($0.properties.generalCategory) }
+                #expect(raw.isEmpty, "unescaped \(raw.map { String($0.value, radix: 16) }) in \(error.description.debugDescription)")
+            }
+        }
+    }
+
     @Test("every message says what was expected")
     func messagesAreActionable() {
         do {
@@ -168,5 +185,98 @@ struct MalformedFrameTests {
             #expect(error.description.contains("needs 8 bytes"))
             #expect(error.description.hasPrefix("payload_size_mismatch"))
         }
+    }
+}
+
+@Suite("Pixels that cannot be a hologram are refused with their own reason")
+struct PixelContentTests {
+    private static func float32(_ values: [Float]) -> [UInt8] {
+        values.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+    }
+
+    @Test("a NaN or infinite float32 pixel: non_finite_pixels, naming the first one",
+          arguments: [Float.nan, .infinity, -.infinity, Float(bitPattern: 0x7FA0_0001)])
+    func nonFinite(bad: Float) {
+        var values = [Float](repeating: 0.5, count: 6)
+        values[4] = bad
+        do {
+            _ = try decode(#"{"dtype": "float32", "shape": [2, 3], "camera": "f32"}"#, payload: Self.float32(values))
+            Issue.record("\(bad) must be refused")
+        } catch {
+            #expect(error.reason == .nonFinitePixels)
+            #expect(error.camera == "f32")
+            #expect(error.message.contains("pixel (1, 1)"))
+        }
+    }
+
+    @Test("finite float32 pixels of any size are accepted, the largest and the subnormal ones too")
+    func finiteFloats() throws {
+        let values: [Float] = [.greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, 0, -0.0, 1]
+        _ = try decode(#"{"dtype": "float32", "shape": [2, 3]}"#, payload: Self.float32(values))
+    }
+
+    @Test("a uint8 frame with more than 1 % of its pixels at 255 is saturated; 1 % exactly is not")
+    func saturatedUInt8() throws {
+        var pixels = [UInt8](repeating: 120, count: 100 * 100)
+        for i in 0..<100 { pixels[i * 37] = 255 }
+        _ = try decode(#"{"dtype": "uint8", "shape": [100, 100]}"#, payload: pixels)
+        pixels[1] = 255
+        #expect(reason(#"{"dtype": "uint8", "shape": [100, 100]}"#, payload: pixels) == .saturated)
+    }
+
+    @Test("a uint16 frame at 65535 is saturated; 4095 (a 12-bit camera's top) is not full scale")
+    func saturatedUInt16() {
+        let white = [UInt8](repeating: 0xFF, count: 2 * 16)
+        #expect(reason(#"{"dtype": "uint16", "shape": [4, 4], "camera": "c"}"#, payload: white) == .saturated)
+        let twelveBitTop = [UInt8]((0..<16).flatMap { _ in [UInt8(0xFF), UInt8(0x0F)] })
+        #expect(reason(#"{"dtype": "uint16", "shape": [4, 4]}"#, payload: twelveBitTop) == nil)
+    }
+
+    @Test("the word-at-a-time full-scale count equals a pixel-by-pixel count, for any length and alignment")
+    func fullScaleCountMatchesNaive() {
+        var state: UInt64 = 3
+        for length in 0..<80 {
+            let bytes = (0..<length).map { _ in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return state >> 61 == 0 ? UInt8(0xFE) : state >> 62 == 1 ? 0xFF : UInt8(truncatingIfNeeded: state >> 33)
+            }
+            let naive8 = bytes.filter { $0 == 0xFF }.count
+            let naive16 = stride(from: 0, to: length - 1, by: 2).filter { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xFF }.count
+            bytes.withUnsafeBytes { raw in
+                #expect(PixelScan.fullScaleCount(raw, type: .uint8) == naive8)
+                #expect(PixelScan.fullScaleCount(UnsafeRawBufferPointer(rebasing: raw[0..<(length & ~1)]), type: .uint16) == naive16)
+                if length > 1 {  // unaligned start
+                    let shifted = UnsafeRawBufferPointer(rebasing: raw[1...])
+                    #expect(PixelScan.fullScaleCount(shifted, type: .uint8) == bytes.dropFirst().filter { $0 == 0xFF }.count)
+                }
+            }
+        }
+    }
+
+    @Test("maxSaturatedFraction 1 accepts even a white frame")
+    func saturationCheckOff() {
+        let limits = FrameLimits(maxSaturatedFraction: 1)
+        #expect(reason(#"{"dtype": "uint8", "shape": [2, 2]}"#, payload: [255, 255, 255, 255], limits: limits) == nil)
+    }
+
+    @Test("the saturation message says how many pixels, the limit and what to do")
+    func saturationMessage() {
+        do {
+            _ = try decode(#"{"dtype": "uint8", "shape": [2, 2]}"#, payload: [255, 255, 255, 0])
+        } catch {
+            #expect(error.description.hasPrefix("saturated: 3 of 4 pixels are at full scale (255)"))
+            #expect(error.description.contains("ingest.max_saturated_fraction"))
+        }
+    }
+}
+
+@Suite("The largest message part worth reading (ZMQ_MAXMSGSIZE)")
+struct MessagePartLimitTests {
+    @Test("covers the largest float32 buffer and the largest header, and never less than ZeroMQ's handshake needs")
+    func maxMessagePart() {
+        #expect(FrameLimits().maxMessagePartBytes == 4096 * 4096 * 4)
+        #expect(FrameLimits(maxRows: 64, maxCols: 32).maxMessagePartBytes == 64 * 32 * 4)
+        #expect(FrameLimits(maxRows: 1, maxCols: 1).maxMessagePartBytes == 4096)
+        #expect(FrameLimits(maxRows: 8, maxCols: 8, maxHeaderBytes: 10_000).maxMessagePartBytes == 10_000)
     }
 }

@@ -126,7 +126,8 @@ class Flowd:
     it in the meantime (exit 69), the start is retried on fresh ports. With `ports` or
     `publish_port` given (say, written into a config file), those are used as they are.
     `pass_publish=False` leaves the publish endpoint to the config; the subscriber still
-    connects to `publish_port`.
+    connects to `publish_port`. `curve_client` = (public key, secret key, flowd's public key)
+    makes the `counts` subscriber a CurveZMQ client, for a daemon with `curve.server_key` set.
     """
 
     def __init__(
@@ -142,6 +143,7 @@ class Flowd:
         pass_publish: bool = True,
         ports: list[int] | None = None,
         publish_port: int | None = None,
+        curve_client: tuple[bytes, bytes, bytes] | None = None,
     ):
         self.binary = Path(binary).resolve()
         self.workdir = Path(workdir)
@@ -164,6 +166,7 @@ class Flowd:
         self.fixed_ports = ports is not None or publish_port is not None
         self.ports: list[int] = list(ports or [])
         self.publish_port: int | None = publish_port
+        self.curve_client = curve_client
         self.proc: subprocess.Popen | None = None
         self.ctx = zmq.Context()
         self.sub: zmq.Socket | None = None
@@ -221,6 +224,8 @@ class Flowd:
             self.sub.setsockopt(zmq.LINGER, 0)
             self.sub.setsockopt(zmq.RECONNECT_IVL, 10)
             self.sub.setsockopt(zmq.SUBSCRIBE, b"counts")
+            if self.curve_client:
+                self.sub.curve_publickey, self.sub.curve_secretkey, self.sub.curve_serverkey = self.curve_client
             self.sub.connect(tcp(self.publish_port))
         if self._stderr_file:
             self._stderr_file.close()

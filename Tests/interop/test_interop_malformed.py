@@ -3,16 +3,22 @@ and the daemon keeps serving.
 
 Pins down issue 2's acceptance criterion: "At least 20 distinct malformed messages sent over the
 socket are counted by reason and logged with a clear message (rate-limited, so a flood cannot
-fill the journal), and the daemon keeps serving." The reason codes are the stable
-`malformed_by_reason` keys of docs/protocol.md.
+fill the journal), and the daemon keeps serving", and issue 7's malformed-input suite: wrong
+sizes, bad dtypes, huge shapes, invalid UTF-8 or JSON, extra or missing parts, empty messages,
+NaN or Inf pixels in float32 frames, saturated frames, unknown cameras, and a 1 GB message
+bounded by the maximum message size. The reason codes are the stable `malformed_by_reason` keys
+of docs/protocol.md.
 """
 
 from __future__ import annotations
 
 import json
 import pickle
+import socket
+import struct
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,11 +29,18 @@ from flowd_harness import accounted, camera, frame_parts, malformed_by_reason, t
 REASONS = {
     "wrong_part_count", "header_too_large", "header_not_utf8", "header_not_json", "header_not_object",
     "missing_dtype", "unsupported_dtype", "missing_shape", "bad_shape", "shape_too_large", "bad_field",
-    "payload_size_mismatch",
+    "payload_size_mismatch", "non_finite_pixels", "saturated",
 }
 
 MAX_ROWS, MAX_COLS = 64, 32  # limits the daemon under test is started with
 PIXELS = bytes(2 * 3)  # a valid 2x3 uint8 buffer
+
+
+def float32_pixels(*bad: float) -> bytes:
+    """A 2x3 float32 buffer of mid-grey with `bad` values at the end."""
+    values = np.full(6, 0.5, np.float32)
+    values[6 - len(bad):] = bad
+    return values.tobytes()
 
 
 def hdr(**fields) -> bytes:
@@ -67,6 +80,9 @@ CASES = [
     Case("one part", [hdr(**ok())], "wrong_part_count", mentions=("part",)),
     Case("three parts", [hdr(**ok()), PIXELS, b"extra"], "wrong_part_count", mentions=("part",)),
     Case("one empty part", [b""], "wrong_part_count", mentions=("part",)),
+    Case("two empty parts", [b"", b""], "header_not_json", mentions=("JSON",)),
+    Case("four parts", [hdr(**ok()), PIXELS, b"", b""], "wrong_part_count", mentions=("4 part",)),
+    Case("parts swapped: pixels first", [PIXELS, hdr(**ok())], "header_not_json", mentions=("JSON",)),
     Case("header larger than 4096 bytes", [hdr(**ok(note="x" * 5000)), PIXELS], "header_too_large",
          mentions=("header",)),
     # Header encoding.
@@ -77,6 +93,14 @@ CASES = [
     Case("pickled header (ASCII protocol 0)", [pickle.dumps(ok(), protocol=0), PIXELS], "header_not_json",
          mentions=("JSON",)),
     Case("empty header", [b"", PIXELS], "header_not_json", mentions=("JSON",)),
+    Case("invalid UTF-8 inside a JSON string", [b'{"dtype": "uint8", "shape": [2, 3], "camera": "\xc3\x28"}', PIXELS],
+         "header_not_utf8", mentions=("UTF-8",)),
+    Case("overlong UTF-8 ('/' as C0 AF)", [b'{"dtype": "uint8", "shape": [2, 3], "camera": "a\xc0\xafb"}', PIXELS],
+         "header_not_utf8", mentions=("UTF-8",)),
+    Case("UTF-16 header", [json.dumps(ok()).encode("utf-16"), PIXELS], "header_not_utf8", mentions=("UTF-8",)),
+    Case("lone surrogate escape in a string", [b'{"dtype": "uint8", "shape": [2, 3], "camera": "\\ud800"}', PIXELS],
+         "header_not_json", mentions=("JSON",)),
+    Case("JSON nested 2000 deep", [b"[" * 2000 + b"]" * 2000, PIXELS], "header_not_json", mentions=("JSON",)),
     Case("not JSON", [b"dtype=uint8 shape=2x3", PIXELS], "header_not_json", mentions=("JSON",)),
     Case("truncated JSON", [b'{"dtype": "uint8", "shape": [2, 3]', PIXELS], "header_not_json",
          mentions=("JSON",)),
@@ -93,6 +117,15 @@ CASES = [
     Case("dtype big-endian >u2", [hdr(**ok(dtype=">u2", shape=[1, 3])), PIXELS], "unsupported_dtype",
          mentions=("dtype", ">u2")),
     Case("dtype a number", [hdr(**ok(dtype=123)), PIXELS], "unsupported_dtype", mentions=("dtype", "123")),
+    Case("dtype float16", [hdr(**ok(dtype="float16", shape=[1, 3])), PIXELS], "unsupported_dtype",
+         mentions=("dtype", "float16")),
+    Case("dtype uint32", [hdr(**ok(dtype="uint32", shape=[1, 1])), bytes(4)], "unsupported_dtype",
+         mentions=("dtype", "uint32")),
+    Case("dtype bool", [hdr(**ok(dtype="bool")), PIXELS], "unsupported_dtype", mentions=("dtype", "bool")),
+    Case("dtype object (pickled pixels)", [hdr(**ok(dtype="object")), PIXELS], "unsupported_dtype",
+         mentions=("dtype", "object")),
+    Case('dtype "uint8 " (trailing space)', [hdr(**ok(dtype="uint8 ")), PIXELS], "unsupported_dtype",
+         mentions=("dtype",)),
     # shape.
     Case("missing shape", [without("shape", msg="cam-shape"), PIXELS], "missing_shape", "cam-shape",
          mentions=("shape",)),
@@ -110,6 +143,9 @@ CASES = [
          "shape_too_large", "cam-big", mentions=("shape",)),
     Case("a gigapixel claim with a tiny buffer", [hdr(**ok(shape=[100_000, 100_000], dtype="float32")), PIXELS],
          "shape_too_large", mentions=("shape",)),
+    Case("shape beyond int32 ([2**31, 1])", [hdr(**ok(shape=[2**31, 1])), PIXELS], "bad_shape", mentions=("shape",)),
+    Case("shape beyond uint64 ([2**64, 1])", [hdr(**ok(shape=[2**64, 1])), PIXELS], "bad_shape", mentions=("shape",)),
+    Case("shape [1e308, 1]", [hdr(**ok(shape=[1e308, 1])), PIXELS], "bad_shape", mentions=("shape",)),
     # payload.
     Case("payload one byte short", [hdr(**ok(camera="cam-payload")), PIXELS[:-1]], "payload_size_mismatch",
          "cam-payload", mentions=("bytes", "5", "6")),
@@ -118,6 +154,23 @@ CASES = [
          mentions=("bytes", "12")),
     Case("float32 payload empty", [hdr(**ok(dtype="float32", camera="cam-payload")), b""], "payload_size_mismatch",
          "cam-payload", mentions=("bytes",)),
+    Case("uint16 payload of an odd byte count", [hdr(**ok(dtype="uint16")), bytes(11)], "payload_size_mismatch",
+         mentions=("11 bytes", "12")),
+    # pixels that cannot be a hologram.
+    Case("float32 frame with a NaN pixel", [hdr(**ok(dtype="float32", camera="cam-pixels")), float32_pixels(np.nan)],
+         "non_finite_pixels", "cam-pixels", mentions=("pixel (1, 2)", "nan", "finite")),
+    Case("float32 frame with +Inf", [hdr(**ok(dtype="float32", camera="cam-pixels")), float32_pixels(np.inf, 0.5)],
+         "non_finite_pixels", "cam-pixels", mentions=("pixel (1, 1)", "inf")),
+    Case("float32 frame with -Inf", [hdr(**ok(dtype="float32")), float32_pixels(-np.inf)], "non_finite_pixels",
+         mentions=("-inf",)),
+    Case("float32 frame of NaN only", [hdr(**ok(dtype="float32", shape=[1, 2])), np.full(2, np.nan, np.float32).tobytes()],
+         "non_finite_pixels", mentions=("pixel (0, 0)",)),
+    Case("uint8 frame saturated (all 255)", [hdr(**ok(camera="cam-pixels")), bytes([255] * 6)], "saturated",
+         "cam-pixels", mentions=("6 of 6", "full scale", "255", "exposure")),
+    Case("uint16 frame saturated (all 65535)", [hdr(**ok(dtype="uint16")), bytes([255] * 12)], "saturated",
+         mentions=("65535",)),
+    Case("uint8 frame with 1 of 6 pixels at 255 (over 1 %)", [hdr(**ok()), bytes([0, 0, 0, 0, 0, 255])], "saturated",
+         mentions=("1 of 6",)),
     # optional fields.
     Case("seq -1", [hdr(**ok(seq=-1, camera="cam-fields")), PIXELS], "bad_field", "cam-fields", mentions=("seq",)),
     Case('seq "x"', [hdr(**ok(seq="x", camera="cam-fields")), PIXELS], "bad_field", "cam-fields", mentions=("seq",)),
@@ -299,3 +352,123 @@ def test_after_the_window_the_log_says_how_many_similar_messages_were_suppressed
     suppressed = [line for line in lines if "suppressed" in line]
     assert len(suppressed) == 1 and "47" in suppressed[0], "\n".join(lines)
     assert len(lines) == 3 + 1 + 1, "\n".join(lines)
+
+
+def test_frames_of_unknown_cameras_are_counted_under_other_as_unknown_camera_and_not_processed(flowd):
+    """"Unknown camera" means a camera id beyond the `ingest.max_cameras` ids the daemon tracks
+    (first come, first served; there is no list of cameras to know them by). A sender inventing
+    ids can neither grow the counters without bound nor mix its frames into another camera's
+    reference and tracks: each further id's valid frames are refused as malformed
+    (`unknown_camera`) under "other", logged once per window, and the known cameras are served
+    as before."""
+    d = flowd(inputs=["pull+bind:tcp://127.0.0.1:{port0}"],
+              settings={"ingest.max_cameras": 3, "log.level": "warning"})
+    push = d.socket(zmq.PUSH)
+    push.connect(tcp(d.ports[0]))
+    a = np.zeros((4, 4), np.uint8)
+    for i in range(10):
+        push.send_multipart(frame_parts(a, camera=f"cam-{i}"))
+    push.send_multipart(frame_parts(a, camera="cam-1"))  # a known camera keeps being served
+    counts = d.wait_counts(lambda c: c["frames"]["received"] + c["frames"]["malformed"] == 11)
+    assert sorted(counts["cameras"]) == ["cam-0", "cam-1", "cam-2", "other"]
+    assert [camera(counts, f"cam-{i}")["received"] for i in range(3)] == [1, 2, 1]
+    other = camera(counts, "other")
+    assert (other["received"], other["malformed"], other["malformed_by_reason"]) == (0, 7, {"unknown_camera": 7})
+    _, _, rc = d.stop()
+    assert rc == 0
+    lines = [line for line in d.stderr().splitlines() if "unknown_camera" in line]
+    assert lines and "cam-3" in lines[0] and "ingest.max_cameras = 3" in lines[0], d.stderr()
+
+
+def _monitored_push(d, endpoint: str) -> tuple[zmq.Socket, zmq.Socket]:
+    """A PUSH socket connected to `endpoint`, and a PAIR receiving its connection events."""
+    push = d.socket(zmq.PUSH)
+    address = f"inproc://monitor-{id(push)}"
+    push.monitor(address, zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+    events = d.socket(zmq.PAIR)
+    events.connect(address)
+    push.connect(endpoint)
+    return push, events
+
+
+def _wait_event(events: zmq.Socket, kind: int, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if events.poll(50):
+            event, _ = events.recv_multipart()
+            if struct.unpack("<HI", event[:6])[0] == kind:
+                return
+    raise AssertionError(f"no socket event {kind} within {timeout_s} s")
+
+
+def test_a_message_part_over_the_maximum_message_size_is_refused_before_it_is_read(flowd):
+    """ZMQ_MAXMSGSIZE is set from the limits: max_rows x max_cols x 4 bytes (float32, the widest
+    dtype), here 64 x 32 x 4 = 8192. A part of exactly that size is delivered and counted (its
+    header's shape does not match it); a part one byte larger makes libzmq close that sender's
+    connection before reading it, so it is never counted, and the daemon keeps serving."""
+    d = flowd(inputs=["pull+bind:tcp://127.0.0.1:{port0}"],
+              settings={"ingest.max_rows": MAX_ROWS, "ingest.max_cols": MAX_COLS, "log.level": "warning"})
+    endpoint = tcp(d.ports[0])
+    cap = MAX_ROWS * MAX_COLS * 4
+
+    at_cap, at_cap_events = _monitored_push(d, endpoint)
+    _wait_event(at_cap_events, zmq.EVENT_CONNECTED)
+    at_cap.send_multipart([hdr(**ok(camera="cam-cap")), bytes(cap)])
+    counts = d.wait_counts(lambda c: camera(c, "cam-cap")["malformed"] == 1, what="the part at the cap counted")
+    assert camera(counts, "cam-cap")["malformed_by_reason"] == {"payload_size_mismatch": 1}
+
+    over, over_events = _monitored_push(d, endpoint)
+    _wait_event(over_events, zmq.EVENT_CONNECTED)
+    over.send_multipart([hdr(**ok(camera="cam-over")), bytes(cap + 1)])
+    _wait_event(over_events, zmq.EVENT_DISCONNECTED)  # flowd's libzmq hung up on it
+
+    at_cap.send_multipart(frame_parts(np.zeros((2, 3), np.uint8), camera="cam-cap"))
+    counts = d.wait_counts(lambda c: camera(c, "cam-cap")["received"] == 1, what="a valid frame after the refusal")
+    assert "cam-over" not in counts["cameras"]
+    assert counts["frames"]["malformed"] == 1
+
+
+def _zmtp_null_push_greeting() -> bytes:
+    """What a ZeroMQ PUSH socket sends first (ZMTP 3.0, NULL security): the greeting, then the
+    READY command naming its socket type (rfc.zeromq.org/spec/23)."""
+    greeting = b"\xff" + bytes(8) + b"\x7f" + bytes([3, 0]) + b"NULL".ljust(20, b"\0") + b"\0" + bytes(31)
+    body = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", 4) + b"PUSH"
+    return greeting + bytes([0x04, len(body)]) + body
+
+
+def _resident_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
+
+
+def test_a_1_gb_message_is_refused_from_its_length_prefix_without_the_daemon_reading_it(flowd):
+    """A sender announcing a 1 GiB message part (as raw ZMTP, so the test needs no gigabyte of
+    memory) is cut off by flowd's libzmq as soon as the 8-byte length arrives: the default limits
+    (4096 x 4096 float32) cap a part at 64 MiB. The 16 MiB of the body that the sender then tries
+    to push are never read (the connection is closed under it), the daemon's resident memory does
+    not grow by them, nothing is counted, and a valid frame right after is received."""
+    d = flowd(inputs=["pull+bind:tcp://127.0.0.1:{port0}"], settings={"log.level": "warning"})
+    before_kib = _resident_kib(d.pid)
+    raw = socket.create_connection(("127.0.0.1", d.ports[0]), timeout=5)
+    raw.sendall(_zmtp_null_push_greeting())
+    long_frame_header = bytes([0x02]) + struct.pack(">Q", 1 << 30)  # flags: LONG, last part
+    try:
+        raw.sendall(long_frame_header)
+        raw.sendall(bytes(16 << 20))
+        while raw.recv(65536):  # flowd's greeting and READY, then the end of the stream
+            pass
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # closed while we were still sending
+    except TimeoutError:
+        raise AssertionError("flowd kept the connection open, waiting for the rest of the 1 GiB part") from None
+    finally:
+        raw.close()
+    grown_mib = (_resident_kib(d.pid) - before_kib) / 1024
+    assert grown_mib < 8, f"flowd's resident memory grew by {grown_mib:.0f} MiB"
+
+    push = d.socket(zmq.PUSH)
+    push.connect(tcp(d.ports[0]))
+    push.send_multipart(frame_parts(np.zeros((2, 3), np.uint8), camera="after-1gb"))
+    counts = d.wait_counts(lambda c: camera(c, "after-1gb")["received"] == 1, what="a valid frame after the 1 GB claim")
+    assert counts["frames"]["malformed"] == 0
+    assert counts["frames"]["received"] == 1

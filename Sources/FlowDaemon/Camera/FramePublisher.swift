@@ -11,11 +11,16 @@ final class FramePublisher {
     private let socket: ZMQSocket
 
     /// Queues at most 100 frames per peer, and waits up to 2 s at close to deliver them.
-    init(context: ZMQContext, kind: Kind, endpoint: String, bind: Bool) throws(ZMQError) {
+    /// - Parameter curve: this camera's key pair and flowd's public key, when flowd has
+    ///   CurveZMQ on.
+    init(
+        context: ZMQContext, kind: Kind, endpoint: String, bind: Bool, curve: (keys: CurveKeyPair, serverKey: String)? = nil
+    ) throws(ZMQError) {
         socket = try ZMQSocket(context: context, kind: kind == .pub ? .pub : .push, linger: 2000)
         try socket.setSendHighWaterMark(100)
         // A blocked send wakes up this often to ask whether to give up (see send).
         try socket.setSendTimeout(milliseconds: 200)
+        if let curve { try socket.makeCurveClient(keys: curve.keys, serverKey: curve.serverKey) }
         if bind { try socket.bind(endpoint) } else { try socket.connect(endpoint) }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlowdConfig
 import Foundation
 import Logging
 

@@ -45,6 +45,9 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "With --publish: frames rendered ahead of sending, at most (1 MB each at 1024² 8-bit).")
     var renderAhead: Int = 32
 
+    @OptionGroup(title: "CurveZMQ (with --publish, to a flowd with curve.server_key set)")
+    var curve: CurveClientOptions
+
     @Option(help: "Image formats to write: npy, tiff or npy,tiff.")
     var format: String = "npy,tiff"
 
@@ -79,7 +82,7 @@ struct Simulate: AsyncParsableCommand {
         let stop = StopSignals()
         let kind = FramePublisher.Kind(rawValue: socket)!
         let publisher = try FramePublisher(
-            context: ZMQContext(), kind: kind, endpoint: endpoint, bind: bind ?? (kind == .pub))
+            context: ZMQContext(), kind: kind, endpoint: endpoint, bind: bind ?? (kind == .pub), curve: try curve.keys())
         var truth: TruthFile?
         if let out {
             let root = URL(fileURLWithPath: out)

@@ -1,4 +1,5 @@
 import Dispatch
+import FlowdConfig
 import Foundation
 import Inference
 import Logging

@@ -1,6 +1,7 @@
 import Dispatch
 import FrameIngest
 import Inference
+import ZeroMQ
 
 /// What `GET /metrics` shows: frame accounting per camera and outcome, malformed messages by
 /// reason, queue depth, cells by label, the latency of each processing stage, and failures of
@@ -12,6 +13,8 @@ struct DaemonMetrics: Sendable {
     let ingest: FrameIngest
     let pipeline: CellPipeline
     let recorder: RunRecorder
+    /// The CurveZMQ handshake decisions, when Curve is on.
+    let access: ZAPHandler?
     let startNanoseconds: UInt64
     /// Frame arrival → frame processed by a worker.
     let frameLatency: LatencyHistogram
@@ -47,6 +50,14 @@ struct DaemonMetrics: Sendable {
         out.family("flowd_seconds_since_last_frame", .gauge, help: "Seconds since a camera's last message (stale stream).")
         for (camera, c) in cameras {
             if let idle = c.secondsSinceLastFrame { out.sample("flowd_seconds_since_last_frame", [("camera", camera)], idle) }
+        }
+        if let access {
+            out.family("flowd_curve_handshakes_total", .counter, help: "CurveZMQ clients admitted or refused, by socket role.")
+            for (domain, tally) in access.tally().sorted(by: { $0.key < $1.key }) {
+                for (decision, value) in [("admitted", tally.admitted), ("refused", tally.refused)] {
+                    out.sample("flowd_curve_handshakes_total", [("domain", domain), ("decision", decision)], Double(value))
+                }
+            }
         }
         out.family("flowd_queue_depth", .gauge, help: "Frames waiting for a worker.")
         out.sample("flowd_queue_depth", [], Double(ingest.queue.depth))

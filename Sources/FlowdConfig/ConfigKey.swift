@@ -4,18 +4,18 @@ import Logging
 /// One configuration key: its dotted name, and how a text value is checked and stored.
 ///
 /// The table ``all`` is the one place that lists what flowd can be configured with.
-struct ConfigKey: Sendable {
-    let name: String
+public struct ConfigKey: Sendable {
+    public let name: String
     /// `true` for keys whose value is a list (YAML sequence, comma-separated in the environment).
-    let isList: Bool
+    public let isList: Bool
     let apply: @Sendable (inout DaemonConfig, [String], ConfigSource) throws(ConfigError) -> Void
 
     /// `FLOWD_` + the name in upper case with dots as underscores.
-    var environmentVariable: String {
+    public var environmentVariable: String {
         "FLOWD_" + name.uppercased().replacingOccurrences(of: ".", with: "_")
     }
 
-    static let all: [ConfigKey] = [
+    public static let all: [ConfigKey] = [
         list("inputs") { config, values, source throws(ConfigError) in
             guard !values.isEmpty else {
                 throw ConfigError(key: "inputs", source: source, expected: "at least one input", got: "")
@@ -49,6 +49,15 @@ struct ConfigKey: Sendable {
             }
             config.metricsListen = value
         },
+        scalar("curve.server_key") { config, value, _ in
+            config.curve.serverKey = value
+        },
+        scalar("curve.camera_keys") { config, value, _ in
+            config.curve.cameraKeys = value
+        },
+        scalar("curve.subscriber_keys") { config, value, _ in
+            config.curve.subscriberKeys = value
+        },
         scalar("ingest.queue_capacity") { config, value, source throws(ConfigError) in
             config.ingest.queueCapacity = try integer(value, "ingest.queue_capacity", source, 1...100_000)
         },
@@ -60,6 +69,9 @@ struct ConfigKey: Sendable {
         },
         scalar("ingest.max_cols") { config, value, source throws(ConfigError) in
             config.ingest.limits.maxCols = try integer(value, "ingest.max_cols", source, 1...16384)
+        },
+        scalar("ingest.max_saturated_fraction") { config, value, source throws(ConfigError) in
+            config.ingest.limits.maxSaturatedFraction = try number(value, "ingest.max_saturated_fraction", source, 0...1)
         },
         scalar("ingest.max_cameras") { config, value, source throws(ConfigError) in
             config.ingest.maxCameras = try integer(value, "ingest.max_cameras", source, 1...4096)
@@ -125,7 +137,7 @@ struct ConfigKey: Sendable {
         },
     ]
 
-    static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }
+    public static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }
 
     // MARK: Value parsers
 

@@ -5,22 +5,37 @@ import Yams
 /// Builds a ``DaemonConfig`` from defaults, a YAML file, the environment and the command line,
 /// each overriding the one before. Unknown keys are errors, not silently ignored: a typo in a
 /// config file must not leave a rig running on a default the operator did not choose.
-enum ConfigLoader {
+public enum ConfigLoader {
     /// A value given on the command line: `--set key=value`, `--input`, `--publish`.
-    struct Override {
-        var key: String
-        var values: [String]
-        var option: String
+    public struct Override {
+        public var key: String
+        public var values: [String]
+        public var option: String
+
+        public init(key: String, values: [String], option: String) {
+            self.key = key
+            self.values = values
+            self.option = option
+        }
     }
 
-    static func load(
+    public static func load(
         file: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
         overrides: [Override] = []
     ) throws(ConfigError) -> DaemonConfig {
+        let text = try file.map { path throws(ConfigError) in try read(path) }
+        return try load(yaml: text, path: file ?? "", environment: environment, overrides: overrides)
+    }
+
+    /// As ``load(file:environment:overrides:)``, with the file's text already read; `path`
+    /// names it in messages. The fuzz target (Fuzz/) feeds its inputs through here.
+    public static func load(
+        yaml: String?, path: String, environment: [String: String], overrides: [Override] = []
+    ) throws(ConfigError) -> DaemonConfig {
         var config = DaemonConfig()
-        if let file {
-            for (key, values) in try fileValues(path: file) {
-                try apply(key, values, .file(file), to: &config)
+        if let yaml {
+            for (key, values) in try fileValues(yaml: yaml, path: path) {
+                try apply(key, values, .file(path), to: &config)
             }
         }
         for key in ConfigKey.all {
@@ -37,13 +52,13 @@ enum ConfigLoader {
     /// `FLOWD_*` variables that name no config key: probably misspelt, so worth a warning
     /// (not an error: other tools may use the prefix, as the test suite's `FLOWD_BIN` does).
     /// The variable flowd sets for itself when it re-executes with a faster BLAS kernel is known.
-    static func unknownEnvironmentVariables(_ environment: [String: String]) -> [String] {
+    public static func unknownEnvironmentVariables(_ environment: [String: String]) -> [String] {
         let known = Set(ConfigKey.all.map(\.environmentVariable) + [BLASRuntime.replacedCoreVariable])
         return environment.keys.filter { $0.hasPrefix("FLOWD_") && !known.contains($0) }.sorted()
     }
 
     /// Parses `key=value` from `--set`.
-    static func override(parsing text: String) throws(ConfigError) -> Override {
+    public static func override(parsing text: String) throws(ConfigError) -> Override {
         guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
             throw ConfigError("--set expects KEY=VALUE, e.g. --set ingest.queue_capacity=128; got \"\(text)\"")
         }
@@ -68,10 +83,16 @@ enum ConfigLoader {
 
     /// The file's leaves as dotted keys: `ingest: {queue_capacity: 64}` → `ingest.queue_capacity`.
     static func fileValues(path: String) throws(ConfigError) -> [(String, [String])] {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+        try fileValues(yaml: try read(path), path: path)
+    }
+
+    private static func read(_ path: String) throws(ConfigError) -> String {
+        do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigError("cannot read config file \(path): \(error.localizedDescription)")
         }
+    }
+
+    private static func fileValues(yaml text: String, path: String) throws(ConfigError) -> [(String, [String])] {
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
             throw ConfigError("config file \(path) is not valid YAML: \(error)")

@@ -1,23 +1,23 @@
 /// A configuration problem, naming the key and where its value came from.
-struct ConfigError: Error, CustomStringConvertible {
-    let description: String
+public struct ConfigError: Error, CustomStringConvertible {
+    public let description: String
 
-    init(_ description: String) {
+    public init(_ description: String) {
         self.description = description
     }
 
-    init(key: String, source: ConfigSource, expected: String, got: String) {
+    public init(key: String, source: ConfigSource, expected: String, got: String) {
         description = "config key \(key) (\(source)): expected \(expected), got \"\(got)\""
     }
 }
 
 /// Where a configuration value came from, for error messages.
-enum ConfigSource: CustomStringConvertible {
+public enum ConfigSource: CustomStringConvertible {
     case file(String)
     case environment(String)
     case commandLine(String)
 
-    var description: String {
+    public var description: String {
         switch self {
         case .file(let path): "from \(path)"
         case .environment(let variable): "from environment variable \(variable)"

@@ -8,34 +8,38 @@ import Protocol
 /// value in config/flowd.yaml (a test keeps the two equal). Sources, lowest priority first:
 /// these defaults, the YAML file (`--config`), the environment (`FLOWD_PUBLISH_ENDPOINT` for
 /// `publish.endpoint`), the command line (`--set publish.endpoint=…`, `--input`, `--publish`).
-struct DaemonConfig: Sendable, Equatable {
+public struct DaemonConfig: Sendable, Equatable {
     /// Camera inputs (`inputs`).
-    var inputs: [InputSpec] = [InputSpec(mode: .sub, endpoint: "tcp://127.0.0.1:5555")]
+    public var inputs: [InputSpec] = [InputSpec(mode: .sub, endpoint: "tcp://127.0.0.1:5555")]
     /// PUB endpoint flowd binds for results (`publish.endpoint`).
-    var publishEndpoint = "tcp://127.0.0.1:5560"
+    public var publishEndpoint = "tcp://127.0.0.1:5560"
     /// Seconds between `counts` messages (`publish.counts_interval_s`).
-    var countsIntervalSeconds = 1.0
+    public var countsIntervalSeconds = 1.0
     /// How long, ms, the stopping daemon may spend delivering its last messages (`publish.linger_ms`).
-    var publishLingerMilliseconds: Int32 = 1000
+    public var publishLingerMilliseconds: Int32 = 1000
     /// HOST:PORT of the HTTP server for `/metrics` and `/healthz`, or nil when off (`metrics.listen`).
-    var metricsListen: String? = "127.0.0.1:9464"
+    public var metricsListen: String? = "127.0.0.1:9464"
+    /// CurveZMQ on the inputs and the result socket (`curve.*`).
+    public var curve = CurveSettings()
     /// Receive side (`ingest.*`).
-    var ingest = IngestSettings()
+    public var ingest = IngestSettings()
     /// Seconds without frames after which a camera is reported stale (`ingest.stale_after_s`).
-    var staleAfterSeconds = 5.0
+    public var staleAfterSeconds = 5.0
     /// Reconstruction, tracking and classification (`model.*`, `reconstruction.*`, `tracking.*`,
     /// `classify.*`).
-    var pipeline = PipelineSettings()
+    public var pipeline = PipelineSettings()
     /// Where and how often each run's cells are written to disk (`record.*`).
-    var record = RecordSettings()
+    public var record = RecordSettings()
     /// REP endpoint flowd binds for control commands, or nil when off (`control.endpoint`).
-    var controlEndpoint: String? = "tcp://127.0.0.1:5561"
+    public var controlEndpoint: String? = "tcp://127.0.0.1:5561"
     /// Frame workers; 0 = one per core (`workers`).
-    var workers = 0
+    public var workers = 0
     /// Minimum log level (`log.level`).
-    var logLevel = Logger.Level.info
+    public var logLevel = Logger.Level.info
     /// Malformed-frame log lines per camera and reason in each window (`log.malformed_burst`).
-    var malformedLogBurst = 10
+    public var malformedLogBurst = 10
     /// The window of `log.malformed_burst`, seconds (`log.malformed_window_s`).
-    var malformedLogWindowSeconds = 10.0
+    public var malformedLogWindowSeconds = 10.0
+
+    public init() {}
 }

@@ -5,7 +5,7 @@ extension DaemonConfig {
     /// SIGHUP compares to tell which settings changed. Numbers are JSON numbers, lists arrays,
     /// the rest strings written as the config file would (a test checks that each one, given
     /// back to its key, yields the same config, and that every key of ``ConfigKey/all`` is here).
-    var effectiveValues: [String: JSONValue] {
+    public var effectiveValues: [String: JSONValue] {
         Self.renderers.mapValues { $0(self) }
     }
 
@@ -15,10 +15,14 @@ extension DaemonConfig {
         "publish.counts_interval_s": { .double($0.countsIntervalSeconds) },
         "publish.linger_ms": { .integer(Int64($0.publishLingerMilliseconds)) },
         "metrics.listen": { .string($0.metricsListen ?? "off") },
+        "curve.server_key": { .string($0.curve.serverKey) },
+        "curve.camera_keys": { .string($0.curve.cameraKeys) },
+        "curve.subscriber_keys": { .string($0.curve.subscriberKeys) },
         "ingest.queue_capacity": { .integer(Int64($0.ingest.queueCapacity)) },
         "ingest.receive_hwm": { .integer(Int64($0.ingest.receiveHighWaterMark)) },
         "ingest.max_rows": { .integer(Int64($0.ingest.limits.maxRows)) },
         "ingest.max_cols": { .integer(Int64($0.ingest.limits.maxCols)) },
+        "ingest.max_saturated_fraction": { .double($0.ingest.limits.maxSaturatedFraction) },
         "ingest.max_cameras": { .integer(Int64($0.ingest.maxCameras)) },
         "ingest.stale_after_s": { .double($0.staleAfterSeconds) },
         "model.path": { .string($0.pipeline.modelPath) },

@@ -1,0 +1,46 @@
+import FlowdConfig
+import FrameIngest
+import Testing
+
+@testable import FlowDaemon
+
+@Suite("Every socket binds loopback by default; one opened to the network without Curve is pointed out")
+struct AccessTests {
+    @Test("the defaults: inputs connect to loopback, results and metrics listen on loopback, no warning")
+    func loopbackDefaults() {
+        let config = DaemonConfig()
+        #expect(config.inputs.allSatisfy { !EndpointExposure.isNetworkReachable($0.endpoint) })
+        #expect(config.inputs.allSatisfy { !$0.binds })
+        #expect(!EndpointExposure.isNetworkReachable(config.publishEndpoint))
+        #expect(config.metricsListen.map { EndpointExposure.isNetworkReachable("tcp://" + $0) } == false)
+        #expect(EndpointExposure.warnings(config).isEmpty)
+        #expect(!config.curve.isOn)
+    }
+
+    @Test(
+        "which endpoints other machines can reach",
+        arguments: [
+            ("tcp://127.0.0.1:5560", false), ("tcp://127.1.2.3:1", false), ("tcp://localhost:5560", false),
+            ("tcp://[::1]:5560", false), ("ipc:///run/flowd/results", false), ("inproc://x", false),
+            ("tcp://0.0.0.0:5560", true), ("tcp://*:5560", true), ("tcp://192.168.1.20:5560", true),
+            ("tcp://[::]:5560", true), ("tcp://eth0:5560", true),
+        ])
+    func reachability(endpoint: String, reachable: Bool) {
+        #expect(EndpointExposure.isNetworkReachable(endpoint) == reachable)
+    }
+
+    @Test("a bound input, the result socket and the metrics port on the network are each named; Curve silences the first two")
+    func warnings() throws {
+        var config = DaemonConfig()
+        config.inputs = [try InputSpec(parsing: "pull+bind:tcp://0.0.0.0:5556"), try InputSpec(parsing: "sub:tcp://10.0.0.5:5555")]
+        config.publishEndpoint = "tcp://*:5560"
+        config.metricsListen = "0.0.0.0:9464"
+        let warnings = EndpointExposure.warnings(config)
+        #expect(warnings.count == 3)
+        #expect(warnings[0].contains("pull+bind:tcp://0.0.0.0:5556") && warnings[0].contains("send frames"))
+        #expect(warnings[1].contains("publish.endpoint") && warnings[1].contains("read every cell"))
+        #expect(warnings[2].contains("metrics.listen") && warnings[2].contains("no authentication"))
+        config.curve.serverKey = "/etc/flowd/curve/flowd.key_secret"
+        #expect(EndpointExposure.warnings(config).count == 1)
+    }
+}
