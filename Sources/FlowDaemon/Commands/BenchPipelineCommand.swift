@@ -44,7 +44,7 @@ struct BenchPipeline: ParsableCommand {
     var poolFrames: Int = 400
 
     @Option(help: "Cells per µL of the simulated sample (the default shows about 5 cells per 1024² frame).")
-    var concentration: Double = 11500
+    var concentration: Double = 12500
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
