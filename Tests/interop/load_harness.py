@@ -84,7 +84,7 @@ class Replayer:
         while (now := time.monotonic()) - start < seconds:
             behind = int((now - start) * rate_hz) + 1 - (self.sent - base)
             if behind > 0:
-                self.send(min(behind, 64))  # bounded bursts: the tick still runs when far behind
+                self.send(min(behind, 8))  # small bursts when behind: a burst could overflow the queue
             if on_tick and now >= next_tick:
                 on_tick()
                 next_tick += every
@@ -147,8 +147,8 @@ def measure_sustainable_fps(d: Flowd, replayer: Replayer, seconds: float, queue_
 
     Sends at a rising rate (×4 from 200 fps) until frames are dropped: then the queue was full
     and a frame was admitted exactly when a worker took one, so the admitted frames (less the
-    queue's fill) over the time are the processing rate. Never faster than needed, so the
-    sender does not steal the daemon's CPU.
+    queue's fill) over the time are the processing rate. At most 4× faster than needed, so
+    the sender takes little of the daemon's CPU.
     """
     rate = 200.0
     while True:
@@ -165,8 +165,8 @@ def measure_sustainable_fps(d: Flowd, replayer: Replayer, seconds: float, queue_
 def overload(d: Flowd, frames: list[tuple[dict, bytes]], *, queue_capacity: int, measure_s: float,
              overload_s: float, warmup_s: float, recovery_s: float, factor: float = 3.0) -> OverloadResult:
     """Measures the sustainable rate, overloads at `factor` times it for `overload_s` (RSS sampled
-    every 0.25 s, growth taken from the end of `warmup_s`), then sends at half the sustainable
-    rate for `recovery_s`. `d` must have a PULL input on {port0} and queue `queue_capacity`."""
+    every 0.25 s, growth taken from the end of `warmup_s`), then sends at a normal rate, a quarter
+    of the sustainable one (room for the other load of a shared machine), for `recovery_s`. `d` must have a PULL input on {port0} and queue `queue_capacity`."""
     sub = d.subscribe_cells()
     cells: list[dict] = []
     counts: list[dict] = []
@@ -175,39 +175,36 @@ def overload(d: Flowd, frames: list[tuple[dict, bytes]], *, queue_capacity: int,
     drain(sub, cells, counts)
     cells.clear()
 
-    rss: list[int] = []
-    start = time.monotonic()
-    warm_index: list[int] = []
+    rss: list[tuple[float, int]] = []  # (seconds into the overload, KiB)
 
     def sample() -> None:
-        rss.append(rss_kib(d.pid))
-        if not warm_index and time.monotonic() - start >= warmup_s:
-            warm_index.append(len(rss) - 1)
+        rss.append((time.monotonic() - start, rss_kib(d.pid)))
         drain(sub, cells, counts)
 
     before = camera(d.wait_accounted({replayer.name: replayer.sent}, timeout=30), replayer.name)
     sent_before = replayer.sent
+    start = time.monotonic()
     replayer.paced(factor * sustainable, overload_s, on_tick=sample)
     during = camera(d.wait_accounted({replayer.name: replayer.sent}, timeout=60), replayer.name)
     sample()
     overload_cells = list(cells)
     latencies = [c["latency_ms"] for c in overload_cells]
-    warm = rss[warm_index[0] if warm_index else 0]
+    after_warmup = [kib for t, kib in rss if t >= warmup_s] or [rss[-1][1]]
     result = OverloadResult(
         frame_px=frames[0][0]["shape"][0], sustainable_fps=sustainable, overload_fps=factor * sustainable,
         seconds=overload_s, sent=replayer.sent - sent_before,
         received=during["received"] - before["received"], dropped=during["dropped"] - before["dropped"],
-        malformed=during["malformed"] - before["malformed"], queue_capacity=queue_capacity, rss_kib=rss,
-        rss_growth_after_warmup=max(rss[warm_index[0] if warm_index else 0:]) / warm - 1,
+        malformed=during["malformed"] - before["malformed"], queue_capacity=queue_capacity, rss_kib=[kib for _, kib in rss],
+        rss_growth_after_warmup=max(after_warmup) / after_warmup[0] - 1,
         latency_p50_ms=percentile(latencies, 50), latency_p99_ms=percentile(latencies, 99),
         latency_max_ms=max(latencies, default=math.nan), cells=len(overload_cells))
 
-    # Let the queue drain, then a normal rate: nothing may be dropped, and counts advance.
-    d.wait_counts(lambda c: c["frames"]["received"] > 0 and _queue_empty(d), timeout=60, what="an empty queue")
+    # Let the queue drain, then the normal rate: nothing may be dropped, and counts advance.
+    d.wait_counts(lambda c: queue_empty(d), timeout=60, what="an empty queue")
     cells.clear()
-    replayer.paced(sustainable / 2, recovery_s)
+    replayer.paced(sustainable / 4, recovery_s)
     after = camera(d.wait_accounted({replayer.name: replayer.sent}, timeout=60), replayer.name)
-    d.wait_counts(lambda c: _queue_empty(d), timeout=60, what="an empty queue")
+    d.wait_counts(lambda c: queue_empty(d), timeout=60, what="an empty queue")
     drain(sub, cells, counts)
     result.recovery_sent = replayer.sent - (sent_before + result.sent)
     result.recovery_received = after["received"] - during["received"]
@@ -216,7 +213,7 @@ def overload(d: Flowd, frames: list[tuple[dict, bytes]], *, queue_capacity: int,
     return result
 
 
-def _queue_empty(d: Flowd) -> bool:
+def queue_empty(d: Flowd) -> bool:
     """Whether the daemon's latest status line reports an empty processing queue."""
     lines = [l for l in d.stderr().splitlines() if "; queue " in l]
     return bool(lines) and "; queue 0/" in lines[-1]

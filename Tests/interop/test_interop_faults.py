@@ -71,7 +71,9 @@ def test_sigkill_mid_run_leaves_a_readable_fcs_and_a_restart_starts_a_new_run(fl
     assert len(runs) == 2 and runs[0] == interrupted
     fcs = runs[1] / "cells.fcs"
     assert flowio.FlowData(str(fcs)).event_count == flowkit.Sample(str(fcs)).event_count == final["cells"]["total"]
+    assert json.loads((interrupted / "run.json").read_text()).get("end_reason") is None  # it never ended
     new_run = json.loads((runs[1] / "run.json").read_text())
+    assert new_run["end_reason"] == "stopped"
     assert new_run["counts"]["cells"]["total"] == final["cells"]["total"] > 0
 
 
