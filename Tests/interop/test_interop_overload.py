@@ -52,7 +52,8 @@ def test_three_times_the_sustainable_rate_drops_the_excess_and_recovers(flowd, f
 
 def test_sequence_gaps_and_a_camera_that_goes_away_and_comes_back_are_reported(flowd, flowd_bin):
     frames = capture_twin_frames(flowd_bin, 10)
-    d = start(flowd, **{"ingest.stale_after_s": 0.3})
+    # A queue longer than all 20 frames: none is dropped, whatever the workers' pace.
+    d = start(flowd, **{"ingest.stale_after_s": 0.3, "ingest.queue_capacity": 64})
     cam = Replayer(d, frames, name="flaky")
     cam.send(10)
     cam.skip(5)
