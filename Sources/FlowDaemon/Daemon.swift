@@ -90,12 +90,12 @@ struct Daemon: Sendable {
                 let alive = ingest.receiversAlive()
                 return .init(healthy: alive, detail: alive ? "ok" : "a receive thread is not turning")
             }
-            services.append(.init(service: MetricsService(server: server, logger: logger)))
+            services.append(.init(service: BackgroundServerService(name: "metrics", server: server, logger: logger)))
         }
         services.append(.init(service: PipelineService(ingest: ingest, workers: workers, pipeline: pipeline, logger: logger)))
         if let endpoint = config.controlEndpoint {
             let server = try ControlServer(endpoint: endpoint, context: context, control: control, logger: logger)
-            services.append(.init(service: ControlService(server: server, logger: logger)))
+            services.append(.init(service: BackgroundServerService(name: "control", server: server, logger: logger)))
         }
         services += [
             .init(service: ReloadService(hangups: await UnixSignalsSequence(trapping: .sighup), control: control)),

@@ -1,7 +1,6 @@
 import CBLAS
 import CInferenceKernels
 import Foundation
-import Synchronization
 
 /// One worker's execution context: the arena that holds every activation and scratch buffer a
 /// forward pass needs, allocated once for up to ``maxBatch`` images. A steady-state call to
