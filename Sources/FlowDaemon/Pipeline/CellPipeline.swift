@@ -12,9 +12,9 @@ import Synchronization
 ///
 /// Workers call ``process(_:worker:)`` concurrently, each with its own index. Per frame, a
 /// worker reconstructs the hologram; the frame's cells then go to its camera's ``CameraStage``,
-/// which restores frame order for the tracker. When a track ends, the worker that delivered the
-/// frame ending it classifies the cell's `classify.max_views` largest appearances wholly in view
-/// as one batch (the micro-batch: it never waits for other cells) and publishes the fused
+/// which restores frame order for the tracker. When a track is complete, the worker that
+/// delivered the frame completing it classifies the cell's `classify.max_views` largest
+/// appearances wholly in view as one batch (the micro-batch: it never waits for other cells) and publishes the fused
 /// label. Classifying per cell rather than per appearance costs a third to a half of the
 /// inference (a cell is in view ≈ 6 frames at the twin's flow), and crops cut by the frame edge,
 /// unlike anything the classifier was trained on (`flowd extract` keeps the best, whole view),
