@@ -6,9 +6,14 @@
 /// greedily in order of increasing distance to the prediction, within `gatePixels`. A track that
 /// finds no detection for more than `maxGapFrames` frames is finished and returned, once. The
 /// velocity is refined from the matches (exponential average), so a rough initial value is enough.
-/// Once the field's size is known (``field``), a track whose predicted next position lies outside
-/// the field is finished with the frame it was last seen in: the cell has left, and waiting
-/// `maxGapFrames` more frames would only delay its report.
+///
+/// Once the field's size is known (``field``), a cell leaving the field is reported with the
+/// frame it was last seen whole in, not frames later: when a track that was wholly in view is
+/// seen in a frame and its predicted next box crosses the field's edge, its next appearances can
+/// only be cut (and are often too cut to be detected at all), so it is returned at once. It
+/// stays open, silently taking the slivers that follow, so that none of them can start a track
+/// of its own; should the prediction have been wrong and the cell show whole again, that view
+/// joins the reported track instead of being counted twice.
 public struct FlowTracker: Sendable {
     public struct Configuration: Sendable {
         /// Expected displacement per frame, hologram pixels (x along the flow).
@@ -54,7 +59,9 @@ public struct FlowTracker: Sendable {
     public var field: SIMD2<Double>?
     private var active: [Track] = []
     private var nextID = 0
-    /// Number of tracks finished so far (the cell count).
+    /// Ids of the open tracks already returned (leaving the field).
+    private var reported = Set<Int>()
+    /// Number of tracks returned so far (the cell count).
     public private(set) var finishedCount = 0
 
     public init(configuration: Configuration) {
@@ -69,8 +76,8 @@ public struct FlowTracker: Sendable {
     public var velocity: SIMD2<Double> { configuration.velocity }
 
     /// Adds the detections of frame `frame` (frames must come in increasing order) and returns
-    /// the tracks that ended: those unseen for more than `maxGapFrames` frames, and those seen
-    /// in this frame that will have left the ``field`` by the next.
+    /// the tracks that are complete, each once: those unseen for more than `maxGapFrames` frames,
+    /// and those leaving the ``field`` (see the type's description).
     public mutating func update(frame: Int, cells: [DetectedCell]) -> [Track] {
         var pairs: [(Double, Int, Int)] = []
         for (t, track) in active.enumerated() {
@@ -101,32 +108,40 @@ public struct FlowTracker: Sendable {
             active.append(Track(id: nextID, appearances: [Appearance(frame: frame, cell: cell)]))
             nextID += 1
         }
-        var ended: [Track] = []
+        var complete: [Track] = []
+        var reported = self.reported
         let (maxGap, velocity, field) = (configuration.maxGapFrames, configuration.velocity, field)
         active.removeAll { track in
             let last = track.appearances.last!
-            guard frame - last.frame > maxGap || Self.leaves(last, after: frame, velocity: velocity, field: field) else {
-                return false
+            if frame - last.frame > maxGap {
+                if reported.remove(track.id) == nil { complete.append(track) }
+                return true
             }
-            ended.append(track)
-            return true
+            if last.frame == frame, !reported.contains(track.id), track.wasWhollyInView,
+                Self.crossesEdge(last.cell.box, movedBy: velocity, field: field)
+            {
+                reported.insert(track.id)
+                complete.append(track)
+            }
+            return false
         }
-        finishedCount += ended.count
-        return ended
+        self.reported = reported
+        finishedCount += complete.count
+        return complete
     }
 
-    /// Whether a track last seen as `last`, in `frame`, is predicted to be centred outside the
-    /// field in the next: at most a sliver of it could still show, which the counting rule ignores.
-    private static func leaves(_ last: Appearance, after frame: Int, velocity: SIMD2<Double>, field: SIMD2<Double>?) -> Bool {
-        guard let field, last.frame == frame else { return false }
-        let next = SIMD2(last.cell.x, last.cell.y) + velocity
-        return next.x < 0 || next.y < 0 || next.x >= field.x || next.y >= field.y
+    /// Whether `box`, moved by `velocity`, is no longer wholly inside `field` (`nil`: unknown).
+    private static func crossesEdge(_ box: PixelBox, movedBy velocity: SIMD2<Double>, field: SIMD2<Double>?) -> Bool {
+        guard let field else { return false }
+        let x = Double(box.x) + velocity.x, y = Double(box.y) + velocity.y
+        return x < 0 || y < 0 || x + Double(box.width) > field.x || y + Double(box.height) > field.y
     }
 
-    /// Ends every open track (at the end of a run) and returns them.
+    /// Ends every open track (at the end of a run) and returns those not returned before.
     public mutating func finish() -> [Track] {
-        let ended = active
+        let ended = active.filter { !reported.contains($0.id) }
         active = []
+        reported = []
         finishedCount += ended.count
         return ended
     }

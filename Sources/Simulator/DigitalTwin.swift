@@ -19,6 +19,8 @@ public struct DigitalTwin: Sendable {
     private var frameIndex = 0
     /// Arrivals that could not enter yet because the entrance was occupied.
     private var waiting = 0
+    /// Set by ``stopArrivals()``: no cell enters any more.
+    private var arrivalsStopped = false
 
     /// One cell in the channel: its phantom's rendered OPD patch and where it is.
     private struct FlowingCell: Sendable {
@@ -97,11 +99,23 @@ public struct DigitalTwin: Sendable {
         noise = SimulationRandom(seed: flow.seed, stream: 2 &+ (UInt64(frameIndex) << 40))
     }
 
+    /// From the next frame on, no cell enters the channel: the channel empties as the cells in
+    /// it flow out (one field crossing). With `startFlowing = false`, a run that ends this way
+    /// can be replayed in a loop without a seam: its last frame is as empty as its first.
+    public mutating func stopArrivals() {
+        arrivalsStopped = true
+        waiting = 0
+    }
+
+    /// Whether no cell is in the channel any more (none at least partly in view or about to enter).
+    public var isEmpty: Bool { active.isEmpty && waiting == 0 }
+
     /// Moves every cell one frame on, drops those that left, admits new arrivals.
     private mutating func advance() {
         let step = pixelsPerFrame
         for i in active.indices { active[i].x += step }
         active.removeAll { $0.x - $0.extentPixels > Double(flow.width) }
+        guard !arrivalsStopped else { return }
         waiting += rng.poisson(arrivalsPerFrame)
         while waiting > 0, admitOne() { waiting -= 1 }
     }

@@ -37,7 +37,7 @@ struct CellPipelineTests {
         }
     }
 
-    @Test("a cell is classified once, when its track ends, from at most classify.max_views of its views wholly in view")
+    @Test("a cell is classified once, when its track is complete, from at most classify.max_views of its whole views")
     func viewsPerCell() throws {
         for maxViews in [1, 3] {
             var harness = try PipelineHarness(seed: 6, model: try TinyNetwork().model(), reference: true, maxViews: maxViews)
@@ -45,7 +45,8 @@ struct CellPipelineTests {
             let cells = UInt64(harness.messages.count)
             let crops = harness.pipeline.classifiedCrops.load(ordering: .relaxed)
             #expect(cells > 0)
-            #expect(harness.pipeline.classifyLatency.snapshot().cumulative.last == cells, "one classifier call per cell")
+            let calls = harness.pipeline.classifyLatency.snapshot().cumulative.last ?? 0
+            #expect(calls >= 1 && calls <= cells, "one classifier call for the cells one frame completes")
             if maxViews == 1 {
                 #expect(crops == cells, "every counted cell has a whole view, and only one is classified")
             } else {

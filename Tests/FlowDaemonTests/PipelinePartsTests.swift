@@ -19,6 +19,19 @@ struct PipelinePartsTests {
         #expect(buffer.next == 6)
     }
 
+    @Test("labelled cells leave in cell-id order, whatever order the workers labelled them in")
+    func publishInOrder() {
+        let stage = CameraStage(camera: "c", reconstructor: nil, tracking: .init(velocity: [10, 0], gatePixels: 5))
+        var published: [UInt64] = []
+        stage.publishInOrder(cellID: 1) { published.append(1) }
+        stage.publishInOrder(cellID: 2) { published.append(2) }
+        #expect(published.isEmpty, "cell 0 is still being labelled")
+        stage.publishInOrder(cellID: 0) { published.append(0) }
+        #expect(published == [0, 1, 2])
+        stage.publishInOrder(cellID: 3) { published.append(3) }
+        #expect(published == [0, 1, 2, 3])
+    }
+
     @Test("the reference is the per-pixel median: a cell present in a minority of frames disappears")
     func medianReference() throws {
         let background: [Float] = [10, 20, 30, 40]

@@ -58,6 +58,23 @@ struct TwinTests {
         #expect(skippedFrame.header.seq == wholeFrame.header.seq)
     }
 
+    @Test("once arrivals stop, the channel empties within a field crossing, and a run can loop without a seam")
+    func stopArrivals() throws {
+        var flow = FlowConfiguration()
+        (flow.width, flow.height, flow.concentrationPerMicrolitre, flow.startFlowing) = (256, 256, 20000, false)
+        var optics = RigOptics()
+        optics.magnification = optics.cameraPixelUm / 0.25
+        var twin = try DigitalTwin(flow: flow, optics: optics)
+        #expect(twin.nextFrame().truth.cells.isEmpty, "an empty channel at the start")
+        for _ in 0..<20 { _ = twin.nextFrame() }
+        #expect(!twin.isEmpty)
+        twin.stopArrivals()
+        let crossing = Int((Double(flow.width) / twin.pixelsPerFrame).rounded(.up)) + 2
+        for _ in 0..<crossing { _ = twin.nextFrame() }
+        #expect(twin.isEmpty)
+        #expect(twin.nextFrame().truth.cells.isEmpty, "as empty at the end")
+    }
+
     @Test("arrivals follow the concentration: cells per frame ≈ concentration × swept volume")
     func arrivals() throws {
         var twin = try Self.twin(seed: 6)

@@ -3,16 +3,17 @@ import Protocol
 import Simulator
 import Synchronization
 
-/// The digital twin's holograms for `flowd bench pipeline`: one continuous stretch of flow,
-/// rendered before the timed run and replayed in a loop by the camera.
+/// The digital twin's holograms for `flowd bench pipeline`: one stretch of flow, rendered before
+/// the timed run and replayed in a loop by the camera.
 ///
 /// Why a pool: the twin forms ≈ 17 holograms/s per core at 1024², far below the rates the
-/// pipeline is measured at. The pool is rendered in parallel segments (``DigitalTwin/skip(frames:)``
-/// makes them join seamlessly), so the only seam is the loop's wrap, where the last frame is
-/// followed by the first again. There the cells in view jump back; their tracks are cut (each
-/// cell is still counted once per pass, as the ground truth per pass expects), and a track may
-/// take a cell of the first frame within its gate by chance: about one miscount per wrap,
-/// against the pool's hundreds of cells per pass.
+/// pipeline is measured at. The pool is rendered in parallel segments that join into one
+/// continuous flow (``DigitalTwin/skip(frames:)``), and the loop has no seam either: the flow
+/// starts from an empty channel and, one field crossing before the end, stops admitting cells
+/// (``DigitalTwin/stopArrivals()``), so that the last frame is as empty as the first. Were the
+/// channel full at the wrap, every cell in view would vanish at once: their tracks would end by
+/// the tracker's gap rule, frames later than a cell that leaves, and lengthen the latency tail
+/// the benchmark measures. The cost: the ramps at both ends (≈ 6 frames each) hold fewer cells.
 struct TwinFramePool: Sendable {
     let frames: [Frame]
     /// Per frame, the ground truth of every cell at least partly in view.
@@ -22,30 +23,43 @@ struct TwinFramePool: Sendable {
     /// Cell displacement between frames, pixels: what flowd's tracker must be told.
     let pixelsPerFrame: Double
 
-    /// Renders `count` frames of `size`² 8-bit holograms at `concentration` cells/µL, in
-    /// `segments` parallel parts.
+    /// Renders about `count` frames of `size`² 8-bit holograms at `concentration` cells/µL, in
+    /// `segments` parallel parts (a few more frames at the end if cells are still leaving).
     init(size: Int, count: Int, concentration: Double, segments: Int) throws {
         var flow = FlowConfiguration()
         (flow.width, flow.height, flow.concentrationPerMicrolitre) = (size, size, concentration)
-        let optics = RigOptics()
-        let first = try DigitalTwin(flow: flow, optics: optics)
+        flow.startFlowing = false
+        let first = try DigitalTwin(flow: flow, optics: RigOptics())
+        // Arrivals stop one field crossing (and a frame of margin) before the end.
+        let stopAt = max(0, count - Int((Double(size) / first.pixelsPerFrame).rounded(.up)) - 1)
         let parts = max(1, min(segments, count))
         // Only the cells of each frame's truth are kept: its OPD map is 4 bytes per pixel.
         let rendered = Mutex([[(Frame, [CellTruth])]](repeating: [], count: parts))
         DispatchQueue.concurrentPerform(iterations: parts) { part in
             let start = count * part / parts, end = count * (part + 1) / parts
             var twin = first
-            twin.skip(frames: start)
-            let shots = (start..<end).map { _ in
+            if start > stopAt {
+                twin.skip(frames: stopAt)
+                twin.stopArrivals()
+                twin.skip(frames: start - stopAt)
+            } else {
+                twin.skip(frames: start)
+            }
+            var shots: [(Frame, [CellTruth])] = []
+            var index = start
+            // The last part goes on until the channel is empty.
+            while index < end || (part == parts - 1 && !twin.isEmpty) {
+                if index == stopAt { twin.stopArrivals() }
                 let (frame, truth) = twin.nextFrame()
-                return (frame, truth.cells)
+                shots.append((frame, truth.cells))
+                index += 1
             }
             rendered.withLock { $0[part] = shots }
         }
         let shots = rendered.withLock { $0.flatMap { $0 } }
         frames = shots.map(\.0)
         truth = shots.map(\.1)
-        cellsInViewPerFrame = Double(truth.reduce(0) { $0 + $1.count }) / Double(max(1, count))
+        cellsInViewPerFrame = Double(truth.reduce(0) { $0 + $1.count }) / Double(max(1, frames.count))
         pixelsPerFrame = first.pixelsPerFrame
     }
 

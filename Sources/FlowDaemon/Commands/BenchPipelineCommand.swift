@@ -76,7 +76,7 @@ struct BenchPipeline: ParsableCommand {
         let pool = try TwinFramePool(size: size, count: poolFrames, concentration: concentration, segments: cores)
         progress(String(format: "%.1f cells in view per frame; %.0f px per frame", pool.cellsInViewPerFrame, pool.pixelsPerFrame))
         var report = BenchPipelineReport(
-            size: size, model: model, poolFrames: poolFrames, cellsInViewPerFrame: pool.cellsInViewPerFrame,
+            size: size, model: model, poolFrames: pool.frames.count, cellsInViewPerFrame: pool.cellsInViewPerFrame,
             seconds: seconds, warmupSeconds: warmup, cores: cores, trials: [])
         for rate in rates ?? [rate] {
             progress("trial at \(Int(rate)) frames/s: \(Int(warmup)) s warm-up, \(seconds) s timed…")

@@ -6,11 +6,14 @@ import Reconstruction
 /// One camera's part of the pipeline: its reference hologram (collected from its first frames
 /// unless configured), and the reorder buffer and tracker that see its frames in order.
 ///
-/// Workers call in concurrently; every method takes the stage's lock. Tracks that end are
-/// handed to the caller's `publish` while the lock is held, so cell ids and messages leave in
-/// the order the cells finished.
+/// Workers call in concurrently; every method takes the stage's lock. Tracks that are complete
+/// get their cell ids under the lock, in the order the cells finished, and go back to the
+/// worker, which labels them without the lock (so that the other workers' frames are not held
+/// up by the classifier) and hands them to ``publishInOrder(cellID:_:)``, which lets the
+/// messages leave in cell-id order.
 final class CameraStage: @unchecked Sendable {
-    // Sendable: every field below is read and written under `condition`'s lock.
+    // Sendable: every field below is read and written under `condition`'s lock, except
+    // `outgoing`, under `publishing`'s.
     private enum Phase {
         /// Frames held back until there are enough for the median reference.
         case collecting([ReceivedFrame])
@@ -32,9 +35,14 @@ final class CameraStage: @unchecked Sendable {
         case held
     }
 
-    /// A finished track, with the frames of its best appearance and of its last one (`nil`
-    /// only if a frame's header data was not kept), and its cell id.
-    typealias Publish = (_ track: FlowTracker.Track, _ best: FrameResult?, _ lastSeen: FrameResult?, _ cellID: UInt64) -> Void
+    /// A complete track that counts as a cell, with the frames of its best appearance and of its
+    /// last one (`nil` only if a frame's header data was not kept), and its cell id.
+    struct CompletedCell {
+        var track: FlowTracker.Track
+        var best: FrameResult?
+        var lastSeen: FrameResult?
+        var cellID: UInt64
+    }
 
     /// Most frames held while a reference is made (1024 MiB at 1024² uint8); beyond it a worker
     /// waits, and the ingest queue, full, drops and counts what arrives.
@@ -51,6 +59,9 @@ final class CameraStage: @unchecked Sendable {
     /// Header data of the frames that open tracks may still report (by ordinal).
     private var frames: [Int: FrameResult] = [:]
     private var nextCellID: UInt64 = 0
+    /// Labelled cells waiting for a smaller cell id, under `publishing` (not `condition`).
+    private let publishing = NSLock()
+    private var outgoing = ReorderBuffer<() -> Void>()
 
     /// `reconstructor`: the configured reference's; `nil` to build one from the first frames.
     init(camera: String, reconstructor: OffAxisReconstructor?, tracking: FlowTracker.Configuration) {
@@ -150,36 +161,50 @@ final class CameraStage: @unchecked Sendable {
     }
 
     /// Hands a processed (or rejected) frame to the tracker once every earlier frame of the
-    /// camera has been, and publishes the tracks that ended.
-    func deliver(_ result: FrameResult, publish: Publish) {
+    /// camera has been, and returns the cells that are complete: every one must then be handed
+    /// to ``publishInOrder(cellID:_:)``.
+    func deliver(_ result: FrameResult) -> [CompletedCell] {
         condition.lock()
         defer { condition.unlock() }
-        for ready in reorder.insert(result, ordinal: result.ordinal) { track(ready, publish: publish) }
+        return reorder.insert(result, ordinal: result.ordinal).flatMap(track)
     }
 
     /// At shutdown, once every worker has returned: releases anything still waiting for an
     /// earlier frame, and ends every open track, so that every cell still in view is reported.
-    func finish(publish: Publish) {
+    func finish() -> [CompletedCell] {
         condition.lock()
         defer { condition.unlock() }
-        for ready in reorder.drain() { track(ready, publish: publish) }
-        report(tracker.finish(), publish: publish)
+        let cells = reorder.drain().flatMap(track) + count(tracker.finish())
         frames.removeAll()
+        return cells
     }
 
-    private func track(_ result: FrameResult, publish: Publish) {
-        guard let cells = result.cells else { return }
+    /// Runs `publish` for cell `cellID` once the cells with smaller ids have been published:
+    /// workers label cells in parallel and may finish them out of order. Every id ``deliver``
+    /// or ``finish`` returned must come here exactly once, or later cells wait forever.
+    func publishInOrder(cellID: UInt64, _ publish: @escaping () -> Void) {
+        publishing.lock()
+        defer { publishing.unlock() }
+        for ready in outgoing.insert(publish, ordinal: cellID) { ready() }
+    }
+
+    private func track(_ result: FrameResult) -> [CompletedCell] {
+        guard let cells = result.cells else { return [] }
         let frame = Int(result.ordinal)
         if !cells.isEmpty { frames[frame] = result }
-        report(tracker.update(frame: frame, cells: cells), publish: publish)
+        let completed = count(tracker.update(frame: frame, cells: cells))
         let oldest = tracker.oldestOpenFrame ?? frame + 1
         frames = frames.filter { $0.key >= oldest }
+        return completed
     }
 
-    private func report(_ tracks: [FlowTracker.Track], publish: Publish) {
-        for track in tracks.sorted(by: { $0.id < $1.id }) where track.wasWhollyInView {
-            publish(track, frames[track.best.frame], frames[track.appearances.last!.frame], nextCellID)
-            nextCellID += 1
+    /// Gives the tracks that count (wholly in view at least once) their cell ids.
+    private func count(_ tracks: [FlowTracker.Track]) -> [CompletedCell] {
+        tracks.sorted { $0.id < $1.id }.filter(\.wasWhollyInView).map { track in
+            defer { nextCellID += 1 }
+            return CompletedCell(
+                track: track, best: frames[track.best.frame], lastSeen: frames[track.appearances.last!.frame],
+                cellID: nextCellID)
         }
     }
 }

@@ -13,27 +13,33 @@ import Synchronization
 ///
 /// Workers call ``process(_:worker:)`` concurrently, each with its own index. Per frame, a
 /// worker reconstructs the hologram; the frame's cells then go to its camera's ``CameraStage``,
-/// which restores frame order for the tracker. When a track ends, the worker that delivered the
-/// frame ending it classifies the cell's `classify.max_views` largest appearances wholly in view
-/// as one batch (the micro-batch: it never waits for other cells) and publishes the fused
-/// label. Classifying per cell rather than per appearance costs a third to a half of the
-/// inference (a cell is in view ≈ 6 frames at the twin's flow), and crops cut by the frame edge,
-/// unlike anything the classifier was trained on (`flowd extract` keeps the best, whole view),
-/// never vote. When the daemon stops, ``finish()`` (after the workers returned) reports every
-/// cell still in view.
+/// which restores frame order for the tracker and numbers the cells whose tracks are complete.
+/// The worker that delivered the frame completing them classifies each cell's
+/// `classify.max_views` largest appearances wholly in view, all in one batch (the micro-batch:
+/// it never waits for other frames), outside the stage's lock so that the other workers go on,
+/// and the stage publishes the fused labels in cell-id order. Classifying per cell rather than
+/// per appearance costs half the inference (a cell is in view ≈ 6 frames at the twin's flow),
+/// and crops cut by the frame edge, unlike anything the classifier was trained on
+/// (`flowd extract` keeps the best, whole view), never vote. When the daemon stops,
+/// ``finish()`` (after the workers returned) reports every cell still in view.
 ///
 /// Accounting: every frame is processed, or held for the reference and processed later, or
 /// counted as rejected under a ``RejectionReason``; every track wholly in
 /// view at least once is published as one cell (the counting rule; slivers at the edge of a
 /// run are not cells).
 final class CellPipeline: Sendable {
+    /// Cells whose views one inference call takes, at most (a frame rarely completes more; a
+    /// larger batch would only grow each worker's arena).
+    static let cellsPerBatch = 4
+
     let settings: PipelineSettings
     /// The model in service (swapped by ``swapModel(_:)``) and the live `classify.min_confidence`.
     let classifier: ClassifierSlot
     let parameters: ReconstructionParameters
     let tally: CellTally
-    /// Stage latencies: hologram → cells (per frame), a cell's views → probabilities (per cell),
-    /// and arrival of the frame a cell was last seen in → its message published.
+    /// Stage latencies: hologram → cells (per frame), cells' views → probabilities (per batch:
+    /// the cells one frame completes), and arrival of the frame a cell was last seen in → its
+    /// message published.
     let reconstructLatency = LatencyHistogram()
     let classifyLatency = LatencyHistogram()
     let publishLatency = LatencyHistogram()
@@ -80,7 +86,7 @@ final class CellPipeline: Sendable {
         inferenceThreads = BLASRuntime.threadsPerWorker(workers: workers)
         classifier = ClassifierSlot(
             try model.map { [inferenceThreads] in
-                try Classifier(model: $0, workers: workers, maxBatch: settings.maxViews, threads: inferenceThreads)
+                try Classifier(model: $0, workers: workers, maxBatch: Self.cellsPerBatch * settings.maxViews, threads: inferenceThreads)
             },
             minConfidence: settings.minConfidence)
         self.workers = (0..<max(1, workers)).map(PipelineWorker.init(index:))
@@ -93,7 +99,7 @@ final class CellPipeline: Sendable {
     func swapModel(_ model: Model) throws(ModelError) {
         if let problem = classifier.incompatibility(of: model) { throw ModelError(problem) }
         let next = try Classifier(
-            model: model, workers: workers.count, maxBatch: settings.maxViews, threads: inferenceThreads)
+            model: model, workers: workers.count, maxBatch: Self.cellsPerBatch * settings.maxViews, threads: inferenceThreads)
         guard var previous = try classifier.swap(to: next) else { return }
         while !isKnownUniquelyReferenced(&previous) { usleep(1000) }
     }
@@ -113,7 +119,7 @@ final class CellPipeline: Sendable {
     func idle(worker: Int) -> Bool {
         for stage in stages.withLock({ Array($0.values) }) {
             if let (reconstructor, frame) = stage.takeBacklog() {
-                stage.deliver(analyse(frame, reconstructor, workers[worker]), publish: publisher(for: stage, workers[worker]))
+                publish(stage.deliver(analyse(frame, reconstructor, workers[worker])), stage, workers[worker])
                 return true
             }
         }
@@ -126,9 +132,9 @@ final class CellPipeline: Sendable {
         for stage in stages.withLock({ Array($0.values) }).sorted(by: { $0.camera < $1.camera }) {
             handle(stage.completeReference(), stage, 0, stopping: true)
             while let (reconstructor, frame) = stage.takeBacklog() {
-                stage.deliver(analyse(frame, reconstructor, workers[0]), publish: publisher(for: stage, workers[0]))
+                publish(stage.deliver(analyse(frame, reconstructor, workers[0])), stage, workers[0])
             }
-            stage.finish(publish: publisher(for: stage, workers[0]))
+            publish(stage.finish(), stage, workers[0])
         }
     }
 
@@ -154,7 +160,6 @@ final class CellPipeline: Sendable {
     /// `stopping`: at shutdown, rejections are summed up in one notice per camera (they end the
     /// run rather than signal a problem in the stream), instead of a warning per frame.
     private func handle(_ admission: CameraStage.Admission, _ stage: CameraStage, _ worker: Int, stopping: Bool = false) {
-        let publish = publisher(for: stage, workers[worker])
         switch admission {
         case .held:
             return
@@ -168,20 +173,25 @@ final class CellPipeline: Sendable {
             }
             for frame in frames {
                 reject(frame, reason, message, log: !stopping)
-                stage.deliver(
-                    FrameResult(ordinal: frame.ordinal, cells: nil, arrivalNanoseconds: frame.arrivalNanoseconds),
-                    publish: publish)
+                let result = FrameResult(ordinal: frame.ordinal, cells: nil, arrivalNanoseconds: frame.arrivalNanoseconds)
+                publish(stage.deliver(result), stage, workers[worker])
             }
         case .process(let reconstructor, let frames):
             for frame in frames {
-                stage.deliver(analyse(frame, reconstructor, workers[worker]), publish: publish)
+                publish(stage.deliver(analyse(frame, reconstructor, workers[worker])), stage, workers[worker])
             }
         }
     }
 
-    /// Publishes `stage`'s finished tracks, classifying them on `worker`'s inference context.
-    private func publisher(for stage: CameraStage, _ worker: PipelineWorker) -> CameraStage.Publish {
-        { self.emit($0, best: $1, lastSeen: $2, $3, camera: stage.camera, worker: worker) }
+    /// Labels the cells `stage` completed, on `worker`'s inference context and outside the
+    /// stage's lock (the other workers go on meanwhile), and publishes them in cell-id order.
+    private func publish(_ cells: [CameraStage.CompletedCell], _ stage: CameraStage, _ worker: PipelineWorker) {
+        guard !cells.isEmpty else { return }
+        for (cell, (label, probabilities)) in zip(cells, label(cells, camera: stage.camera, worker: worker)) {
+            stage.publishInOrder(cellID: cell.cellID) {
+                self.emit(cell, label: label, probabilities: probabilities, camera: stage.camera)
+            }
+        }
     }
 
     private func reject(_ frame: ReceivedFrame, _ reason: RejectionReason, _ message: String, log: Bool = true) {
@@ -213,51 +223,54 @@ final class CellPipeline: Sendable {
         return result
     }
 
-    /// Classifies and publishes one finished track as a `cell` message (called under its
-    /// camera's lock). Its latency runs from the arrival of the frame the cell was last seen in:
-    /// only then is everything known that its label is made of.
-    private func emit(
-        _ track: FlowTracker.Track, best frame: FrameResult?, lastSeen: FrameResult?, _ cellID: UInt64, camera: String,
-        worker: PipelineWorker
-    ) {
-        let best = track.best.cell
-        let (label, probabilities) = label(track, camera: camera, worker: worker)
+    /// Publishes one labelled cell as a `cell` message. Its latency runs from the arrival of the
+    /// frame the cell was last seen in: only then is everything known that its label is made of.
+    private func emit(_ cell: CameraStage.CompletedCell, label: String, probabilities: [String: Double], camera: String) {
+        let best = cell.track.best.cell
         let box = best.box
         let now = DispatchTime.now().uptimeNanoseconds
-        let arrival = lastSeen?.arrivalNanoseconds ?? now
+        let arrival = cell.lastSeen?.arrivalNanoseconds ?? now
         let message = CellMessage(
-            camera: camera, cellID: cellID, seq: frame?.seq, tNanoseconds: frame?.tNanoseconds,
+            camera: camera, cellID: cell.cellID, seq: cell.best?.seq, tNanoseconds: cell.best?.tNanoseconds,
             xPixels: best.x, yPixels: best.y, bbox: [box.x, box.y, box.width, box.height], label: label,
             probabilities: probabilities,
             features: Dictionary(uniqueKeysWithValues: zip(CellFeatures.names, best.features.values)),
-            framesSeen: track.appearances.count, latencyMilliseconds: Double(now &- arrival) / 1e6)
+            framesSeen: cell.track.appearances.count, latencyMilliseconds: Double(now &- arrival) / 1e6)
         tally.count(label) { publish(message) }
         publishLatency.observe(nanoseconds: now &- arrival)
     }
 
-    /// The label and fused probabilities of a track: its `classify.max_views` largest
-    /// appearances wholly in view, classified as one batch on `worker`'s context and fused
-    /// (see ``ProbabilityFusion``).
-    private func label(_ track: FlowTracker.Track, camera: String, worker: PipelineWorker) -> (String, [String: Double]) {
-        // Taken once: a model swap while this cell classifies does not change its model.
-        guard let current = classifier.current else { return ("unclassified", [:]) }
-        var views = Array(
-            track.appearances.map(\.cell).filter { !$0.touchesEdge }
-                .sorted { $0.features.areaUm2 > $1.features.areaUm2 }.prefix(settings.maxViews))
+    /// The label and fused probabilities of each cell: its `classify.max_views` largest
+    /// appearances wholly in view, the views of all `cells` classified together on `worker`'s
+    /// context, and fused per cell (see ``ProbabilityFusion``).
+    private func label(
+        _ cells: [CameraStage.CompletedCell], camera: String, worker: PipelineWorker
+    ) -> [(String, [String: Double])] {
+        // Taken once: a model swap while these cells classify does not change their model.
+        guard let current = classifier.current else { return cells.map { _ in ("unclassified", [:]) } }
+        let viewsPerCell = cells.map { cell in
+            Array(
+                cell.track.appearances.map(\.cell).filter { !$0.touchesEdge }
+                    .sorted { $0.features.areaUm2 > $1.features.areaUm2 }.prefix(settings.maxViews))
+        }
+        var views = viewsPerCell.flatMap { $0 }
         let start = DispatchTime.now().uptimeNanoseconds
         do {
             try current.classify(&views, worker: worker.index)
         } catch {
-            // Cannot happen with at most maxViews crops of the model's size; the cell is still counted.
-            logger.error("classification failed on camera \(camera); the cell stays unclassified: \(error)")
-            return ("unclassified", [:])
+            // Cannot happen with crops of the model's size; the cells are still counted.
+            logger.error("classification failed on camera \(camera); \(cells.count) cell(s) stay unclassified: \(error)")
+            return cells.map { _ in ("unclassified", [:]) }
         }
         classifyLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
         classifiedCrops.add(UInt64(views.count), ordering: .relaxed)
-        let fused = ProbabilityFusion.fuse(views.map(\.probabilities))
-        let classes = current.model.classes
-        guard let top = fused.indices.max(by: { fused[$0] < fused[$1] }) else { return ("unclassified", [:]) }
-        let probabilities = Dictionary(uniqueKeysWithValues: zip(classes, fused))
-        return (fused[top] < classifier.minConfidence ? "unknown" : classes[top], probabilities)
+        var next = 0
+        return viewsPerCell.map { cellViews in
+            defer { next += cellViews.count }
+            let fused = ProbabilityFusion.fuse(views[next..<(next + cellViews.count)].map(\.probabilities))
+            guard let top = fused.indices.max(by: { fused[$0] < fused[$1] }) else { return ("unclassified", [:]) }
+            let probabilities = Dictionary(uniqueKeysWithValues: zip(current.model.classes, fused))
+            return (fused[top] < classifier.minConfidence ? "unknown" : current.model.classes[top], probabilities)
+        }
     }
 }
