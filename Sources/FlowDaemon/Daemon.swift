@@ -94,7 +94,8 @@ struct Daemon: Sendable {
         }
         services.append(.init(service: PipelineService(ingest: ingest, workers: workers, pipeline: pipeline, logger: logger)))
         if let endpoint = config.controlEndpoint {
-            let server = try ControlServer(endpoint: endpoint, context: context, control: control, logger: logger)
+            let server = try ControlServer(
+                endpoint: endpoint, context: context, control: control, logger: logger, curve: access?.keys)
             services.append(.init(service: BackgroundServerService(name: "control", server: server, logger: logger)))
         }
         services += [

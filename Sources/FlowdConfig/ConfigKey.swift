@@ -58,6 +58,9 @@ public struct ConfigKey: Sendable {
         scalar("curve.subscriber_keys") { config, value, _ in
             config.curve.subscriberKeys = value
         },
+        scalar("curve.controller_keys") { config, value, _ in
+            config.curve.controllerKeys = value
+        },
         scalar("ingest.queue_capacity") { config, value, source throws(ConfigError) in
             config.ingest.queueCapacity = try integer(value, "ingest.queue_capacity", source, 1...100_000)
         },

@@ -18,6 +18,7 @@ extension DaemonConfig {
         "curve.server_key": { .string($0.curve.serverKey) },
         "curve.camera_keys": { .string($0.curve.cameraKeys) },
         "curve.subscriber_keys": { .string($0.curve.subscriberKeys) },
+        "curve.controller_keys": { .string($0.curve.controllerKeys) },
         "ingest.queue_capacity": { .integer(Int64($0.ingest.queueCapacity)) },
         "ingest.receive_hwm": { .integer(Int64($0.ingest.receiveHighWaterMark)) },
         "ingest.max_rows": { .integer(Int64($0.ingest.limits.maxRows)) },

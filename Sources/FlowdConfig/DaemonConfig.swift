@@ -19,7 +19,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public var publishLingerMilliseconds: Int32 = 1000
     /// HOST:PORT of the HTTP server for `/metrics` and `/healthz`, or nil when off (`metrics.listen`).
     public var metricsListen: String? = "127.0.0.1:9464"
-    /// CurveZMQ on the inputs and the result socket (`curve.*`).
+    /// CurveZMQ on the inputs, the result socket and the control socket (`curve.*`).
     public var curve = CurveSettings()
     /// Receive side (`ingest.*`).
     public var ingest = IngestSettings()

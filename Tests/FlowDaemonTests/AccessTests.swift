@@ -6,12 +6,13 @@ import Testing
 
 @Suite("Every socket binds loopback by default; one opened to the network without Curve is pointed out")
 struct AccessTests {
-    @Test("the defaults: inputs connect to loopback, results and metrics listen on loopback, no warning")
+    @Test("the defaults: inputs connect to loopback, results, control and metrics listen on loopback, no warning")
     func loopbackDefaults() {
         let config = DaemonConfig()
         #expect(config.inputs.allSatisfy { !EndpointExposure.isNetworkReachable($0.endpoint) })
         #expect(config.inputs.allSatisfy { !$0.binds })
         #expect(!EndpointExposure.isNetworkReachable(config.publishEndpoint))
+        #expect(config.controlEndpoint.map(EndpointExposure.isNetworkReachable) == false)
         #expect(config.metricsListen.map { EndpointExposure.isNetworkReachable("tcp://" + $0) } == false)
         #expect(EndpointExposure.warnings(config).isEmpty)
         #expect(!config.curve.isOn)
@@ -29,17 +30,19 @@ struct AccessTests {
         #expect(EndpointExposure.isNetworkReachable(endpoint) == reachable)
     }
 
-    @Test("a bound input, the result socket and the metrics port on the network are each named; Curve silences the first two")
+    @Test("each socket on the network is named (inputs, results, control, metrics); Curve silences all but metrics")
     func warnings() throws {
         var config = DaemonConfig()
         config.inputs = [try InputSpec(parsing: "pull+bind:tcp://0.0.0.0:5556"), try InputSpec(parsing: "sub:tcp://10.0.0.5:5555")]
         config.publishEndpoint = "tcp://*:5560"
+        config.controlEndpoint = "tcp://0.0.0.0:5561"
         config.metricsListen = "0.0.0.0:9464"
         let warnings = EndpointExposure.warnings(config)
-        #expect(warnings.count == 3)
+        #expect(warnings.count == 4)
         #expect(warnings[0].contains("pull+bind:tcp://0.0.0.0:5556") && warnings[0].contains("send frames"))
         #expect(warnings[1].contains("publish.endpoint") && warnings[1].contains("read every cell"))
-        #expect(warnings[2].contains("metrics.listen") && warnings[2].contains("no authentication"))
+        #expect(warnings[2].contains("control.endpoint") && warnings[2].contains("swap the model"))
+        #expect(warnings[3].contains("metrics.listen") && warnings[3].contains("no authentication"))
         config.curve.serverKey = "/etc/flowd/curve/flowd.key_secret"
         #expect(EndpointExposure.warnings(config).count == 1)
     }

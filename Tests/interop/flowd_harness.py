@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -348,11 +350,15 @@ class Flowd:
         """The run directories recorded so far, oldest first."""
         return sorted(p for p in self.record_dir.iterdir() if p.is_dir()) if self.record_dir.exists() else []
 
-    def control(self, request: dict | bytes | list[bytes], endpoint: str, timeout: float = 30.0) -> dict:
+    def control(self, request: dict | bytes | list[bytes], endpoint: str, timeout: float = 30.0,
+                curve_client: tuple[bytes, bytes, bytes] | None = None) -> dict:
         """Sends one request to the control socket at `endpoint` (a dict as JSON, raw bytes, or a
-        list of parts) and returns the decoded JSON reply."""
+        list of parts) and returns the decoded JSON reply. `curve_client` = (public key, secret
+        key, flowd's public key) makes the request a CurveZMQ client's, as in the constructor."""
         sock = self.socket(zmq.REQ)
         sock.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
+        if curve_client:
+            sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = curve_client
         sock.connect(endpoint)
         if isinstance(request, dict):
             sock.send_json(request)
@@ -405,6 +411,42 @@ SMALL_TWIN = ["--size", "256", "--seed", "11", "--pixel-um", "0.25", "--concentr
               "--velocity-um-s", "3000"]
 #: The daemon's settings for SMALL_TWIN.
 SMALL_TWIN_OPTICS = {"reconstruction.pixel_um": 0.25, "tracking.velocity_px": 60, "tracking.gate_px": 32}
+
+
+class Watcher:
+    """`flowd watch` as a child process whose stdout lines are read on a thread."""
+
+    def __init__(self, flowd_bin, *args: str):
+        self.proc = subprocess.Popen([str(flowd_bin), "watch", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=hermetic_env(), stdin=subprocess.DEVNULL)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, predicate, timeout: float = 20) -> str:
+        """The first line from now on for which `predicate` holds."""
+        seen = []
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"flowd watch printed no such line within {timeout} s; saw {seen[-5:]}") from None
+            seen.append(line)
+            if predicate(line):
+                return line
+
+    def finish(self, timeout: float = 20) -> tuple[int, list[str]]:
+        """Waits for the exit; the status and the lines not read yet."""
+        rc = self.proc.wait(timeout=timeout)
+        rest = []
+        while True:
+            try:
+                rest.append(self.lines.get(timeout=1))
+            except queue.Empty:
+                return rc, rest
 
 
 def stop_and_collect_cells(d: Flowd, sub: zmq.Socket, sent: dict[str, int]) -> tuple[dict, list[dict]]:

@@ -1,10 +1,12 @@
-"""Who may talk to the daemon (issue 7, part 5; docs/security.md): CurveZMQ on the camera inputs
-and the result socket admits only the client keys listed for each role, `flowd keygen` writes
-keys that pyzmq reads, and a socket opened to the network without Curve is pointed out.
+"""Who may talk to the daemon (issue 7, part 5; docs/security.md): CurveZMQ on the camera inputs,
+the result socket and the control socket admits only the client keys listed for each role,
+`flowd keygen` writes keys that pyzmq reads, and a socket opened to the network without Curve is
+pointed out.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import stat
@@ -17,7 +19,7 @@ import pytest
 import zmq
 import zmq.auth
 
-from flowd_harness import EX_UNAVAILABLE, REPO, camera, free_port, frame_parts, hermetic_env, tcp
+from flowd_harness import EX_UNAVAILABLE, REPO, Watcher, camera, free_port, frame_parts, hermetic_env, tcp
 
 
 def keygen(flowd_bin: Path, base: Path) -> tuple[bytes, bytes]:
@@ -39,23 +41,29 @@ def test_keygen_writes_certificates_pyzmq_reads_the_secret_one_private(flowd_bin
 
 
 class Rig:
-    """Keys for a daemon with Curve on: flowd's (from flowd keygen), a camera's and a watcher's
-    (listed), and a stranger's (made by pyzmq, listed nowhere)."""
+    """Keys for a daemon with Curve on: flowd's (from flowd keygen), a camera's, a watcher's and
+    an operator's (listed), and a stranger's (made by pyzmq, listed nowhere)."""
 
     def __init__(self, flowd_bin: Path, root: Path):
         self.root = root
-        for folder in ("cameras", "subscribers", "elsewhere"):
+        for folder in ("cameras", "subscribers", "controllers", "elsewhere"):
             (root / folder).mkdir(parents=True)
         self.server = keygen(flowd_bin, root / "flowd")
         self.camera = keygen(flowd_bin, root / "cameras" / "cam-ok")
         self.watcher = keygen(flowd_bin, root / "subscribers" / "watcher")
+        self.operator = keygen(flowd_bin, root / "controllers" / "operator")
         public, secret = zmq.auth.create_certificates(root / "elsewhere", "stranger")
         self.stranger = zmq.auth.load_certificate(secret)
 
     def settings(self) -> dict[str, str]:
         return {"curve.server_key": str(self.root / "flowd.key_secret"),
                 "curve.camera_keys": str(self.root / "cameras"),
-                "curve.subscriber_keys": str(self.root / "subscribers")}
+                "curve.subscriber_keys": str(self.root / "subscribers"),
+                "curve.controller_keys": str(self.root / "controllers")}
+
+    def cli_keys(self, secret: Path) -> list[str]:
+        """The options of a flowd client command (watch, control, simulate) holding `secret`."""
+        return ["--curve-server-key", str(self.root / "flowd.key"), "--curve-key", str(secret)]
 
     def client(self, d, kind: int, keys: tuple[bytes, bytes] | None) -> zmq.Socket:
         sock = d.socket(kind)
@@ -70,8 +78,11 @@ def rig(flowd_bin, tmp_path) -> Rig:
     return Rig(flowd_bin, tmp_path / "keys")
 
 
-def curve_daemon(flowd, rig: Rig, **settings):
-    return flowd(inputs=["pull+bind:tcp://127.0.0.1:{port0}"], settings={**rig.settings(), **settings},
+def curve_daemon(flowd, rig: Rig, control: bool = False):
+    """A daemon with Curve on and a PULL input at `ports[0]`; with `control`, its control socket at
+    `ports[1]`."""
+    args = ["--set", "control.endpoint=tcp://127.0.0.1:{port1}"] if control else []
+    return flowd(inputs=["pull+bind:tcp://127.0.0.1:{port0}"], args=args, settings=rig.settings(),
                  curve_client=(*rig.watcher, rig.server[0]))
 
 
@@ -165,12 +176,65 @@ def test_flowd_is_the_curve_server_also_where_it_connects_to_a_cameras_pub(flowd
             pub.close()
 
 
+def test_with_curve_on_only_a_controller_key_gets_replies_and_no_other_client_changes_anything(flowd, rig):
+    """The control socket is a role of its own: the operator's key (curve.controller_keys) gets
+    replies; a watcher's key (listed, but for the results: watching never implies controlling),
+    a key listed nowhere and a client without Curve get no reply, and their `new-run` is never
+    applied: the run the operator sees stays the same until the operator's own `new-run`."""
+    d = curve_daemon(flowd, rig, control=True)
+    endpoint = tcp(d.ports[1])
+    operator = (*rig.operator, rig.server[0])
+    run_id = d.control({"command": "status"}, endpoint, curve_client=operator)["run_id"]
+    intruders = [rig.client(d, zmq.REQ, keys) for keys in (rig.watcher, rig.stranger, None)]
+    for sock in intruders:
+        sock.connect(endpoint)
+        sock.send_json({"command": "new-run"}, zmq.NOBLOCK)
+    for key in (rig.watcher, rig.stranger):
+        assert "of the controllers socket" in wait_for_log(d, f"key {key[0].decode()} is not on its allow-list")
+    for sock in intruders:
+        assert not sock.poll(500), "a client without a controller key got a reply"
+    status = d.control({"command": "status"}, endpoint, curve_client=operator)
+    assert status["ok"] is True and status["run_id"] == run_id, "a refused client's new-run was applied"
+    new_run = d.control({"command": "new-run"}, endpoint, curve_client=operator)
+    assert new_run["ok"] is True and new_run["previous_run_id"] == run_id and new_run["run_id"] != run_id
+    _, _, rc = d.stop()
+    assert rc == 0
+    for sock in intruders:
+        assert not sock.poll(100), "a client without a controller key got a reply"
+
+
+def test_flowd_control_and_flowd_watch_connect_as_curve_clients_with_their_keys(flowd, rig, flowd_bin):
+    """`flowd control` with the operator's key gets its reply; with the watcher's key it gets none
+    (exit 69, naming curve.controller_keys). `flowd watch` with the watcher's key shows the counts
+    to the daemon's final ones."""
+    d = curve_daemon(flowd, rig, control=True)
+    endpoint = tcp(d.ports[1])
+    watch = Watcher(flowd_bin, "--connect", tcp(d.publish_port), *rig.cli_keys(rig.root / "subscribers" / "watcher.key_secret"))
+
+    def control(secret: Path, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([flowd_bin, "control", "--connect", endpoint, *args, *rig.cli_keys(secret)],
+                              capture_output=True, text=True, timeout=60, env=hermetic_env(), stdin=subprocess.DEVNULL)
+
+    allowed = control(rig.root / "controllers" / "operator.key_secret", "status")
+    assert allowed.returncode == 0, allowed.stderr
+    run_id = json.loads(allowed.stdout)["run_id"]
+    refused = control(rig.root / "subscribers" / "watcher.key_secret", "new-run", "--timeout", "1")
+    assert refused.returncode == EX_UNAVAILABLE and "curve.controller_keys" in refused.stderr, refused.stderr
+    assert json.loads(control(rig.root / "controllers" / "operator.key_secret", "status").stdout)["run_id"] == run_id
+
+    watch.wait_for(lambda line: line.startswith("up "))
+    _, _, rc = d.stop()
+    assert rc == 0
+    status, rest = watch.finish()
+    assert status == 0, watch.proc.stderr.read()
+    assert rest and rest[-1].endswith("| final")
+
+
 def test_flowd_simulate_publishes_as_a_curve_client_with_its_key(flowd, rig, flowd_bin):
     d = curve_daemon(flowd, rig)
     subprocess.run(
         [flowd_bin, "simulate", "--frames", "3", "--size", "64", "--rate", "100", "--publish", tcp(d.ports[0]),
-         "--curve-server-key", str(rig.root / "flowd.key"),
-         "--curve-key", str(rig.root / "cameras" / "cam-ok.key_secret")],
+         *rig.cli_keys(rig.root / "cameras" / "cam-ok.key_secret")],
         check=True, capture_output=True, env=hermetic_env())
     d.wait_counts(lambda c: camera(c, "twin")["received"] == 3, what="the simulator's 3 frames")
 
@@ -178,7 +242,10 @@ def test_flowd_simulate_publishes_as_a_curve_client_with_its_key(flowd, rig, flo
 @pytest.mark.parametrize("change, named", [
     ({"curve.camera_keys": ""}, "curve.camera_keys must name"),
     ({"curve.subscriber_keys": ""}, "curve.subscriber_keys must name"),
+    ({"curve.controller_keys": ""}, "curve.controller_keys must name"),
     ({"curve.server_key": ""}, "curve.server_key is empty"),
+    ({"curve.server_key": "", "curve.camera_keys": "", "curve.subscriber_keys": ""},
+     "curve.controller_keys is set, but curve.server_key is empty"),
     ({"curve.camera_keys": "/nonexistent/cameras"}, "/nonexistent/cameras"),
     ({"curve.server_key": "CAMERA_PUBLIC"}, "no secret-key line"),
 ])

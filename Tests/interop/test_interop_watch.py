@@ -5,51 +5,13 @@ from __future__ import annotations
 
 import os
 import pty
-import queue
 import signal
 import subprocess
-import threading
 
 import numpy as np
 import zmq
 
-from flowd_harness import frame_parts, free_port, hermetic_env, tcp
-
-
-class Watcher:
-    """`flowd watch` as a child process whose stdout lines are read on a thread."""
-
-    def __init__(self, flowd_bin, *args: str):
-        self.proc = subprocess.Popen([str(flowd_bin), "watch", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=hermetic_env(), stdin=subprocess.DEVNULL)
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def wait_for(self, predicate, timeout: float = 20) -> str:
-        """The first line from now on for which `predicate` holds."""
-        seen = []
-        while True:
-            try:
-                line = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(f"flowd watch printed no such line within {timeout} s; saw {seen[-5:]}") from None
-            seen.append(line)
-            if predicate(line):
-                return line
-
-    def finish(self, timeout: float = 20) -> tuple[int, list[str]]:
-        """Waits for the exit; the status and the lines not read yet."""
-        rc = self.proc.wait(timeout=timeout)
-        rest = []
-        while True:
-            try:
-                rest.append(self.lines.get(timeout=1))
-            except queue.Empty:
-                return rc, rest
+from flowd_harness import Watcher, frame_parts, free_port, hermetic_env, tcp
 
 
 def test_watch_shows_the_counts_of_a_running_daemon_and_exits_with_its_final_counts(flowd, flowd_bin):

@@ -1,8 +1,13 @@
 import ArgumentParser
 import ZeroMQ
 
+/// A CurveZMQ client's key pair and the public key of the flowd it talks to
+/// (``ZMQSocket/makeCurveClient(keys:serverKey:)``).
+typealias CurveClientKeys = (keys: CurveKeyPair, serverKey: String)
+
 /// Command-line keys of a CurveZMQ client of flowd, for commands that talk to a daemon with
-/// `curve.server_key` set (`flowd simulate --publish` is a camera).
+/// `curve.server_key` set: `flowd simulate --publish` is a camera, `flowd watch` a subscriber,
+/// `flowd control` a controller; flowd admits each key only in the role it is listed for.
 struct CurveClientOptions: ParsableArguments {
     @Option(help: "flowd's public certificate (NAME.key from flowd keygen): connect as a CurveZMQ client.")
     var curveServerKey: String?
@@ -17,7 +22,7 @@ struct CurveClientOptions: ParsableArguments {
     }
 
     /// The client's key pair and the server's public key; `nil` without the options.
-    func keys() throws -> (keys: CurveKeyPair, serverKey: String)? {
+    func keys() throws -> CurveClientKeys? {
         guard let curveServerKey, let curveKey else { return nil }
         let serverKeys = try CurveCertificate.readPublicKeys(curveServerKey)
         guard serverKeys.count == 1, let serverKey = serverKeys.first else {

@@ -30,6 +30,11 @@ enum EndpointExposure {
                     "publish.endpoint \(config.publishEndpoint) listens beyond this machine without CurveZMQ: anyone who "
                         + "reaches it can read every cell and count (set curve.server_key and curve.subscriber_keys)")
             }
+            if let control = config.controlEndpoint, isNetworkReachable(control) {
+                warnings.append(
+                    "control.endpoint \(control) listens beyond this machine without CurveZMQ: anyone who reaches it "
+                        + "can start runs and swap the model (set curve.server_key and curve.controller_keys)")
+            }
         }
         if let listen = config.metricsListen, isNetworkReachable("tcp://" + listen) {
             warnings.append(

@@ -14,7 +14,7 @@ final class FramePublisher {
     /// - Parameter curve: this camera's key pair and flowd's public key, when flowd has
     ///   CurveZMQ on.
     init(
-        context: ZMQContext, kind: Kind, endpoint: String, bind: Bool, curve: (keys: CurveKeyPair, serverKey: String)? = nil
+        context: ZMQContext, kind: Kind, endpoint: String, bind: Bool, curve: CurveClientKeys? = nil
     ) throws(ZMQError) {
         socket = try ZMQSocket(context: context, kind: kind == .pub ? .pub : .push, linger: 2000)
         try socket.setSendHighWaterMark(100)

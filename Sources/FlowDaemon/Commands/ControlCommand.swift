@@ -29,6 +29,9 @@ struct Control: ParsableCommand {
     @Option(help: "Seconds to wait for the reply (a model reload loads and checks the file first).")
     var timeout: Double = 30
 
+    @OptionGroup(title: "CurveZMQ (to a flowd with curve.server_key set; this key on its curve.controller_keys)")
+    var curve: CurveClientOptions
+
     func validate() throws {
         if path != nil, command != .reloadModel { throw ValidationError("--path goes with reload-model only") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive; got \(timeout)") }
@@ -40,13 +43,18 @@ struct Control: ParsableCommand {
         let socket = try ZMQSocket(context: context, kind: .req)
         defer { socket.close() }
         try socket.setReceiveTimeout(milliseconds: Int32(min(timeout * 1000, Double(Int32.max))))
+        let keys = try curve.keys()
+        if let keys { try socket.makeCurveClient(keys: keys.keys, serverKey: keys.serverKey) }
         try socket.connect(connect)
         try socket.send([ControlRequest(command: command, path: path).jsonBytes])
         let reply = ZMQMessage()
         do {
             _ = try socket.receive(into: [reply])
         } catch {
-            let why = error.isTimeout ? "no reply within \(timeout) s (is flowd running with control.endpoint \(connect)?)" : "\(error)"
+            // A CurveZMQ server answers a refused key with silence, like a daemon that is not there.
+            let check = keys == nil ? "" : ", with this key on its curve.controller_keys"
+            let why = error.isTimeout
+                ? "no reply within \(timeout) s (is flowd running with control.endpoint \(connect)\(check)?)" : "\(error)"
             FileHandle.standardError.write(Data("flowd control: \(why)\n".utf8))
             throw ExitCode(69)  // EX_UNAVAILABLE
         }

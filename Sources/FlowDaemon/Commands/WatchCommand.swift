@@ -22,6 +22,9 @@ struct Watch: AsyncParsableCommand {
     @Flag(help: "Keep watching after the daemon's final counts (across restarts of the daemon).")
     var follow = false
 
+    @OptionGroup(title: "CurveZMQ (to a flowd with curve.server_key set; this key on its curve.subscriber_keys)")
+    var curve: CurveClientOptions
+
     func validate() throws {
         guard ["tcp://", "ipc://"].contains(where: connect.hasPrefix) else {
             throw ValidationError("--connect must be a tcp:// or ipc:// endpoint, such as tcp://127.0.0.1:5560")
@@ -32,7 +35,7 @@ struct Watch: AsyncParsableCommand {
     func run() async throws {
         let stop = StopSignals()
         let context = ZMQContext()
-        let subscriber = try ResultSubscriber(context: context, endpoint: connect)
+        let subscriber = try ResultSubscriber(context: context, endpoint: connect, curve: try curve.keys())
         var view = LiveView(endpoint: connect)
         let screen = LiveScreen()
         let deadline = duration.map { ContinuousClock.now + .seconds($0) }

@@ -19,10 +19,20 @@ final class ControlServer: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
+    /// The ZAP domain of the control socket when CurveZMQ is on: the allow-list of controller
+    /// keys, apart from the subscribers', so that watching never implies controlling.
+    static let curveDomain = "controllers"
+
     /// Binds the socket, so that a bad or taken endpoint fails at start-up.
-    init(endpoint: String, context: ZMQContext, control: DaemonControl, logger: Logger) throws(ZMQError) {
+    /// - Parameter curve: flowd's key pair, to be the CurveZMQ server (``curveDomain``): a client
+    ///   whose key is not on that allow-list never gets a request through, so it gets no reply
+    ///   and changes nothing.
+    init(
+        endpoint: String, context: ZMQContext, control: DaemonControl, logger: Logger, curve: CurveKeyPair? = nil
+    ) throws(ZMQError) {
         socket = try ZMQSocket(context: context, kind: .rep)
         try socket.setMaxMessageSize(Int64(ControlRequest.maxBytes))
+        if let curve { try socket.makeCurveServer(keys: curve, domain: Self.curveDomain) }
         try socket.setReceiveTimeout(milliseconds: 100)
         try socket.setSendTimeout(milliseconds: 1000)
         try socket.bind(endpoint)

@@ -20,11 +20,16 @@ struct ResultSubscriber {
 
     /// Subscribes to `topics` (both by default). Connecting is lazy in ZeroMQ: no message is
     /// lost once the first one has arrived, but those published before may be.
-    init(context: ZMQContext, endpoint: String, topics: [Topic] = Topic.allCases) throws(ZMQError) {
+    /// - Parameter curve: this subscriber's key pair and flowd's public key, when flowd has
+    ///   CurveZMQ on (the key must be on `curve.subscriber_keys`).
+    init(
+        context: ZMQContext, endpoint: String, topics: [Topic] = Topic.allCases, curve: CurveClientKeys? = nil
+    ) throws(ZMQError) {
         socket = try ZMQSocket(context: context, kind: .sub)
         // Unbounded receive queue: a reader that redraws a terminal must not lose cells.
         try socket.setReceiveHighWaterMark(0)
         for topic in topics { try socket.subscribe(topic.rawValue) }
+        if let curve { try socket.makeCurveClient(keys: curve.keys, serverKey: curve.serverKey) }
         try socket.connect(endpoint)
     }
 
