@@ -84,12 +84,19 @@ final class CellPipeline: Sendable {
         sharedReconstructor = try reference.map { try OffAxisReconstructor(reference: $0, parameters: parameters) }
         // workers × BLAS threads ≤ cores: each context runs its GEMMs on its own small team.
         inferenceThreads = BLASRuntime.threadsPerWorker(workers: workers)
+        self.workers = (0..<max(1, workers)).map(PipelineWorker.init(index:))
         classifier = ClassifierSlot(
-            try model.map { [inferenceThreads] in
-                try Classifier(model: $0, workers: workers, maxBatch: Self.cellsPerBatch * settings.maxViews, threads: inferenceThreads)
+            try model.map { [workers = self.workers.count, inferenceThreads] in
+                try Self.classifier($0, workers: workers, settings: settings, threads: inferenceThreads)
             },
             minConfidence: settings.minConfidence)
-        self.workers = (0..<max(1, workers)).map(PipelineWorker.init(index:))
+    }
+
+    /// A context per worker for `model`, each for the views of ``cellsPerBatch`` cells.
+    private static func classifier(
+        _ model: Model, workers: Int, settings: PipelineSettings, threads: Int
+    ) throws(ModelError) -> Classifier {
+        try Classifier(model: model, workers: workers, maxBatch: cellsPerBatch * settings.maxViews, threads: threads)
     }
 
     /// Puts `model` in service, off the hot path (on the caller's thread): checks that it is
@@ -98,8 +105,7 @@ final class CellPipeline: Sendable {
     /// are freed here rather than on a worker. Frames are never held back meanwhile.
     func swapModel(_ model: Model) throws(ModelError) {
         if let problem = classifier.incompatibility(of: model) { throw ModelError(problem) }
-        let next = try Classifier(
-            model: model, workers: workers.count, maxBatch: Self.cellsPerBatch * settings.maxViews, threads: inferenceThreads)
+        let next = try Self.classifier(model, workers: workers.count, settings: settings, threads: inferenceThreads)
         guard var previous = try classifier.swap(to: next) else { return }
         while !isKnownUniquelyReferenced(&previous) { usleep(1000) }
     }
