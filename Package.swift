@@ -34,6 +34,9 @@ let package = Package(
         .systemLibrary(
             name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
 
+        // Small shared support: the 64-byte aligned buffer, the background-thread loop.
+        .target(name: "SystemSupport", swiftSettings: swiftSettings),
+
         // Wire formats and their validation: frame message v1 in, `cell` / `counts` out.
         .target(name: "Protocol", swiftSettings: swiftSettings),
 
@@ -53,12 +56,12 @@ let package = Package(
         .target(name: "CInferenceKernels"),
 
         // Off-axis hologram → OPD map → cells, crops, features; the flow tracker.
-        .target(name: "Reconstruction", dependencies: ["Protocol", "CFFTW"], swiftSettings: swiftSettings),
+        .target(name: "Reconstruction", dependencies: ["Protocol", "SystemSupport", "CFFTW"], swiftSettings: swiftSettings),
 
         // The rig's digital twin: cell phantoms, hologram formation, flow, ground truth. It
         // shares Reconstruction's FFTW planner (one planner lock per process).
         .target(
-            name: "Simulator", dependencies: ["Protocol", "Reconstruction", "CFFTW"],
+            name: "Simulator", dependencies: ["Protocol", "Reconstruction", "SystemSupport", "CFFTW"],
             swiftSettings: swiftSettings),
 
         // What `flowd run` can be told: the config keys, the YAML/environment/command-line
@@ -77,7 +80,8 @@ let package = Package(
         .executableTarget(
             name: "FlowDaemon",
             dependencies: [
-                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "CFFTW", "FlowdConfig",
+                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "SystemSupport", "CFFTW",
+                "FlowdConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

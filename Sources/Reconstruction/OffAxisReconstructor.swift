@@ -1,3 +1,4 @@
+import SystemSupport
 import CFFTW
 import Foundation
 import Protocol

@@ -1,3 +1,4 @@
+import SystemSupport
 import CFFTW
 
 /// One worker's preallocated buffers: nothing is allocated per frame in the hot path.
