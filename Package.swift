@@ -13,7 +13,7 @@ let package = Package(
     name: "flowd",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "flowd", targets: ["FlowDaemon"]),
+        .executable(name: "flowd", targets: ["FlowdCLI"]),
         // The parsers of untrusted input, for the libFuzzer targets in Fuzz/ (scripts/fuzz).
         .library(name: "Protocol", targets: ["Protocol"]),
         .library(name: "Inference", targets: ["Inference"]),
@@ -76,16 +76,32 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
-        // The `flowd` executable: service, publishing, recording, CLI.
-        .executableTarget(
+        // The daemon: service group, cell pipeline, publishing, recording, control, monitoring, systemd.
+        .target(
             name: "FlowDaemon",
             dependencies: [
-                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "SystemSupport", "CFFTW",
-                "FlowdConfig",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Reconstruction", "SystemSupport", "FlowdConfig",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // Tools that drive a daemon from outside: demo, benchmarks, simulated camera, live view, extract.
+        .target(
+            name: "FlowdTools",
+            dependencies: [
+                "FlowDaemon", "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Reconstruction", "Simulator", "SystemSupport",
+                "CFFTW", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // The `flowd` executable: argument parsing and dispatch only.
+        .executableTarget(
+            name: "FlowdCLI",
+            dependencies: [
+                "FlowdTools", "FlowDaemon", "FlowdConfig", "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Reconstruction",
+                "Simulator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
 
@@ -93,10 +109,11 @@ let package = Package(
         .testTarget(
             name: "FlowDaemonTests",
             dependencies: [
-                "FlowDaemon", "FlowdConfig", "FrameIngest", "Protocol", "Reconstruction", "Simulator", "InferenceTestSupport",
-                "CMallocCounter",
+                "FlowDaemon", "FlowdConfig", "FrameIngest", "Protocol", "Reconstruction", "InferenceTestSupport", "CMallocCounter",
             ],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FlowdToolsTests", dependencies: ["FlowdTools", "Protocol", "Simulator"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FrameIngestTests", dependencies: ["FrameIngest", "ZeroMQ", "Protocol"],
             swiftSettings: swiftSettings),

@@ -16,7 +16,7 @@ import ZeroMQ
 /// directory that cannot be written is logged and counted, never fatal). ``run()`` runs the
 /// services until SIGTERM or SIGINT, then stops gracefully: stop receiving, drain, end the
 /// run's record, publish the final `counts`, return. SIGHUP reloads the config and the model.
-struct Daemon: Sendable {
+public struct Daemon: Sendable {
     let config: DaemonConfig
     let ingest: FrameIngest
     let publisher: ResultPublisher

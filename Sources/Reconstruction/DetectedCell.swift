@@ -14,7 +14,4 @@ public struct DetectedCell: Sendable {
     public var crop: [Float]
     /// Residues found while unwrapping its region (0: the exact fast path was used).
     public var residues: Int
-    /// Class probabilities of `crop` in the model's class order; empty until classified (the
-    /// daemon classifies each frame's cells before tracking, and the tracker carries them).
-    public var probabilities: [Float] = []
 }

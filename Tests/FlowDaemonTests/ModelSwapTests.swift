@@ -63,13 +63,13 @@ struct ModelSwapTests {
         try crops.withUnsafeBufferPointer { x in
             try out.withUnsafeMutableBufferPointer { p in
                 // Warm-up on the old model: process-wide lazy state (BLAS buffers, statics), not the new arenas.
-                try harness.pipeline.classifier.current?.workers[1].context.classify(opd: x, batch: 3, probabilities: p)
+                try harness.pipeline.classifier.current?.context(worker: 1).classify(opd: x, batch: 3, probabilities: p)
                 try harness.pipeline.swapModel(try TinyNetwork(seed: 8).model())
                 flowd_malloc_counter_begin()
                 for _ in 0..<20 {
                     // What a worker does per frame: take the classifier in service, run its context.
                     guard let classifier = harness.pipeline.classifier.current else { break }
-                    try classifier.workers[1].context.classify(opd: x, batch: 3, probabilities: p)
+                    try classifier.context(worker: 1).classify(opd: x, batch: 3, probabilities: p)
                 }
                 let count = flowd_malloc_counter_end()
                 #expect(count == 0, "\(count) allocations in 20 classifications")

@@ -20,15 +20,15 @@ struct PipelinePartsTests {
     }
 
     @Test("labelled cells leave in cell-id order, whatever order the workers labelled them in")
-    func publishInOrder() {
+    func releaseInOrder() {
         let stage = CameraStage(camera: "c", reconstructor: nil, tracking: .init(velocity: [10, 0], gatePixels: 5))
         var published: [UInt64] = []
-        stage.publishInOrder(cellID: 1) { published.append(1) }
-        stage.publishInOrder(cellID: 2) { published.append(2) }
+        stage.releaseInOrder(cellID: 1) { published.append(1) }
+        stage.releaseInOrder(cellID: 2) { published.append(2) }
         #expect(published.isEmpty, "cell 0 is still being labelled")
-        stage.publishInOrder(cellID: 0) { published.append(0) }
+        stage.releaseInOrder(cellID: 0) { published.append(0) }
         #expect(published == [0, 1, 2])
-        stage.publishInOrder(cellID: 3) { published.append(3) }
+        stage.releaseInOrder(cellID: 3) { published.append(3) }
         #expect(published == [0, 1, 2, 3])
     }
 

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import Protocol
 import Synchronization
 import ZeroMQ
 

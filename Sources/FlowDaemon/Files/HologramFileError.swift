@@ -1,5 +1,5 @@
 /// A hologram, reference or OPD file that cannot be used, with the reason.
-struct HologramFileError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct HologramFileError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

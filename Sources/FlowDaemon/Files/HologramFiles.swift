@@ -4,9 +4,9 @@ import Reconstruction
 
 /// Reading and writing the image files of `flowd simulate`, `reconstruct` and `extract`:
 /// NumPy `.npy` (uint8, uint16, float32) and uncompressed TIFF (8/16-bit, float32).
-enum HologramFiles {
+public enum HologramFiles {
     /// Reads a 2-D image as Float values.
-    static func read(_ path: String) throws -> (rows: Int, cols: Int, values: [Float]) {
+    public static func read(_ path: String) throws -> (rows: Int, cols: Int, values: [Float]) {
         let url = URL(fileURLWithPath: path)
         guard FileManager.default.fileExists(atPath: path) else { throw HologramFileError("\(path): no such file") }
         switch url.pathExtension.lowercased() {
@@ -37,7 +37,7 @@ enum HologramFiles {
     }
 
     /// Reads a hologram for the reconstruction.
-    static func hologram(_ path: String) throws -> HologramImage {
+    public static func hologram(_ path: String) throws -> HologramImage {
         let (rows, cols, values) = try read(path)
         do { return try HologramImage(rows: rows, cols: cols, values: values) } catch let error as ReconstructionError {
             throw HologramFileError("\(path): \(error.description)")
@@ -45,7 +45,7 @@ enum HologramFiles {
     }
 
     /// Writes a camera frame as `.npy` (its own dtype) and/or 16-bit TIFF.
-    static func write(_ frame: Frame, npy: URL?, tiff: URL?) throws {
+    public static func write(_ frame: Frame, npy: URL?, tiff: URL?) throws {
         let rows = frame.header.rows, cols = frame.header.cols
         let bytes = frame.pixels.withUnsafeBytes { Array($0) }
         if let npy {
@@ -65,7 +65,7 @@ enum HologramFiles {
     }
 
     /// Writes a float32 map as `.npy`.
-    static func writeFloat(_ values: [Float], rows: Int, cols: Int, to url: URL) throws {
+    public static func writeFloat(_ values: [Float], rows: Int, cols: Int, to url: URL) throws {
         try NumPyArray(float32: values, shape: [rows, cols]).write(to: url)
     }
 }

@@ -9,33 +9,33 @@ import Logging
 /// with an ISO 8601 time and the level.
 ///
 /// The level is a shared ``LogThreshold``: setting it on one logger sets it for all of them.
-struct JournalLogHandler: LogHandler {
+public struct JournalLogHandler: LogHandler {
     let threshold: LogThreshold
-    var metadata: Logger.Metadata = [:]
+    public var metadata: Logger.Metadata = [:]
     let label: String
     let underJournal: Bool
 
-    init(label: String, threshold: LogThreshold, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(label: String, threshold: LogThreshold, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.label = label
         self.threshold = threshold
         self.underJournal = environment["JOURNAL_STREAM"] != nil
     }
 
-    init(label: String, level: Logger.Level) {
+    public init(label: String, level: Logger.Level) {
         self.init(label: label, threshold: LogThreshold(level))
     }
 
-    var logLevel: Logger.Level {
+    public var logLevel: Logger.Level {
         get { threshold.level }
         nonmutating set { threshold.level = newValue }
     }
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
+    public func log(event: LogEvent) {
         var fields = metadata
         if let extra = event.metadata { fields.merge(extra) { $1 } }
         let suffix = fields.isEmpty ? "" : " " + fields.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")

@@ -9,11 +9,11 @@ import Reconstruction
 /// Workers call in concurrently; every method takes the stage's lock. Tracks that are complete
 /// get their cell ids under the lock, in the order the cells finished, and go back to the
 /// worker, which labels them without the lock (so that the other workers' frames are not held
-/// up by the classifier) and hands them to ``publishInOrder(cellID:_:)``, which lets the
-/// messages leave in cell-id order.
+/// up by the classifier) and hands them to ``releaseInOrder(cellID:_:)``, which lets them leave
+/// in cell-id order.
 final class CameraStage: @unchecked Sendable {
     // Sendable: every field below is read and written under `condition`'s lock, except
-    // `outgoing`, under `publishing`'s.
+    // `outgoing`, under `releasing`'s.
     private enum Phase {
         /// Frames held back until there are enough for the median reference.
         case collecting([ReceivedFrame])
@@ -59,8 +59,8 @@ final class CameraStage: @unchecked Sendable {
     /// Header data of the frames that open tracks may still report (by ordinal).
     private var frames: [Int: FrameResult] = [:]
     private var nextCellID: UInt64 = 0
-    /// Labelled cells waiting for a smaller cell id, under `publishing` (not `condition`).
-    private let publishing = NSLock()
+    /// Labelled cells waiting for a smaller cell id, under `releasing` (not `condition`).
+    private let releasing = NSLock()
     private var outgoing = ReorderBuffer<() -> Void>()
 
     /// `reconstructor`: the configured reference's; `nil` to build one from the first frames.
@@ -162,11 +162,11 @@ final class CameraStage: @unchecked Sendable {
 
     /// Hands a processed (or rejected) frame to the tracker once every earlier frame of the
     /// camera has been, and returns the cells that are complete: every one must then be handed
-    /// to ``publishInOrder(cellID:_:)``.
-    func deliver(_ result: FrameResult) -> [CompletedCell] {
+    /// to ``releaseInOrder(cellID:_:)``.
+    func track(_ result: FrameResult) -> [CompletedCell] {
         condition.lock()
         defer { condition.unlock() }
-        return reorder.insert(result, ordinal: result.ordinal).flatMap(track)
+        return reorder.insert(result, ordinal: result.ordinal).flatMap(feedTracker)
     }
 
     /// At shutdown, once every worker has returned: releases anything still waiting for an
@@ -174,21 +174,21 @@ final class CameraStage: @unchecked Sendable {
     func finish() -> [CompletedCell] {
         condition.lock()
         defer { condition.unlock() }
-        let cells = reorder.drain().flatMap(track) + count(tracker.finish())
+        let cells = reorder.drain().flatMap(feedTracker) + count(tracker.finish())
         frames.removeAll()
         return cells
     }
 
-    /// Runs `publish` for cell `cellID` once the cells with smaller ids have been published:
-    /// workers label cells in parallel and may finish them out of order. Every id ``deliver``
-    /// or ``finish`` returned must come here exactly once, or later cells wait forever.
-    func publishInOrder(cellID: UInt64, _ publish: @escaping () -> Void) {
-        publishing.lock()
-        defer { publishing.unlock() }
-        for ready in outgoing.insert(publish, ordinal: cellID) { ready() }
+    /// Runs `send` for cell `cellID` once the cells with smaller ids have been sent: workers
+    /// label cells in parallel and may finish them out of order. Every id ``track(_:)`` or
+    /// ``finish()`` returned must come here exactly once, or later cells wait forever.
+    func releaseInOrder(cellID: UInt64, _ send: @escaping () -> Void) {
+        releasing.lock()
+        defer { releasing.unlock() }
+        for ready in outgoing.insert(send, ordinal: cellID) { ready() }
     }
 
-    private func track(_ result: FrameResult) -> [CompletedCell] {
+    private func feedTracker(_ result: FrameResult) -> [CompletedCell] {
         guard let cells = result.cells else { return [] }
         let frame = Int(result.ordinal)
         if !cells.isEmpty { frames[frame] = result }

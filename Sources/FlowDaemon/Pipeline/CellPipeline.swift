@@ -9,7 +9,7 @@ import Reconstruction
 import Synchronization
 
 /// The live pipeline behind `flowd run`: frame → OPD map → cells → tracked, each cell reported
-/// once → classified from its best views → fused label → published.
+/// once → classified from its best views → fused label → sent (published, recorded, counted).
 ///
 /// Workers call ``process(_:worker:)`` concurrently, each with its own index. Per frame, a
 /// worker reconstructs the hologram; the frame's cells then go to its camera's ``CameraStage``,
@@ -17,7 +17,7 @@ import Synchronization
 /// The worker that delivered the frame completing them classifies each cell's
 /// `classify.max_views` largest appearances wholly in view, all in one batch (the micro-batch:
 /// it never waits for other frames), outside the stage's lock so that the other workers go on,
-/// and the stage publishes the fused labels in cell-id order. Classifying per cell rather than
+/// and the stage releases the labelled cells in cell-id order. Classifying per cell rather than
 /// per appearance costs half the inference (a cell is in view ≈ 6 frames at the twin's flow),
 /// and crops cut by the frame edge, unlike anything the classifier was trained on
 /// (`flowd extract` keeps the best, whole view), never vote. When the daemon stops,
@@ -51,7 +51,8 @@ final class CellPipeline: Sendable {
     private let counters: IngestCounters
     private let rejectLog: RateLimitedLog
     private let logger: Logger
-    private let publish: @Sendable (CellMessage) -> Void
+    /// Sends one labelled cell's message: publishes it on the result socket and records it.
+    private let send: @Sendable (CellMessage) -> Void
     /// The configured reference's reconstructor, shared by all cameras; `nil`: per camera.
     private let sharedReconstructor: OffAxisReconstructor?
     private let workers: [PipelineWorker]
@@ -63,7 +64,7 @@ final class CellPipeline: Sendable {
         settings: PipelineSettings, model: Model?, reference: HologramImage?, workers: Int,
         counters: IngestCounters, rejectLog: RateLimitedLog, logger: Logger,
         startNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds,
-        publish: @escaping @Sendable (CellMessage) -> Void
+        send: @escaping @Sendable (CellMessage) -> Void
     ) throws {
         var parameters = ReconstructionParameters()
         parameters.wavelengthNm = settings.wavelengthNm
@@ -79,7 +80,7 @@ final class CellPipeline: Sendable {
         self.counters = counters
         self.rejectLog = rejectLog
         self.logger = logger
-        self.publish = publish
+        self.send = send
         tally = CellTally(startNanoseconds: startNanoseconds)
         sharedReconstructor = try reference.map { try OffAxisReconstructor(reference: $0, parameters: parameters) }
         // workers × BLAS threads ≤ cores: each context runs its GEMMs on its own small team.
@@ -117,7 +118,7 @@ final class CellPipeline: Sendable {
     func process(_ frame: ReceivedFrame, worker: Int) {
         precondition(workers.indices.contains(worker), "worker \(worker) of a pipeline made for \(workers.count)")
         let stage = stage(for: frame.camera)
-        handle(stage.admit(frame, referenceFrames: settings.referenceFrames), stage, worker)
+        handle(stage.admit(frame, referenceFrames: settings.referenceFrames), of: stage, on: workers[worker])
     }
 
     /// For worker `worker` when the queue is empty: processes one frame of a camera's backlog
@@ -125,7 +126,7 @@ final class CellPipeline: Sendable {
     func idle(worker: Int) -> Bool {
         for stage in stages.withLock({ Array($0.values) }) {
             if let (reconstructor, frame) = stage.takeBacklog() {
-                publish(stage.deliver(analyse(frame, reconstructor, workers[worker])), stage, workers[worker])
+                reconstructAndTrack(frame, with: reconstructor, in: stage, on: workers[worker])
                 return true
             }
         }
@@ -136,11 +137,11 @@ final class CellPipeline: Sendable {
     /// every cell still in view (nothing is lost on SIGTERM).
     func finish() {
         for stage in stages.withLock({ Array($0.values) }).sorted(by: { $0.camera < $1.camera }) {
-            handle(stage.completeReference(), stage, 0, stopping: true)
+            handle(stage.completeReference(), of: stage, on: workers[0], stopping: true)
             while let (reconstructor, frame) = stage.takeBacklog() {
-                publish(stage.deliver(analyse(frame, reconstructor, workers[0])), stage, workers[0])
+                reconstructAndTrack(frame, with: reconstructor, in: stage, on: workers[0])
             }
-            publish(stage.finish(), stage, workers[0])
+            labelAndRelease(stage.finish(), from: stage, on: workers[0])
         }
     }
 
@@ -165,14 +166,16 @@ final class CellPipeline: Sendable {
 
     /// `stopping`: at shutdown, rejections are summed up in one notice per camera (they end the
     /// run rather than signal a problem in the stream), instead of a warning per frame.
-    private func handle(_ admission: CameraStage.Admission, _ stage: CameraStage, _ worker: Int, stopping: Bool = false) {
+    private func handle(
+        _ admission: CameraStage.Admission, of stage: CameraStage, on worker: PipelineWorker, stopping: Bool = false
+    ) {
         switch admission {
         case .held:
             return
         case .build(let held):
             // Outside the stage's lock: the other workers keep taking frames into its backlog.
             let made = Result<OffAxisReconstructor, any Error> { try buildReference(held) }
-            handle(stage.install(made, from: held), stage, worker, stopping: stopping)
+            handle(stage.install(made, from: held), of: stage, on: worker, stopping: stopping)
         case .reject(let frames, let reason, let message):
             if stopping {
                 logger.notice("camera \(stage.camera): \(frames.count) frame(s) rejected at shutdown: \(reason.rawValue): \(message)")
@@ -180,23 +183,28 @@ final class CellPipeline: Sendable {
             for frame in frames {
                 reject(frame, reason, message, log: !stopping)
                 let result = FrameResult(ordinal: frame.ordinal, cells: nil, arrivalNanoseconds: frame.arrivalNanoseconds)
-                publish(stage.deliver(result), stage, workers[worker])
+                labelAndRelease(stage.track(result), from: stage, on: worker)
             }
         case .process(let reconstructor, let frames):
-            for frame in frames {
-                publish(stage.deliver(analyse(frame, reconstructor, workers[worker])), stage, workers[worker])
-            }
+            for frame in frames { reconstructAndTrack(frame, with: reconstructor, in: stage, on: worker) }
         }
     }
 
+    /// One frame's way through: reconstructed on `worker`, tracked by its camera's stage (in
+    /// frame order), and the cells it completes labelled and released.
+    private func reconstructAndTrack(
+        _ frame: ReceivedFrame, with reconstructor: OffAxisReconstructor, in stage: CameraStage, on worker: PipelineWorker
+    ) {
+        labelAndRelease(stage.track(reconstruct(frame, with: reconstructor, on: worker)), from: stage, on: worker)
+    }
+
     /// Labels the cells `stage` completed, on `worker`'s inference context and outside the
-    /// stage's lock (the other workers go on meanwhile), and publishes them in cell-id order.
-    private func publish(_ cells: [CameraStage.CompletedCell], _ stage: CameraStage, _ worker: PipelineWorker) {
+    /// stage's lock (the other workers go on meanwhile), and lets the stage release them, in
+    /// cell-id order, to ``send(_:labelled:camera:)``.
+    private func labelAndRelease(_ cells: [CameraStage.CompletedCell], from stage: CameraStage, on worker: PipelineWorker) {
         guard !cells.isEmpty else { return }
-        for (cell, (label, probabilities)) in zip(cells, label(cells, camera: stage.camera, worker: worker)) {
-            stage.publishInOrder(cellID: cell.cellID) {
-                self.emit(cell, label: label, probabilities: probabilities, camera: stage.camera)
-            }
+        for (cell, label) in zip(cells, labels(of: cells, camera: stage.camera, on: worker)) {
+            stage.releaseInOrder(cellID: cell.cellID) { self.send(cell, labelled: label, camera: stage.camera) }
         }
     }
 
@@ -209,7 +217,9 @@ final class CellPipeline: Sendable {
     }
 
     /// Reconstructs one frame (with a crop of each cell for the classifier when there is one).
-    private func analyse(_ frame: ReceivedFrame, _ reconstructor: OffAxisReconstructor, _ worker: PipelineWorker) -> FrameResult {
+    private func reconstruct(
+        _ frame: ReceivedFrame, with reconstructor: OffAxisReconstructor, on worker: PipelineWorker
+    ) -> FrameResult {
         var result = FrameResult(
             ordinal: frame.ordinal, cells: nil, seq: frame.frame.header.seq, tNanoseconds: frame.frame.header.timeNanoseconds,
             arrivalNanoseconds: frame.arrivalNanoseconds)
@@ -229,54 +239,54 @@ final class CellPipeline: Sendable {
         return result
     }
 
-    /// Publishes one labelled cell as a `cell` message. Its latency runs from the arrival of the
-    /// frame the cell was last seen in: only then is everything known that its label is made of.
-    private func emit(_ cell: CameraStage.CompletedCell, label: String, probabilities: [String: Double], camera: String) {
+    /// Sends one labelled cell as a `cell` message and counts it, in one step under the tally's
+    /// lock. Its latency runs from the arrival of the frame the cell was last seen in: only then
+    /// is everything known that its label is made of.
+    private func send(_ cell: CameraStage.CompletedCell, labelled label: CellLabel, camera: String) {
         let best = cell.track.best.cell
         let box = best.box
         let now = DispatchTime.now().uptimeNanoseconds
         let arrival = cell.lastSeen?.arrivalNanoseconds ?? now
         let message = CellMessage(
             camera: camera, cellID: cell.cellID, seq: cell.best?.seq, tNanoseconds: cell.best?.tNanoseconds,
-            xPixels: best.x, yPixels: best.y, bbox: [box.x, box.y, box.width, box.height], label: label,
-            probabilities: probabilities,
+            xPixels: best.x, yPixels: best.y, bbox: [box.x, box.y, box.width, box.height], label: label.label,
+            probabilities: label.probabilities,
             features: Dictionary(uniqueKeysWithValues: zip(CellFeatures.names, best.features.values)),
             framesSeen: cell.track.appearances.count, latencyMilliseconds: Double(now &- arrival) / 1e6)
-        tally.count(label) { publish(message) }
+        tally.count(label.label) { send(message) }
         publishLatency.observe(nanoseconds: now &- arrival)
     }
 
     /// The label and fused probabilities of each cell: its `classify.max_views` largest
     /// appearances wholly in view, the views of all `cells` classified together on `worker`'s
     /// context, and fused per cell (see ``ProbabilityFusion``).
-    private func label(
-        _ cells: [CameraStage.CompletedCell], camera: String, worker: PipelineWorker
-    ) -> [(String, [String: Double])] {
+    private func labels(of cells: [CameraStage.CompletedCell], camera: String, on worker: PipelineWorker) -> [CellLabel] {
         // Taken once: a model swap while these cells classify does not change their model.
-        guard let current = classifier.current else { return cells.map { _ in ("unclassified", [:]) } }
+        guard let current = classifier.current else { return cells.map { _ in .unclassified } }
         let viewsPerCell = cells.map { cell in
             Array(
                 cell.track.appearances.map(\.cell).filter { !$0.touchesEdge }
                     .sorted { $0.features.areaUm2 > $1.features.areaUm2 }.prefix(settings.maxViews))
         }
-        var views = viewsPerCell.flatMap { $0 }
         let start = DispatchTime.now().uptimeNanoseconds
+        let probabilities: [[Float]]
         do {
-            try current.classify(&views, worker: worker.index)
+            probabilities = try current.probabilities(of: viewsPerCell.flatMap { $0 }, worker: worker.index)
         } catch {
             // Cannot happen with crops of the model's size; the cells are still counted.
             logger.error("classification failed on camera \(camera); \(cells.count) cell(s) stay unclassified: \(error)")
-            return cells.map { _ in ("unclassified", [:]) }
+            return cells.map { _ in .unclassified }
         }
         classifyLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
-        classifiedCrops.add(UInt64(views.count), ordering: .relaxed)
+        classifiedCrops.add(UInt64(probabilities.count), ordering: .relaxed)
         var next = 0
         return viewsPerCell.map { cellViews in
             defer { next += cellViews.count }
-            let fused = ProbabilityFusion.fuse(views[next..<(next + cellViews.count)].map(\.probabilities))
-            guard let top = fused.indices.max(by: { fused[$0] < fused[$1] }) else { return ("unclassified", [:]) }
-            let probabilities = Dictionary(uniqueKeysWithValues: zip(current.model.classes, fused))
-            return (fused[top] < classifier.minConfidence ? "unknown" : current.model.classes[top], probabilities)
+            let fused = ProbabilityFusion.fuse(Array(probabilities[next..<(next + cellViews.count)]))
+            guard let top = fused.indices.max(by: { fused[$0] < fused[$1] }) else { return .unclassified }
+            return CellLabel(
+                label: fused[top] < classifier.minConfidence ? "unknown" : current.model.classes[top],
+                probabilities: Dictionary(uniqueKeysWithValues: zip(current.model.classes, fused)))
         }
     }
 }

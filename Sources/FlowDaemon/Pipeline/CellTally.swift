@@ -3,7 +3,7 @@ import Synchronization
 
 /// Cells published in this run, per label: what `counts` and `/metrics` report.
 ///
-/// A cell is published and counted in one step (``count(_:publishing:)``), and a new run starts
+/// A cell is sent and counted in one step (``count(_:sending:)``), and a new run starts
 /// with ``reset(at:_:)`` under the same lock: so every cell falls wholly into one run, and a
 /// run's record, its counts and the published stream agree.
 final class CellTally: Sendable {
@@ -29,10 +29,10 @@ final class CellTally: Sendable {
         state = Mutex(State(lastNanoseconds: startNanoseconds))
     }
 
-    /// Runs `publish` (which sends and records the cell) and counts the cell, under the lock.
-    func count(_ label: String, publishing publish: () -> Void) {
+    /// Runs `send` (which publishes and records the cell) and counts the cell, under the lock.
+    func count(_ label: String, sending send: () -> Void) {
         state.withLock {
-            publish()
+            send()
             $0.byClass[label, default: 0] += 1
             $0.total += 1
         }

@@ -4,8 +4,9 @@ import Reconstruction
 struct FrameResult: Sendable {
     /// The frame's ``FrameIngest/ReceivedFrame/ordinal``: its place in the camera's order.
     var ordinal: UInt64
-    /// Cells found, classified when a model is configured; `nil` when the frame was rejected
-    /// (the tracker then skips it, as a frame the camera never sent).
+    /// Cells found, each with its crop when a model is configured (cells are classified once
+    /// their track is complete, not here); `nil` when the frame was rejected (the tracker then
+    /// skips it, as a frame the camera never sent).
     var cells: [DetectedCell]?
     /// From the frame header, when the camera sent them.
     var seq: UInt64?

@@ -45,7 +45,7 @@ final class RunRecorder: Sendable {
     /// The last failure, while it has not been followed by a success.
     var lastFailure: String? { failure.withLock { $0 } }
 
-    /// Called as each cell is published, inside ``CellTally/count(_:publishing:)``.
+    /// Called as each cell is published, inside ``CellTally/count(_:sending:)``.
     func record(_ message: CellMessage) {
         guard let run = current.withLock({ $0 }), run.record(message) else {
             unrecorded.add(1, ordering: .relaxed)

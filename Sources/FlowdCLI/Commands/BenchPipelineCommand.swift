@@ -1,0 +1,79 @@
+import ArgumentParser
+import FlowdTools
+import Foundation
+
+/// `flowd bench pipeline`: the whole live pipeline under a camera's fixed frame rate, measured
+/// from outside as an operator would see it: frames and cells per second sustained, latency of
+/// the published labels, and every frame lost, by reason.
+///
+/// Each rate gets a fresh `flowd run` child process with the model, fed over loopback TCP by a
+/// camera in this process that replays the digital twin's holograms (``TwinFramePool``,
+/// rendered before any timing); see ``PipelineTrial`` for the phases.
+struct BenchPipeline: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "Measure flowd run end to end: frames/s, cells/s, label latency and drops at a fixed camera rate.",
+        discussion: """
+            The camera (this process) and the daemon share the machine, as they do in this benchmark's \
+            set-up; the load average before and after each trial is reported. --rates runs one trial per \
+            rate and reports the highest rate that met the bar.
+            """)
+
+    @Option(help: "Frames per second the camera sends.")
+    var rate: Double = 200
+
+    @Option(help: "Comma-separated rates, one trial each (instead of --rate), e.g. 100,200,300.", transform: parseRates)
+    var rates: [Double]?
+
+    @Option(help: "Seconds of the timed window per trial.")
+    var seconds: Double = 20
+
+    @Option(help: "Seconds at the full rate before the window (after the reference frames).")
+    var warmup: Double = 2
+
+    @Option(help: "Hologram width and height, pixels.")
+    var size: Int = 1024
+
+    @Option(help: "Frame workers of the daemon (default: its own, one per core).")
+    var workers: Int?
+
+    @Option(help: "Classifier model file.")
+    var model: String = "models/topgan-default.safetensors"
+
+    @Option(help: "Distinct holograms rendered and replayed in a loop.")
+    var poolFrames: Int = 400
+
+    @Option(help: "Cells per µL of the simulated sample (the default shows about 5 cells per 1024² frame).")
+    var concentration: Double = 12500
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    static func parseRates(_ text: String) throws -> [Double] {
+        let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw ValidationError("--rates must be positive numbers separated by commas, e.g. 100,200,300; got \(text)")
+        }
+        return values.compactMap { $0 }
+    }
+
+    func validate() throws {
+        guard rate > 0, seconds > 0, warmup >= 0 else { throw ValidationError("--rate and --seconds must be positive, --warmup ≥ 0") }
+        guard size >= 64, size <= 4096, size % 2 == 0 else { throw ValidationError("--size must be even, 64–4096") }
+        guard poolFrames >= PipelineBenchmark.minimumPoolFrames else {
+            throw ValidationError("--pool-frames must be at least \(PipelineBenchmark.minimumPoolFrames)")
+        }
+        guard concentration >= 0 else { throw ValidationError("--concentration must not be negative") }
+        if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be 1–256") }
+        guard FileManager.default.isReadableFile(atPath: model) else {
+            throw ValidationError("no readable model file at \(model) (--model)")
+        }
+    }
+
+    func run() throws {
+        try PipelineBenchmark(
+            rates: rates ?? [rate], seconds: seconds, warmup: warmup, size: size, workers: workers, model: model,
+            poolFrames: poolFrames, concentration: concentration, json: json
+        ).run()
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import FlowdTools
+import Foundation
+import Protocol
+
+/// `flowd demo`: the README's main job. Two child processes talk over loopback ZeroMQ, as on a
+/// rig: the digital twin as a camera (`flowd simulate --publish`) and the daemon (`flowd run`
+/// with the default model). The demo watches the daemon's result stream live, then scores what
+/// it published against the twin's ground truth.
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the simulated camera and the daemon side by side, show the live counts, and score them against the ground truth.",
+        discussion: """
+            Each run gets a folder under --out (printed at the start) holding the camera's ground \
+            truth (camera/truth.jsonl, twin.json, reference.npy), the logs of both processes, and \
+            the daemon's records (records/<run id>/cells.fcs and run.json). The camera sends \
+            --duration × --rate frames; Ctrl-C stops early and still prints the summary of what \
+            was sent. The optics are the daemon's defaults (\(DefaultOptics.pixelUm) µm pixels, \(Int(DefaultOptics.wavelengthNm)) nm, 187 px per \
+            frame) unless --pixel-um; docs/simulator.md explains the summary.
+            """)
+
+    @Option(help: "Seconds of camera frames to send (frames = duration × rate).")
+    var duration: Double = 60
+
+    @Option(help: "Frames per second the camera sends (wall clock).")
+    var rate: Double = 15
+
+    @Option(help: "Frame size, pixels per side (even, 64–4096).")
+    var size: Int = 1024
+
+    @Option(help: "Cells per µL of sample (the twin's concentration).")
+    var concentration: Double = 15000
+
+    @Option(
+        help: ArgumentHelp(
+            "Pixel size in the sample plane, µm, of the camera and the daemon (default: the daemon's, \(DefaultOptics.pixelUm)).",
+            discussion: "The daemon's tracking settings follow: 20 µm of flow per frame, an 8 µm gate."))
+    var pixelUm: Double?
+
+    @Option(help: "Random seed of the twin: the same seed gives the same cells.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Classifier model file.")
+    var model: String = "models/topgan-default.safetensors"
+
+    @Option(help: "Folder for the runs; each run gets a new subfolder.")
+    var out: String = "out/demo"
+
+    @Option(help: "Also write the summary as JSON to this file.")
+    var summaryJson: String?
+
+    func validate() throws {
+        guard duration > 0, rate > 0, concentration > 0 else {
+            throw ValidationError("--duration, --rate and --concentration must be positive")
+        }
+        guard (64...4096).contains(size), size % 2 == 0 else { throw ValidationError("--size must be even, 64–4096") }
+        if let pixelUm, !(pixelUm > 0.01 && pixelUm < 10) { throw ValidationError("--pixel-um must be in 0.01–10 µm") }
+        guard FileManager.default.fileExists(atPath: model) else {
+            throw ValidationError("no model file at \(model): run from the repository root, or give --model PATH")
+        }
+    }
+
+    func run() async throws {
+        try await DemoSession(
+            duration: duration, rate: rate, size: size, concentration: concentration, pixelUm: pixelUm, seed: seed,
+            model: model, out: out, summaryJson: summaryJson
+        ).run()
+    }
+}
