@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "FlowdConfig",
             dependencies: [
-                "FrameIngest", "Inference", "Protocol",
+                "FrameIngest", "Protocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],

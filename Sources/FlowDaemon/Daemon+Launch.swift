@@ -1,5 +1,6 @@
 import FlowdConfig
 import Foundation
+import Inference
 import Logging
 
 extension Daemon {
@@ -18,7 +19,8 @@ extension Daemon {
         let threshold = LogThreshold(config.logLevel)
         LoggingSystem.bootstrap { JournalLogHandler(label: $0, threshold: threshold) }
         let logger = Logger(label: "flowd")
-        for variable in ConfigLoader.unknownEnvironmentVariables(ProcessInfo.processInfo.environment) {
+        let environment = ProcessInfo.processInfo.environment
+        for variable in ConfigLoader.unknownEnvironmentVariables(environment, alsoKnown: [BLASRuntime.replacedCoreVariable]) {
             logger.warning("environment variable \(variable) names no config key and is ignored (see config/flowd.yaml)")
         }
         let daemon: Daemon

@@ -1,5 +1,4 @@
 import Foundation
-import Inference
 import Yams
 
 /// Builds a ``DaemonConfig`` from defaults, a YAML file, the environment and the command line,
@@ -51,9 +50,10 @@ public enum ConfigLoader {
 
     /// `FLOWD_*` variables that name no config key: probably misspelt, so worth a warning
     /// (not an error: other tools may use the prefix, as the test suite's `FLOWD_BIN` does).
-    /// The variable flowd sets for itself when it re-executes with a faster BLAS kernel is known.
-    public static func unknownEnvironmentVariables(_ environment: [String: String]) -> [String] {
-        let known = Set(ConfigKey.all.map(\.environmentVariable) + [BLASRuntime.replacedCoreVariable])
+    /// `alsoKnown`: variables flowd sets for itself (`BLASRuntime.replacedCoreVariable`, when it
+    /// re-executes with a faster BLAS kernel).
+    public static func unknownEnvironmentVariables(_ environment: [String: String], alsoKnown: [String] = []) -> [String] {
+        let known = Set(ConfigKey.all.map(\.environmentVariable) + alsoKnown)
         return environment.keys.filter { $0.hasPrefix("FLOWD_") && !known.contains($0) }.sorted()
     }
 

@@ -1,3 +1,5 @@
+import Protocol
+
 /// What the cell pipeline is configured with (`model.*`, `reconstruction.*`, `tracking.*`,
 /// `classify.*` in config/flowd.yaml).
 public struct PipelineSettings: Sendable, Equatable {
@@ -6,11 +8,11 @@ public struct PipelineSettings: Sendable, Equatable {
     public var modelPath = ""
     /// Illumination wavelength, nm (`reconstruction.wavelength_nm`). Config values, not the
     /// frame headers', so that every frame of a run is measured on the same scale.
-    public var wavelengthNm = 633.0
+    public var wavelengthNm = DefaultOptics.wavelengthNm
     /// Hologram pixel pitch in the sample plane, µm (`reconstruction.pixel_um`).
-    public var pixelUm = 0.107
+    public var pixelUm = DefaultOptics.pixelUm
     /// Specific refractive increment for dry mass, mL/g (`reconstruction.alpha_ml_per_g`).
-    public var alphaMlPerGram = 0.18
+    public var alphaMlPerGram = DefaultOptics.alphaMlPerGram
     /// A cell-free reference hologram (.npy or .tif) used for every camera; empty: each camera's
     /// reference is the per-pixel median of its first frames (`reconstruction.reference`).
     public var referencePath = ""

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Protocol
 import Synchronization
+import SystemSupport
 import ZeroMQ
 
 /// The control socket: a bound ZeroMQ REP socket served by one thread, one request at a time
@@ -17,8 +18,7 @@ final class ControlServer: Sendable {
     private let socket: ZMQSocket
     private let control: DaemonControl
     private let logger: Logger
-    private let stopping = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    private let thread = BackgroundThread(name: "flowd-control")
 
     /// The ZAP domain of the control socket when CurveZMQ is on: the allow-list of controller
     /// keys, apart from the subscribers', so that watching never implies controlling.
@@ -43,20 +43,18 @@ final class ControlServer: Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in serve() }
-        thread.name = "flowd-control"
-        thread.start()
+        thread.start { [self] in serve() }
     }
 
     /// Stops after the request in progress (if any) is answered, and closes the socket.
     func stop() {
-        stopping.store(true, ordering: .releasing)
-        finished.wait()
+        if !thread.stop() { socket.close() }
     }
 
     private func serve() {
+        defer { socket.close() }
         let parts = [ZMQMessage(), ZMQMessage()]
-        while !stopping.load(ordering: .acquiring) {
+        while !thread.isStopping {
             let partCount: Int
             do {
                 partCount = try socket.receive(into: parts)
@@ -71,8 +69,6 @@ final class ControlServer: Sendable {
                 logger.warning("control socket \(endpoint): reply not sent: \(error)")
             }
         }
-        socket.close()
-        finished.signal()
     }
 
     private func answer(_ bytes: UnsafeRawBufferPointer, partCount: Int) -> [UInt8] {

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import SystemSupport
 
 /// A minimal HTTP/1.1 server for `GET /metrics` (Prometheus text) and `GET /healthz`.
 ///
@@ -29,8 +30,7 @@ final class MetricsServer: Sendable {
     let port: Int
     private let metrics: @Sendable () -> String
     private let health: @Sendable () -> Health
-    private let stopping = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    private let thread = BackgroundThread(name: "flowd-metrics")
 
     /// Binds `HOST:PORT` (port 0: any free port, see ``port``).
     init(listen address: String, metrics: @escaping @Sendable () -> String, health: @escaping @Sendable () -> Health) throws(ServerError) {
@@ -63,18 +63,17 @@ final class MetricsServer: Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in serve() }
-        thread.name = "flowd-metrics"
-        thread.start()
+        thread.start { [self] in serve() }
     }
 
+    /// Stops after the request in progress (if any) is answered, and closes the listening socket.
     func stop() {
-        stopping.store(true, ordering: .releasing)
-        finished.wait()
+        if !thread.stop() { close(fd) }
     }
 
     private func serve() {
-        while !stopping.load(ordering: .acquiring) {
+        defer { close(fd) }
+        while !thread.isStopping {
             var pending = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&pending, 1, 100) > 0 else { continue }
             let client = accept(fd, nil, nil)
@@ -82,8 +81,6 @@ final class MetricsServer: Sendable {
             respond(on: client)
             close(client)
         }
-        close(fd)
-        finished.signal()
     }
 
     private func respond(on client: Int32) {

@@ -17,14 +17,12 @@ struct BenchInference: ParsableCommand {
     @Option(help: "Seconds of timed runs per batch size (after a warm-up).")
     var seconds: Double = 3
 
-    @Option(help: "Threads per forward pass (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threads: InferenceThreadsOption
 
     @Option(help: "Crops to draw the inputs from, .npy float32 [N, S, S] (default: seeded noise).")
     var input: String?
 
-    @Flag(help: "Print one JSON object instead of a table.")
-    var json = false
+    @OptionGroup var report: JSONReportOption
 
     static func parseBatches(_ text: String) throws -> [Int] {
         let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -36,10 +34,9 @@ struct BenchInference: ParsableCommand {
 
     func validate() throws {
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1; got \(threads)") }
     }
 
     func run() throws {
-        try InferenceBenchmark(model: model, batch: batch, seconds: seconds, threads: threads, input: input, json: json).run()
+        try InferenceBenchmark(model: model, batch: batch, seconds: seconds, threads: threads.threads, input: input, json: report.json).run()
     }
 }

@@ -31,14 +31,12 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Seconds at the full rate before the window (after the reference frames).")
     var warmup: Double = 2
 
-    @Option(help: "Hologram width and height, pixels.")
-    var size: Int = 1024
+    @OptionGroup var frame: FrameSizeOption
 
     @Option(help: "Frame workers of the daemon (default: its own, one per core).")
     var workers: Int?
 
-    @Option(help: "Classifier model file.")
-    var model: String = "models/topgan-default.safetensors"
+    @OptionGroup var model: ShippedModelOption
 
     @Option(help: "Distinct holograms rendered and replayed in a loop.")
     var poolFrames: Int = 400
@@ -46,8 +44,7 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Cells per µL of the simulated sample (the default shows about 5 cells per 1024² frame).")
     var concentration: Double = 12500
 
-    @Flag(help: "Print one JSON object instead of a table.")
-    var json = false
+    @OptionGroup var report: JSONReportOption
 
     static func parseRates(_ text: String) throws -> [Double] {
         let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
@@ -59,21 +56,17 @@ struct BenchPipeline: ParsableCommand {
 
     func validate() throws {
         guard rate > 0, seconds > 0, warmup >= 0 else { throw ValidationError("--rate and --seconds must be positive, --warmup ≥ 0") }
-        guard size >= 64, size <= 4096, size % 2 == 0 else { throw ValidationError("--size must be even, 64–4096") }
         guard poolFrames >= PipelineBenchmark.minimumPoolFrames else {
             throw ValidationError("--pool-frames must be at least \(PipelineBenchmark.minimumPoolFrames)")
         }
         guard concentration >= 0 else { throw ValidationError("--concentration must not be negative") }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be 1–256") }
-        guard FileManager.default.isReadableFile(atPath: model) else {
-            throw ValidationError("no readable model file at \(model) (--model)")
-        }
     }
 
     func run() throws {
         try PipelineBenchmark(
-            rates: rates ?? [rate], seconds: seconds, warmup: warmup, size: size, workers: workers, model: model,
-            poolFrames: poolFrames, concentration: concentration, json: json
+            rates: rates ?? [rate], seconds: seconds, warmup: warmup, size: frame.size, workers: workers,
+            model: model.model, poolFrames: poolFrames, concentration: concentration, json: report.json
         ).run()
     }
 }

@@ -9,8 +9,7 @@ struct BenchReconstruct: AsyncParsableCommand {
         abstract: "Measure the reconstruction on one core.",
         discussion: "Holograms come from the digital twin (8-bit by default, several cells each). Single thread.")
 
-    @Option(help: "Hologram width and height, pixels.")
-    var size: Int = 1024
+    @OptionGroup var frame: FrameSizeOption
 
     @Option(help: "Frames to time (after one warm-up pass).")
     var frames: Int = 400
@@ -21,16 +20,15 @@ struct BenchReconstruct: AsyncParsableCommand {
     @Option(help: "Distinct simulated holograms cycled through.")
     var holograms: Int = 16
 
-    @Flag(help: "Print JSON instead of a table.")
-    var json = false
+    @OptionGroup var report: JSONReportOption
 
     func validate() throws {
-        guard size >= 64, size <= 4096, size % 2 == 0 else { throw ValidationError("--size must be even, 64–4096") }
         guard frames > 0, holograms > 0 else { throw ValidationError("--frames and --holograms must be positive") }
         guard [8, 12, 16].contains(bitDepth) else { throw ValidationError("--bit-depth must be 8, 12 or 16") }
     }
 
     func run() async throws {
-        try ReconstructBenchmark(size: size, frames: frames, bitDepth: bitDepth, holograms: holograms, json: json).run()
+        try ReconstructBenchmark(
+            size: frame.size, frames: frames, bitDepth: bitDepth, holograms: holograms, json: report.json).run()
     }
 }

@@ -22,15 +22,13 @@ struct Classify: ParsableCommand {
     @Option(help: "Crops per forward pass (the arena is sized for it).")
     var batch: Int = 32
 
-    @Option(help: "Threads per forward pass (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threads: InferenceThreadsOption
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1; got \(batch)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1; got \(threads)") }
     }
 
     func run() throws {
-        try CropClassification(model: model, input: input, out: out, batch: batch, threads: threads).run()
+        try CropClassification(model: model, input: input, out: out, batch: batch, threads: threads.threads).run()
     }
 }

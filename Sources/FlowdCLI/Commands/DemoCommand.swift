@@ -25,8 +25,7 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Frames per second the camera sends (wall clock).")
     var rate: Double = 15
 
-    @Option(help: "Frame size, pixels per side (even, 64–4096).")
-    var size: Int = 1024
+    @OptionGroup var frame: FrameSizeOption
 
     @Option(help: "Cells per µL of sample (the twin's concentration).")
     var concentration: Double = 15000
@@ -40,8 +39,7 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Random seed of the twin: the same seed gives the same cells.")
     var seed: UInt64 = 1
 
-    @Option(help: "Classifier model file.")
-    var model: String = "models/topgan-default.safetensors"
+    @OptionGroup var model: ShippedModelOption
 
     @Option(help: "Folder for the runs; each run gets a new subfolder.")
     var out: String = "out/demo"
@@ -53,17 +51,13 @@ struct Demo: AsyncParsableCommand {
         guard duration > 0, rate > 0, concentration > 0 else {
             throw ValidationError("--duration, --rate and --concentration must be positive")
         }
-        guard (64...4096).contains(size), size % 2 == 0 else { throw ValidationError("--size must be even, 64–4096") }
         if let pixelUm, !(pixelUm > 0.01 && pixelUm < 10) { throw ValidationError("--pixel-um must be in 0.01–10 µm") }
-        guard FileManager.default.fileExists(atPath: model) else {
-            throw ValidationError("no model file at \(model): run from the repository root, or give --model PATH")
-        }
     }
 
     func run() async throws {
         try await DemoSession(
-            duration: duration, rate: rate, size: size, concentration: concentration, pixelUm: pixelUm, seed: seed,
-            model: model, out: out, summaryJson: summaryJson
+            duration: duration, rate: rate, size: frame.size, concentration: concentration, pixelUm: pixelUm,
+            seed: seed, model: model.model, out: out, summaryJson: summaryJson
         ).run()
     }
 }

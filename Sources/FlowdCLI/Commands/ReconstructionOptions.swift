@@ -1,10 +1,11 @@
 import ArgumentParser
+import Protocol
 import Reconstruction
 
 /// Options of the off-axis pipeline, shared by `flowd reconstruct` and `flowd extract`.
 struct ReconstructionOptions: ParsableArguments {
     @Option(help: "Specific refractive increment α for dry mass, mL/g.")
-    var alpha: Double = 0.18
+    var alpha: Double = DefaultOptics.alphaMlPerGram
 
     @Option(help: "Sideband filter: disk (qpretrieve's default), smooth-disk or gauss.")
     var filter: String = "disk"
@@ -34,13 +35,13 @@ struct ReconstructionOptions: ParsableArguments {
     var cropPixelUm: Double = 0.3
 
     func validate() throws {
-        _ = try parameters(wavelengthNm: OpticsOptions.defaultWavelengthNm, pixelUm: OpticsOptions.defaultPixelUm)
+        _ = try parameters(wavelengthNm: DefaultOptics.wavelengthNm, pixelUm: DefaultOptics.pixelUm)
     }
 
     /// The parameters; `wavelengthNm` and `pixelUm` fill the optics the user did not give.
     func parameters(
-        _ optics: OpticsOptions, wavelengthNm defaultWavelength: Double = OpticsOptions.defaultWavelengthNm,
-        pixelUm defaultPixel: Double = OpticsOptions.defaultPixelUm
+        _ optics: OpticsOptions, wavelengthNm defaultWavelength: Double = DefaultOptics.wavelengthNm,
+        pixelUm defaultPixel: Double = DefaultOptics.pixelUm
     ) throws -> ReconstructionParameters {
         try parameters(wavelengthNm: optics.wavelengthNm ?? defaultWavelength, pixelUm: optics.pixelUm ?? defaultPixel)
     }
@@ -70,12 +71,9 @@ struct ReconstructionOptions: ParsableArguments {
 
 /// Wavelength and pixel size: shared by the twin and the reconstruction, so given once.
 struct OpticsOptions: ParsableArguments {
-    static let defaultWavelengthNm = 633.0
-    static let defaultPixelUm = 0.107
-
-    @Option(help: "Illumination wavelength, nm (default 633; extract: the simulated folder's).")
+    @Option(help: "Illumination wavelength, nm (default \(DefaultOptics.wavelengthNm); extract: the simulated folder's).")
     var wavelengthNm: Double?
 
-    @Option(help: "Hologram pixel size in the sample plane, µm (default 0.107; extract: the simulated folder's).")
+    @Option(help: "Hologram pixel size in the sample plane, µm (default \(DefaultOptics.pixelUm); extract: the simulated folder's).")
     var pixelUm: Double?
 }

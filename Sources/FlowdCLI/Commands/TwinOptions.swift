@@ -1,11 +1,11 @@
 import ArgumentParser
+import Protocol
 import Foundation
 import Simulator
 
 /// The digital twin's options, shared by `flowd simulate` and `flowd extract --simulate`.
 struct TwinOptions: ParsableArguments {
-    @Option(help: "Frame width and height, pixels (even).")
-    var size: Int = 1024
+    @OptionGroup var frame: FrameSizeOption
 
     @Option(help: "Random seed: the same seed and options give the same frames.")
     var seed: UInt64 = 1
@@ -44,7 +44,6 @@ struct TwinOptions: ParsableArguments {
         if let cameraPixelUm, let magnification, !(cameraPixelUm > 0 && magnification > 0) {
             throw ValidationError("--camera-pixel-um and --magnification must be positive")
         }
-        guard size >= 64, size <= 4096, size % 2 == 0 else { throw ValidationError("--size must be even, 64–4096") }
         guard [8, 12, 16].contains(bitDepth) else { throw ValidationError("--bit-depth must be 8, 12 or 16") }
         _ = try parsedMixture()
     }
@@ -69,7 +68,7 @@ struct TwinOptions: ParsableArguments {
     func makeTwin(_ sample: OpticsOptions) throws -> DigitalTwin {
         var optics = RigOptics()
         optics.bitDepth = bitDepth
-        optics.wavelengthNm = sample.wavelengthNm ?? OpticsOptions.defaultWavelengthNm
+        optics.wavelengthNm = sample.wavelengthNm ?? DefaultOptics.wavelengthNm
         if let cameraPixelUm, let magnification {
             guard sample.pixelUm == nil else {
                 throw ValidationError("give either --pixel-um or --camera-pixel-um with --magnification, not both")
@@ -77,12 +76,12 @@ struct TwinOptions: ParsableArguments {
             optics.cameraPixelUm = cameraPixelUm
             optics.magnification = magnification
         } else {
-            optics.magnification = optics.cameraPixelUm / (sample.pixelUm ?? OpticsOptions.defaultPixelUm)
+            optics.magnification = optics.cameraPixelUm / (sample.pixelUm ?? DefaultOptics.pixelUm)
         }
         optics.defocusUm = defocusUm
         var flow = FlowConfiguration()
-        flow.width = size
-        flow.height = size
+        flow.width = frame.size
+        flow.height = frame.size
         flow.seed = seed
         flow.velocityUmPerSecond = velocityUmS
         flow.frameRate = fps
