@@ -1,6 +1,6 @@
 // swift-tools-version: 6.1
 //
-// libFuzzer targets for flowd's parsers of untrusted input (issue 7, docs/reliability.md): the
+// libFuzzer targets for flowd's parsers of untrusted input (docs/reliability.md): the
 // frame decoder (camera messages), the model loader (safetensors + topgan metadata) and the
 // config loader (YAML, environment, --set). A package of its own so that the root package's
 // `swift build` and `swift test` never see them: they link libFuzzer, so they only build with

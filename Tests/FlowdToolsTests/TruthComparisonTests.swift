@@ -77,7 +77,7 @@ struct TruthComparisonTests {
         #expect(c.confusion == [[0, 0, 0], [0, 0, 0], [0, 0, 0]])
     }
 
-    @Test("the JSON summary has the keys of issue 6, the confusion matrix with its column names")
+    @Test("the JSON summary has every documented key, the confusion matrix with its column names")
     func summaryJSON() throws {
         let cells = [published(0, seq: 0, x: 100, y: 100, label: "healthy")]
         let summary = DemoSummary(

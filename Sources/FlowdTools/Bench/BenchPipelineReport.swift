@@ -1,6 +1,6 @@
 /// The JSON of `flowd bench pipeline --json`: the set-up, then one trial per rate.
 struct BenchPipelineReport: Encodable {
-    /// What issue 6 asks of the pipeline on a 2-core machine; a trial `met` it when all hold.
+    /// The live pipeline's target on a 2-core machine; a trial `met` it when all hold.
     struct Bar: Encodable {
         var minFramesPerSecondFraction = 0.99
         var maxDrops = 0
