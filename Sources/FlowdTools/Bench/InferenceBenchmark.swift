@@ -63,9 +63,7 @@ public struct InferenceBenchmark {
             threads: threads, blas_threads_per_call: BLASRuntime.threads, cores: BLASRuntime.cores, gflop_per_image: Double(network.flopsPerImage) / 1e9,
             sgemm_peak_gflops: BLASRuntime.measureSgemmPeak(threads: threads), batches: results)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try report.printJSON()
         } else {
             print("\(report.blas_selection); \(threads) thread(s) per forward pass")
             print(String(format: "model %@: %.3f GFLOP/image; sgemm peak %.1f GFLOPS", model, report.gflop_per_image, report.sgemm_peak_gflops))

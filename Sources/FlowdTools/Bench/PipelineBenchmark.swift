@@ -56,9 +56,7 @@ public struct PipelineBenchmark {
         }
         report.sustainableRate = report.trials.filter(\.met).map(\.rate).max()
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try report.printJSON()
         } else {
             print(report.sustainableRate.map { "sustainable: \(Int($0)) frames/s" } ?? "no rate met the bar")
         }

@@ -58,9 +58,7 @@ public struct ReconstructBenchmark {
             cellsPerFrame: Double(cellCount) / Double(images.count), msPerFrame: msPerFrame,
             framesPerSecondPerCore: 1000 / msPerFrame, fftOnlyMs: fft * 1000, stagesMs: stages)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try report.printJSON()
         } else {
             print("flowd bench reconstruct: \(size)² \(bitDepth)-bit holograms, \(frames) frames, one core")
             print("  field grid \(reconstructor.fieldRows)×\(reconstructor.fieldCols), \(String(format: "%.1f", report.cellsPerFrame)) cells/frame")
