@@ -1,8 +1,6 @@
 import ArgumentParser
 import FlowdTools
-/// `flowd bench inference`: latency and throughput of a model file at several batch sizes, next
-/// to the sgemm rate measured in the same run. scripts/bench-inference runs it beside PyTorch
-/// and ONNX Runtime on the same model and inputs.
+/// `flowd bench inference`: ``InferenceBenchmark``.
 struct BenchInference: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inference",

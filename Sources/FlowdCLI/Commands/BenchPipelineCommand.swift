@@ -2,13 +2,7 @@ import ArgumentParser
 import FlowdTools
 import Foundation
 
-/// `flowd bench pipeline`: the whole live pipeline under a camera's fixed frame rate, measured
-/// from outside as an operator would see it: frames and cells per second sustained, latency of
-/// the published labels, and every frame lost, by reason.
-///
-/// Each rate gets a fresh `flowd run` child process with the model, fed over loopback TCP by a
-/// camera in this process that replays the digital twin's holograms (``TwinFramePool``,
-/// rendered before any timing); see ``PipelineTrial`` for the phases.
+/// `flowd bench pipeline`: ``PipelineBenchmark``.
 struct BenchPipeline: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipeline",

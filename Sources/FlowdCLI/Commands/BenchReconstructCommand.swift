@@ -1,8 +1,6 @@
 import ArgumentParser
 import FlowdTools
-/// `flowd bench reconstruct`: frames per second per core of the whole reconstruction (FFT,
-/// filter, inverse FFT, phase, background, segmentation, unwrapping, features, crops) on
-/// simulated holograms, next to the plain FFTW r2c of the same size (the floor everyone pays).
+/// `flowd bench reconstruct`: ``ReconstructBenchmark``.
 struct BenchReconstruct: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconstruct",

@@ -1,8 +1,7 @@
 import ArgumentParser
 import FlowdTools
 
-/// `flowd classify`: runs a model file on OPD crops stored as .npy, the batch path of the
-/// daemon's classifier. Also what the parity tests compare with PyTorch.
+/// `flowd classify`: ``CropClassification``.
 struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "classify",

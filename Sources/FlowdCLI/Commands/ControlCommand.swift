@@ -5,7 +5,7 @@ import Protocol
 
 extension ControlRequest.Command: ExpressibleByArgument {}
 
-/// `flowd control`: sends one request to a running daemon's control socket and prints the reply.
+/// `flowd control`: one request to a running daemon's control socket (``ControlClient``), its reply printed.
 struct Control: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Send one command to a running flowd's control socket and print its JSON reply.",

@@ -3,10 +3,7 @@ import FlowdTools
 import Foundation
 import Protocol
 
-/// `flowd demo`: the README's main job. Two child processes talk over loopback ZeroMQ, as on a
-/// rig: the digital twin as a camera (`flowd simulate --publish`) and the daemon (`flowd run`
-/// with the default model). The demo watches the daemon's result stream live, then scores what
-/// it published against the twin's ground truth.
+/// `flowd demo`, the README's main job: ``DemoSession``.
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the simulated camera and the daemon side by side, show the live counts, and score them against the ground truth.",

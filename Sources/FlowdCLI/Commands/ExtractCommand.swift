@@ -4,8 +4,7 @@ import FlowdTools
 import Foundation
 import FrameIngest
 
-/// `flowd extract`: holograms → one OPD crop and one feature row per tracked cell, as the
-/// training dataset file (.npz, design.md §3).
+/// `flowd extract`: ``CropExtraction`` from a folder, the twin or a live stream (``ExtractSource``).
 struct Extract: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Turn a hologram folder, a live camera stream or the simulator into a training dataset (.npz).",

@@ -1,7 +1,7 @@
 import ArgumentParser
 import FlowdTools
 
-/// `flowd reconstruct`: one hologram → OPD map (nm, on the hologram's grid) and its cells.
+/// `flowd reconstruct`: ``HologramReconstruction``.
 struct Reconstruct: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reconstruct the OPD map of one off-axis hologram and list its cells.",

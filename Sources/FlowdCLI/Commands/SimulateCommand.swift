@@ -2,9 +2,7 @@ import ArgumentParser
 import FlowdTools
 import Foundation
 
-/// `flowd simulate`: the digital twin as a camera. Writes holograms, the reference and the
-/// ground truth to a folder (docs/simulator.md describes the layout), or publishes the frames
-/// over ZeroMQ (frame message v1) as they are rendered, at a set rate.
+/// `flowd simulate`: the digital twin as a camera (``TwinCamera``) or written to a folder (``TwinFolder``).
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Simulate holograms of flowing cells with ground truth (the rig's digital twin).",

@@ -1,7 +1,7 @@
 import ArgumentParser
 import FlowdTools
 
-/// `flowd watch`: the operator's live view of a running daemon, from its result stream.
+/// `flowd watch`: ``ResultWatch``.
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a running daemon's live counts: frames, cells per class with a bar chart, rates.",
