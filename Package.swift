@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "SystemSupport", swiftSettings: swiftSettings),
 
         // Wire formats and their validation: frame message v1 in, `cell` / `counts` out.
-        .target(name: "Protocol", swiftSettings: swiftSettings),
+        .target(name: "Protocol", dependencies: ["SystemSupport"], swiftSettings: swiftSettings),
 
         // A thin, safe Swift wrapper over libzmq: sockets, heap-owned messages, EINTR retry.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: swiftSettings),
@@ -51,7 +51,7 @@ let package = Package(
 
         // The TOP-GAN classifier: model loading, folded layers, the per-worker arena, GEMM teams.
         .target(
-            name: "Inference", dependencies: ["CBLAS", "CInferenceKernels", "Protocol"], swiftSettings: swiftSettings),
+            name: "Inference", dependencies: ["CBLAS", "CInferenceKernels", "Protocol", "SystemSupport"], swiftSettings: swiftSettings),
         // AVX-512 GEMM on weights packed once at load (runtime-dispatched; OpenBLAS otherwise).
         .target(name: "CInferenceKernels"),
 
