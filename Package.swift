@@ -41,12 +41,12 @@ let package = Package(
         .target(name: "Protocol", dependencies: ["SystemSupport"], swiftSettings: swiftSettings),
 
         // A thin, safe Swift wrapper over libzmq: sockets, heap-owned messages, EINTR retry.
-        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: swiftSettings),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ", "SystemSupport"], swiftSettings: swiftSettings),
 
         // Camera frames in: one receive thread per input, bounded queue, per-camera counters.
         .target(
             name: "FrameIngest",
-            dependencies: ["Protocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Protocol", "SystemSupport", "ZeroMQ", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
 
         // The TOP-GAN classifier: model loading, folded layers, the per-worker arena, GEMM teams.
