@@ -37,6 +37,9 @@ let package = Package(
         // Small shared support: the 64-byte aligned buffer, the background-thread loop.
         .target(name: "SystemSupport", swiftSettings: swiftSettings),
 
+        // The one FFTW planner of the process (FFTW's planner is not thread-safe): cached plans.
+        .target(name: "FFTWSupport", dependencies: ["CFFTW", "SystemSupport"], swiftSettings: swiftSettings),
+
         // Wire formats and their validation: frame message v1 in, `cell` / `counts` out.
         .target(name: "Protocol", dependencies: ["SystemSupport"], swiftSettings: swiftSettings),
 
@@ -56,12 +59,13 @@ let package = Package(
         .target(name: "CInferenceKernels"),
 
         // Off-axis hologram → OPD map → cells, crops, features; the flow tracker.
-        .target(name: "Reconstruction", dependencies: ["Protocol", "SystemSupport", "CFFTW"], swiftSettings: swiftSettings),
-
-        // The rig's digital twin: cell phantoms, hologram formation, flow, ground truth. It
-        // shares Reconstruction's FFTW planner (one planner lock per process).
         .target(
-            name: "Simulator", dependencies: ["Protocol", "Reconstruction", "SystemSupport", "CFFTW"],
+            name: "Reconstruction", dependencies: ["Protocol", "FFTWSupport", "SystemSupport", "CFFTW"],
+            swiftSettings: swiftSettings),
+
+        // The rig's digital twin: cell phantoms, hologram formation, flow, ground truth.
+        .target(
+            name: "Simulator", dependencies: ["Protocol", "FFTWSupport", "SystemSupport", "CFFTW"],
             swiftSettings: swiftSettings),
 
         // What `flowd run` can be told: the config keys, the YAML/environment/command-line
@@ -80,7 +84,8 @@ let package = Package(
         .executableTarget(
             name: "FlowDaemon",
             dependencies: [
-                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "SystemSupport", "CFFTW",
+                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "FFTWSupport", "SystemSupport",
+                "CFFTW",
                 "FlowdConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

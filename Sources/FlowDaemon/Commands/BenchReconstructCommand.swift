@@ -1,6 +1,7 @@
 import SystemSupport
 import ArgumentParser
 import CFFTW
+import FFTWSupport
 import Foundation
 import Reconstruction
 import Simulator
