@@ -58,10 +58,13 @@ let package = Package(
         // AVX-512 GEMM on weights packed once at load (runtime-dispatched; OpenBLAS otherwise).
         .target(name: "CInferenceKernels"),
 
-        // Off-axis hologram → OPD map → cells, crops, features; the flow tracker.
+        // Off-axis hologram → OPD map → cells, crops, features.
         .target(
             name: "Reconstruction", dependencies: ["Protocol", "FFTWSupport", "SystemSupport", "CFFTW"],
             swiftSettings: swiftSettings),
+
+        // Links each frame's cells into tracks, so that each physical cell is counted once.
+        .target(name: "Tracking", dependencies: ["Reconstruction"], swiftSettings: swiftSettings),
 
         // The rig's digital twin: cell phantoms, hologram formation, flow, ground truth.
         .target(
@@ -84,8 +87,8 @@ let package = Package(
         .executableTarget(
             name: "FlowDaemon",
             dependencies: [
-                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "FFTWSupport", "SystemSupport",
-                "CFFTW",
+                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "Tracking", "FFTWSupport",
+                "SystemSupport", "CFFTW",
                 "FlowdConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -118,8 +121,15 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
+        // A small simulated flow, the fixture of the segmentation and tracking specifications.
+        .target(
+            name: "TwinFlowTestSupport", dependencies: ["Reconstruction", "Simulator"], path: "Tests/TwinFlowTestSupport",
+            swiftSettings: swiftSettings),
         .testTarget(
-            name: "ReconstructionTests", dependencies: ["Reconstruction", "Simulator"],
+            name: "ReconstructionTests", dependencies: ["Reconstruction", "Simulator", "TwinFlowTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TrackingTests", dependencies: ["Tracking", "Reconstruction", "Simulator", "TwinFlowTestSupport"],
             swiftSettings: swiftSettings),
     ]
 )

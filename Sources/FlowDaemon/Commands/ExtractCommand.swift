@@ -5,6 +5,7 @@ import Logging
 import Protocol
 import Reconstruction
 import Simulator
+import Tracking
 import ZeroMQ
 
 /// `flowd extract`: holograms → one OPD crop and one feature row per tracked cell, as the
