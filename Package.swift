@@ -1,8 +1,9 @@
 // swift-tools-version: 6.1
 //
 // flowd: stain-free holographic imaging flow cytometry, live at the microscope.
-// Module map and contracts: docs/architecture.md. Dependencies point one way:
-// FlowDaemon → {FlowdConfig, FrameIngest, Reconstruction, Inference, Simulator} → Protocol / C shims.
+// Module map and contracts: docs/architecture.md. Libraries first, the executable last;
+// dependencies point one way: FlowdCLI → FlowdTools → FlowDaemon → {FlowdConfig, FrameIngest,
+// Tracking → Reconstruction, Inference} → {Protocol, ZeroMQ, FFTWSupport, SystemSupport, C shims}.
 
 import PackageDescription
 
@@ -37,36 +38,41 @@ let package = Package(
         // Small shared support: the 64-byte aligned buffer, the background-thread loop.
         .target(name: "SystemSupport", swiftSettings: swiftSettings),
 
+        // The one FFTW planner of the process (FFTW's planner is not thread-safe): cached plans.
+        .target(name: "FFTWSupport", dependencies: ["CFFTW", "SystemSupport"], swiftSettings: swiftSettings),
+
         // Wire formats and their validation: frame message v1 in, `cell` / `counts` out.
-        .target(name: "Protocol", swiftSettings: swiftSettings),
+        .target(name: "Protocol", dependencies: ["SystemSupport"], swiftSettings: swiftSettings),
 
         // A thin, safe Swift wrapper over libzmq: sockets, heap-owned messages, EINTR retry.
-        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: swiftSettings),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ", "SystemSupport"], swiftSettings: swiftSettings),
 
         // Camera frames in: one receive thread per input, bounded queue, per-camera counters.
         .target(
             name: "FrameIngest",
-            dependencies: ["Protocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Protocol", "SystemSupport", "ZeroMQ", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
 
         // The TOP-GAN classifier: model loading, folded layers, the per-worker arena, GEMM teams.
         .target(
-            name: "Inference", dependencies: ["CBLAS", "CInferenceKernels", "Protocol"], swiftSettings: swiftSettings),
+            name: "Inference", dependencies: ["CBLAS", "CInferenceKernels", "Protocol", "SystemSupport"], swiftSettings: swiftSettings),
         // AVX-512 GEMM on weights packed once at load (runtime-dispatched; OpenBLAS otherwise).
         .target(name: "CInferenceKernels"),
 
-        // Off-axis hologram → OPD map → cells, crops, features; the flow tracker.
-        .target(name: "Reconstruction", dependencies: ["Protocol", "SystemSupport", "CFFTW"], swiftSettings: swiftSettings),
-
-        // The rig's digital twin: cell phantoms, hologram formation, flow, ground truth. It
-        // shares Reconstruction's FFTW planner (one planner lock per process).
+        // Off-axis hologram → OPD map → cells, crops, features.
         .target(
-            name: "Simulator", dependencies: ["Protocol", "Reconstruction", "SystemSupport", "CFFTW"],
+            name: "Reconstruction", dependencies: ["Protocol", "FFTWSupport", "SystemSupport", "CFFTW"],
             swiftSettings: swiftSettings),
 
-        // What `flowd run` can be told: the config keys, the YAML/environment/command-line
-        // loader, the resulting settings. A library of its own so that the fuzz targets (Fuzz/)
-        // can load configs as the daemon does.
+        // Links each frame's cells into tracks, so that each physical cell is counted once.
+        .target(name: "Tracking", dependencies: ["Reconstruction"], swiftSettings: swiftSettings),
+
+        // The rig's digital twin: cell phantoms, hologram formation, flow, ground truth.
+        .target(
+            name: "Simulator", dependencies: ["Protocol", "FFTWSupport", "SystemSupport", "CFFTW"],
+            swiftSettings: swiftSettings),
+
+        // What `flowd run` can be told: config keys, their YAML/environment/command-line loader (also fuzzed).
         .target(
             name: "FlowdConfig",
             dependencies: [
@@ -80,7 +86,8 @@ let package = Package(
         .target(
             name: "FlowDaemon",
             dependencies: [
-                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Reconstruction", "SystemSupport", "FlowdConfig",
+                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Reconstruction", "Tracking", "SystemSupport",
+                "FlowdConfig",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -91,8 +98,8 @@ let package = Package(
         .target(
             name: "FlowdTools",
             dependencies: [
-                "FlowDaemon", "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Reconstruction", "Simulator", "SystemSupport",
-                "CFFTW", .product(name: "Logging", package: "swift-log"),
+                "FlowDaemon", "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Reconstruction", "Tracking", "Simulator",
+                "FFTWSupport", "SystemSupport", "CFFTW", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
 
@@ -109,7 +116,8 @@ let package = Package(
         .testTarget(
             name: "FlowDaemonTests",
             dependencies: [
-                "FlowDaemon", "FlowdConfig", "FrameIngest", "Protocol", "Reconstruction", "InferenceTestSupport", "CMallocCounter",
+                "FlowDaemon", "FlowdConfig", "FrameIngest", "Protocol", "Reconstruction", "Simulator", "InferenceTestSupport",
+                "CMallocCounter",
             ],
             swiftSettings: swiftSettings),
         .testTarget(
@@ -130,8 +138,15 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
+        // A small simulated flow, the fixture of the segmentation and tracking specifications.
+        .target(
+            name: "TwinFlowTestSupport", dependencies: ["Reconstruction", "Simulator"], path: "Tests/TwinFlowTestSupport",
+            swiftSettings: swiftSettings),
         .testTarget(
-            name: "ReconstructionTests", dependencies: ["Reconstruction", "Simulator"],
+            name: "ReconstructionTests", dependencies: ["Reconstruction", "Simulator", "TwinFlowTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TrackingTests", dependencies: ["Tracking", "Reconstruction", "Simulator", "TwinFlowTestSupport"],
             swiftSettings: swiftSettings),
     ]
 )

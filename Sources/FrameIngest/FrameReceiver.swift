@@ -1,14 +1,12 @@
 import Dispatch
-import Foundation
 import Logging
 import Protocol
 import Synchronization
+import SystemSupport
 import ZeroMQ
 
-/// Receives frames from one input on a dedicated thread: decode, validate, count, enqueue.
-///
-/// A dedicated thread, not a Dispatch queue, because it spends its life blocked in
-/// `zmq_msg_recv`; blocking a Dispatch worker would starve the reconstruction workers.
+/// Receives frames from one input on a dedicated thread (a ``BackgroundThread``, as it spends its
+/// life blocked in `zmq_msg_recv`): decode, validate, count, enqueue.
 final class FrameReceiver: Sendable {
     let spec: InputSpec
     private let socket: ZMQSocket
@@ -17,8 +15,7 @@ final class FrameReceiver: Sendable {
     private let counters: IngestCounters
     private let malformedLog: RateLimitedLog
     private let logger: Logger
-    private let stopping = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    private let thread: BackgroundThread
     /// Monotonic ns of the loop's last turn; the watchdog's evidence that the thread is alive.
     private let heartbeat = Atomic<UInt64>(0)
 
@@ -36,6 +33,7 @@ final class FrameReceiver: Sendable {
         self.counters = counters
         self.malformedLog = malformedLog
         self.logger = logger
+        thread = BackgroundThread(name: "flowd-recv \(spec)")
         let kind: ZMQSocket.Kind =
             switch spec.mode {
             case .sub: .sub
@@ -53,16 +51,13 @@ final class FrameReceiver: Sendable {
 
     func start() {
         heartbeat.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
-        let thread = Thread { [self] in run() }
-        thread.name = "flowd-recv \(spec)"
-        thread.start()
+        thread.start { [self] in run() }
     }
 
     /// Stops receiving, reads what libzmq already holds (up to `drainSeconds`), closes the
-    /// socket, and returns once the thread has ended.
+    /// socket, and returns once the thread has ended (or closes it here if it never started).
     func stop() {
-        stopping.store(true, ordering: .releasing)
-        finished.wait()
+        if !thread.stop() { socket.close() }
     }
 
     /// Whether the receive loop turned within the last `seconds`.
@@ -76,7 +71,7 @@ final class FrameReceiver: Sendable {
         while true {
             let now = DispatchTime.now().uptimeNanoseconds
             heartbeat.store(now, ordering: .relaxed)
-            if drainDeadline == nil, stopping.load(ordering: .acquiring) {
+            if drainDeadline == nil, thread.isStopping {
                 // Frames already inside libzmq were sent and must be accounted for; drain them
                 // briefly without waiting for new ones.
                 drainDeadline = now + 200_000_000
@@ -105,7 +100,6 @@ final class FrameReceiver: Sendable {
             }
         }
         socket.close()
-        finished.signal()
     }
 
     private func handle(parts: [ZMQMessage], partCount: Int) {

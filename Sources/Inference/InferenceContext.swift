@@ -1,6 +1,7 @@
 import CBLAS
 import CInferenceKernels
 import Foundation
+import SystemSupport
 
 /// One worker's execution context: the arena that holds every activation and scratch buffer a
 /// forward pass needs, allocated once for up to ``maxBatch`` images. A steady-state call to
@@ -29,10 +30,11 @@ public final class InferenceContext {
     /// 1–2 MiB blocks re-packed the weights too often.)
     static let columnBudget = 1 << 20
 
-    private let ping: UnsafeMutablePointer<Float>
-    private let pong: UnsafeMutablePointer<Float>
-    private let columns: UnsafeMutablePointer<Float>
-    private let columnCapacity: Int
+    /// The arena, zero-filled so that untouched padding never holds NaN: two activation buffers
+    /// (ping-pong) and the im2col scratch.
+    private let ping: AlignedBuffer<Float>
+    private let pong: AlignedBuffer<Float>
+    private let columns: AlignedBuffer<Float>
 
     /// Allocates the arena for batches of up to `maxBatch` images and starts `threads − 1`
     /// helper threads. Sets OpenBLAS to one thread per call: the context splits the work itself.
@@ -57,27 +59,11 @@ public final class InferenceContext {
         self.model = model
         self.maxBatch = maxBatch
         self.team = WorkerTeam(size: threads)
-        ping = Self.allocate(maxBatch * widest)
-        pong = Self.allocate(maxBatch * widest)
-        columns = Self.allocate(columnFloats)
-        columnCapacity = columnFloats
+        ping = AlignedBuffer(count: maxBatch * widest, initial: 0)
+        pong = AlignedBuffer(count: maxBatch * widest, initial: 0)
+        columns = AlignedBuffer(count: columnFloats, initial: 0)
         arenaBytes = bytes
         team.work = { [unowned(unsafe) self] tile in self.perform(tile: tile) }
-    }
-
-    deinit {
-        ping.deallocate()
-        pong.deallocate()
-        columns.deallocate()
-    }
-
-    /// 64-byte aligned (one cache line, one AVX-512 vector), zero-filled, so that untouched
-    /// padding never holds NaN.
-    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
-        let p = raw.bindMemory(to: Float.self, capacity: count)
-        p.initialize(repeating: 0, count: count)
-        return p
     }
 
     /// Largest arena a context allocates (4 GiB): a typo in maxBatch must be an error, not an
@@ -104,9 +90,9 @@ public final class InferenceContext {
         guard probabilities.count >= batch * classes, let out = probabilities.baseAddress else {
             throw ModelError("output holds \(probabilities.count) values; \(batch) × \(classes) classes need \(batch * classes)")
         }
-        normalize(opdBase, count: batch * model.inputCount, into: ping)
-        var current = ping
-        var spare = pong
+        normalize(opdBase, count: batch * model.inputCount, into: ping.pointer)
+        var current = ping.pointer
+        var spare = pong.pointer
         // By index: `for layer in layers` goes through IndexingIterator, whose unspecialised
         // (debug-build) subscript coroutine mallocs its frame on every step.
         let layers = model.layers
@@ -224,9 +210,9 @@ public final class InferenceContext {
         let a: UnsafePointer<Float>
         if t.conv.needsIm2Col {
             if im2col {
-                t.conv.im2col(t.input, rows: (t.r0 + part.lowerBound)..<(t.r0 + part.upperBound), into: columns + part.lowerBound * k)
+                t.conv.im2col(t.input, rows: (t.r0 + part.lowerBound)..<(t.r0 + part.upperBound), into: columns.pointer + part.lowerBound * k)
             }
-            a = UnsafePointer(columns + part.lowerBound * k)
+            a = UnsafePointer(columns.pointer + part.lowerBound * k)
         } else {
             a = UnsafePointer(t.input + (t.r0 + part.lowerBound) * k)
         }
@@ -249,7 +235,7 @@ public final class InferenceContext {
     /// col scratch; the team shares each block by rows or by columns (``split(m:n:)``).
     private func convolve(_ conv: Convolution, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
         let rows = batch * conv.outH * conv.outW
-        let block = conv.needsIm2Col ? max(1, columnCapacity / conv.k) : rows
+        let block = conv.needsIm2Col ? max(1, columns.count / conv.k) : rows
         conv.weights.withUnsafeBufferPointer { w in
           conv.packedWeights.withUnsafeBufferPointer { packed in
             conv.bias.withUnsafeBufferPointer { b in
@@ -268,7 +254,7 @@ public final class InferenceContext {
                         conv: conv, input: input, output: output, weights: w.baseAddress!,
                         packed: packed.isEmpty ? nil : packed.baseAddress, bias: b.baseAddress!,
                         r0: r0, m: m, split: split, tileSize: size, tiles: split == .none ? 1 : (extent + size - 1) / size)
-                    if split == .columns, conv.needsIm2Col { conv.im2col(input, rows: r0..<(r0 + m), into: columns) }
+                    if split == .columns, conv.needsIm2Col { conv.im2col(input, rows: r0..<(r0 + m), into: columns.pointer) }
                     team.run(tiles: task!.tiles)
                     r0 += m
                 }

@@ -1,27 +1,29 @@
-/// Immutable, 64-byte aligned pixel bytes of one frame, shared between threads without copying.
-public final class PixelBuffer: @unchecked Sendable {
-    // Sendable: the bytes are written once, in init, and only read afterwards.
-    private let storage: UnsafeMutableRawBufferPointer
+import SystemSupport
+
+/// Immutable, 64-byte aligned pixel bytes of one frame, shared between threads without copying
+/// (the bytes are written once, in init, and only read afterwards).
+public final class PixelBuffer: Sendable {
+    private let storage: AlignedBuffer<UInt8>
 
     /// Number of bytes.
     public var count: Int { storage.count }
 
-    public init(copying bytes: UnsafeRawBufferPointer) {
-        storage = .allocate(byteCount: bytes.count, alignment: 64)
-        if let base = bytes.baseAddress, bytes.count > 0 {
-            storage.baseAddress!.copyMemory(from: base, byteCount: bytes.count)
+    public convenience init(copying bytes: UnsafeRawBufferPointer) {
+        self.init(byteCount: bytes.count) { storage in
+            if let base = bytes.baseAddress, bytes.count > 0 {
+                storage.baseAddress!.copyMemory(from: base, byteCount: bytes.count)
+            }
         }
     }
 
     /// Builds a buffer by letting `fill` write exactly `byteCount` bytes (simulators, tests).
     public init(byteCount: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) {
-        storage = .allocate(byteCount: byteCount, alignment: 64)
-        fill(storage)
+        // Uninitialised: `fill` (a copy from a socket's message) is the one pass over the bytes.
+        storage = AlignedBuffer(uninitializedCount: byteCount)
+        fill(UnsafeMutableRawBufferPointer(storage.buffer))
     }
 
-    deinit { storage.deallocate() }
-
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try body(UnsafeRawBufferPointer(storage))
+        try body(UnsafeRawBufferPointer(storage.buffer))
     }
 }

@@ -1,6 +1,7 @@
-import SystemSupport
 import CFFTW
+import FFTWSupport
 import Foundation
+import SystemSupport
 
 extension OffAxisReconstructor {
     /// The OPD map of the last `process`ed hologram on the hologram's own pixel grid, nm.

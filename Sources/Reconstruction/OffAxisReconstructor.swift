@@ -1,7 +1,8 @@
-import SystemSupport
 import CFFTW
+import FFTWSupport
 import Foundation
 import Protocol
+import SystemSupport
 
 /// The off-axis pipeline for one rig and one hologram size: hologram → wrapped phase on a
 /// decimated grid → (per cell) unwrapped OPD, cells, features, crops.

@@ -1,8 +1,8 @@
-import SystemSupport
 import CFFTW
+import FFTWSupport
 import Foundation
 import Protocol
-import Reconstruction
+import SystemSupport
 
 /// Forms off-axis holograms of OPD maps on a camera of `width × height` pixels.
 ///

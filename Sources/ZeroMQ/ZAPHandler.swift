@@ -1,7 +1,6 @@
 import CZeroMQ
-import Dispatch
-import Foundation
 import Synchronization
+import SystemSupport
 
 /// The context's ZeroMQ Authentication Protocol handler (ZAP, RFC 27): admits a CurveZMQ client
 /// only if its public key is on the allow-list of the domain its server socket was given
@@ -11,7 +10,8 @@ import Synchronization
 /// every handshake of a socket with a security mechanism. With no handler bound, a CURVE server
 /// admits any client that knows its public key; so the handler is bound in ``init``, before any
 /// server socket exists, and a handshake that arrives before ``start()`` just waits for it.
-/// Answers come from one thread that turns at least every 100 ms, like the frame receivers.
+/// Answers come from one ``BackgroundThread`` that turns at least every 100 ms, like the frame
+/// receivers.
 public final class ZAPHandler: Sendable {
     /// A handshake the handler answered.
     public struct Decision: Sendable {
@@ -40,9 +40,7 @@ public final class ZAPHandler: Sendable {
     private let allowed: [String: Set<String>]
     private let report: @Sendable (Decision) -> Void
     private let tallies = Mutex<[String: Tally]>([:])
-    private let stopping = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
-    private let started = Atomic<Bool>(false)
+    private let thread = BackgroundThread(name: "flowd-zap")
 
     /// Binds the handler in `context`.
     /// - Parameters:
@@ -60,17 +58,13 @@ public final class ZAPHandler: Sendable {
     }
 
     public func start() {
-        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let thread = Thread { [self] in run() }
-        thread.name = "flowd-zap"
-        thread.start()
+        thread.start { [self] in run() }
     }
 
     /// Stops answering and closes the socket (before the context is terminated); waits for the
     /// thread when it was started.
     public func stop() {
-        stopping.store(true, ordering: .releasing)
-        if started.load(ordering: .acquiring) { finished.wait() } else { socket.close() }
+        if !thread.stop() { socket.close() }
     }
 
     public func tally() -> [String: Tally] { tallies.withLock { $0 } }
@@ -78,7 +72,7 @@ public final class ZAPHandler: Sendable {
     private func run() {
         // version, request id, domain, address, routing id, mechanism, credentials.
         let parts = (0..<7).map { _ in ZMQMessage() }
-        while !stopping.load(ordering: .acquiring) {
+        while !thread.isStopping {
             let count: Int
             do { count = try socket.receive(into: parts) } catch {
                 if error.isTimeout { continue }
@@ -88,7 +82,6 @@ public final class ZAPHandler: Sendable {
             do { try socket.send(reply) } catch { if error.isTerminated { break } }
         }
         socket.close()
-        finished.signal()
     }
 
     /// The reply frames to one request: version, request id, status code and text, user id, metadata.

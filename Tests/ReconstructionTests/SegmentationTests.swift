@@ -3,27 +3,7 @@ import Protocol
 import Reconstruction
 import Simulator
 import Testing
-
-/// A small flow: 512² frames of 0.25 µm pixels (a 128 µm field), so many cells cross quickly.
-func smallFlow(seed: UInt64, mixture: [CellClass: Double] = [.healthy: 1, .primaryCancer: 1, .metastaticCancer: 1]) throws -> DigitalTwin {
-    var optics = RigOptics()
-    optics.magnification = optics.cameraPixelUm / 0.25
-    var flow = FlowConfiguration()
-    flow.width = 512
-    flow.height = 512
-    flow.seed = seed
-    flow.concentrationPerMicrolitre = 12000
-    flow.velocityUmPerSecond = 6000  // 30 µm per frame
-    flow.mixture = mixture
-    return try DigitalTwin(flow: flow, optics: optics)
-}
-
-func parameters(for twin: DigitalTwin) -> ReconstructionParameters {
-    var p = ReconstructionParameters()
-    p.pixelUm = twin.camera.optics.pixelUm
-    p.wavelengthNm = twin.camera.optics.wavelengthNm
-    return p
-}
+import TwinFlowTestSupport
 
 @Suite("Segmentation of isolated cells")
 struct SegmentationTests {

@@ -2,6 +2,7 @@ import Foundation
 import FrameIngest
 import Protocol
 import Reconstruction
+import Tracking
 
 /// One camera's part of the pipeline: its reference hologram (collected from its first frames
 /// unless configured), and the reorder buffer and tracker that see its frames in order.

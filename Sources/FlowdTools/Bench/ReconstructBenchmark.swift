@@ -1,5 +1,6 @@
 import CFFTW
 import Dispatch
+import FFTWSupport
 import Foundation
 import Reconstruction
 import Simulator

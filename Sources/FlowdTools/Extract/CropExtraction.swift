@@ -3,6 +3,7 @@ import Foundation
 import Protocol
 import Reconstruction
 import Simulator
+import Tracking
 
 /// `flowd extract`: holograms → one OPD crop and one feature row per tracked cell, as the
 /// training dataset file (.npz, docs/protocol.md). Cells are tracked across frames and each

@@ -3,6 +3,8 @@ import Protocol
 import Reconstruction
 import Simulator
 import Testing
+import Tracking
+import TwinFlowTestSupport
 
 @Suite("The flow tracker counts each cell exactly once")
 struct TrackingTests {

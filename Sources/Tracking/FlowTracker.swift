@@ -1,3 +1,5 @@
+import Reconstruction
+
 /// Links the detections of consecutive frames into tracks, one per physical cell, so that each
 /// cell is reported and counted exactly once however many frames show it.
 ///
