@@ -1,8 +1,9 @@
 // swift-tools-version: 6.1
 //
 // flowd: stain-free holographic imaging flow cytometry, live at the microscope.
-// Module map and contracts: docs/architecture.md. Dependencies point one way:
-// FlowDaemon → {FlowdConfig, FrameIngest, Reconstruction, Inference, Simulator} → Protocol / C shims.
+// Module map and contracts: docs/architecture.md. Dependencies point one way: FlowDaemon →
+// {FlowdConfig, FrameIngest, Tracking, Reconstruction, Inference, Simulator} →
+// {Protocol, ZeroMQ, FFTWSupport} → SystemSupport / C shims.
 
 import PackageDescription
 
@@ -54,7 +55,8 @@ let package = Package(
 
         // The TOP-GAN classifier: model loading, folded layers, the per-worker arena, GEMM teams.
         .target(
-            name: "Inference", dependencies: ["CBLAS", "CInferenceKernels", "Protocol", "SystemSupport"], swiftSettings: swiftSettings),
+            name: "Inference", dependencies: ["CBLAS", "CInferenceKernels", "Protocol", "SystemSupport"],
+            swiftSettings: swiftSettings),
         // AVX-512 GEMM on weights packed once at load (runtime-dispatched; OpenBLAS otherwise).
         .target(name: "CInferenceKernels"),
 
@@ -87,8 +89,8 @@ let package = Package(
         .executableTarget(
             name: "FlowDaemon",
             dependencies: [
-                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "Tracking", "FFTWSupport",
-                "SystemSupport", "CFFTW",
+                "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Simulator", "Reconstruction", "SystemSupport", "CFFTW",
+                "Tracking", "FFTWSupport",
                 "FlowdConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
