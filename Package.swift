@@ -41,7 +41,7 @@ let package = Package(
         // The one FFTW planner of the process (FFTW's planner is not thread-safe): cached plans.
         .target(name: "FFTWSupport", dependencies: ["CFFTW", "SystemSupport"], swiftSettings: swiftSettings),
 
-        // Wire formats and their validation: frame message v1 in, `cell` / `counts` out.
+        // Wire formats and their validation: frame message v1 in; `cell`, `counts`, control replies out.
         .target(name: "Protocol", dependencies: ["SystemSupport"], swiftSettings: swiftSettings),
 
         // A thin, safe Swift wrapper over libzmq: sockets, heap-owned messages, EINTR retry.
@@ -55,7 +55,8 @@ let package = Package(
 
         // The TOP-GAN classifier: model loading, folded layers, the per-worker arena, GEMM teams.
         .target(
-            name: "Inference", dependencies: ["CBLAS", "CInferenceKernels", "Protocol", "SystemSupport"], swiftSettings: swiftSettings),
+            name: "Inference", dependencies: ["CBLAS", "CInferenceKernels", "Protocol", "SystemSupport"],
+            swiftSettings: swiftSettings),
         // AVX-512 GEMM on weights packed once at load (runtime-dispatched; OpenBLAS otherwise).
         .target(name: "CInferenceKernels"),
 

@@ -45,7 +45,8 @@ public enum FFTWPlanner {
 
 extension FFTWPlanner {
     /// In-place 2-D complex FFT of `rows × cols` (direction `FFTW_FORWARD` or `FFTW_BACKWARD`),
-    /// unnormalised as FFTW defines it. Used by the twin's angular-spectrum propagation.
+    /// unnormalised as FFTW defines it. Used by the twin's angular-spectrum propagation and the
+    /// full-resolution OPD (`SidebandFilter`).
     public static func complex2D(rows: Int, cols: Int, direction: Int32) -> Plan {
         plan(kind: "c2c2d\(direction)", dims: [rows, cols]) {
             let scratch = AlignedBuffer<fftwf_complex>(count: rows * cols, initial: (0, 0))

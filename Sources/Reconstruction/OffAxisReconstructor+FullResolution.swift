@@ -1,7 +1,4 @@
-import CFFTW
-import FFTWSupport
 import Foundation
-import SystemSupport
 
 extension OffAxisReconstructor {
     /// The OPD map of the last `process`ed hologram on the hologram's own pixel grid, nm.
@@ -14,19 +11,11 @@ extension OffAxisReconstructor {
     /// for `flowd reconstruct`, not for the live path.
     public func fullResolutionOPD(workspace w: ReconstructionWorkspace) -> [Float] {
         let n = rows * cols
-        var window = [Float](repeating: 0, count: 2 * fieldRows * fieldCols)
-        let spectrum = UnsafeMutableRawPointer(w.spectrum.pointer).assumingMemoryBound(to: Float.self)
-        for i in 0..<gather.count where gather[i] >= 0 {
-            let s = Int(gather[i])
-            window[2 * i] = spectrum[2 * s] * weights[i]
-            window[2 * i + 1] = (conjugate[i] ? -spectrum[2 * s + 1] : spectrum[2 * s + 1]) * weights[i]
-        }
-        let object = padAndInvert(window)
-        let reference: AlignedBuffer<fftwf_complex>? = referenceWindow.contains { $0 != 0 } ? padAndInvert(referenceWindow) : nil
+        let object = filter.fullSizeField(ofWindow: filter.filteredWindow(workspace: w))
+        let reference = referenceWindow.map(filter.fullSizeField(ofWindow:))
         let nmPerRadian = Float(parameters.wavelengthNm / (2 * Double.pi))
         let sign: Float = parameters.invertPhase ? -1 : 1
         let (decX, decY) = decimation
-        let dy = sideband.ky - Double(centerKy), dx = sideband.kx - Double(centerKx)
         var out = [Float](repeating: 0, count: n)
         let guide = w.opd.pointer
         for y in 0..<rows {
@@ -39,8 +28,7 @@ extension OffAxisReconstructor {
                 if let reference {
                     (c, d) = (reference[i].0, -reference[i].1)
                 } else {
-                    let t = -2 * Double.pi * (dy * Double(y) / Double(rows) + dx * Double(x) / Double(cols))
-                    (c, d) = (Float(cos(t)), Float(sin(t)))
+                    (c, d) = filter.residualCarrierConjugate(x: x, y: y, gridRows: rows, gridCols: cols)
                 }
                 let fx = Double(x) / decX
                 let x0 = min(Int(fx), fieldCols - 1), x1 = min(x0 + 1, fieldCols - 1), tx = Float(fx - Double(x0))
@@ -53,24 +41,5 @@ extension OffAxisReconstructor {
             }
         }
         return out
-    }
-
-    /// Places a field-grid window (inverse-FFT order, DC at 0) into a zero full-size spectrum and
-    /// inverse transforms it.
-    private func padAndInvert(_ window: [Float]) -> AlignedBuffer<fftwf_complex> {
-        let full = AlignedBuffer<fftwf_complex>(count: rows * cols, initial: (0, 0))
-        for iy in 0..<fieldRows {
-            let dyBins = iy < fieldRows / 2 ? iy : iy - fieldRows
-            let ty = ((dyBins % rows) + rows) % rows
-            for ix in 0..<fieldCols {
-                let dxBins = ix < fieldCols / 2 ? ix : ix - fieldCols
-                let tx = ((dxBins % cols) + cols) % cols
-                let k = iy * fieldCols + ix
-                full[ty * cols + tx] = (window[2 * k], window[2 * k + 1])
-            }
-        }
-        let plan = FFTWPlanner.complex2D(rows: rows, cols: cols, direction: FFTW_BACKWARD)
-        fftwf_execute_dft(plan.raw, full.pointer, full.pointer)
-        return full
     }
 }

@@ -1,11 +1,13 @@
+import Protocol
+
 /// Everything the off-axis pipeline and the segmentation need to know about the rig and the
 /// sample. Defaults follow qpretrieve where it has one (disk filter, radius ⅓ of the sideband
 /// distance); docs/reconstruction.md explains each one to a microscopist.
 public struct ReconstructionParameters: Sendable, Equatable {
     /// Illumination wavelength, nm: OPD = φ·λ/2π.
-    public var wavelengthNm: Double = 633
+    public var wavelengthNm: Double = DefaultOptics.wavelengthNm
     /// Hologram pixel pitch in the sample plane (camera pixel / magnification), µm.
-    public var pixelUm: Double = 0.107
+    public var pixelUm: Double = DefaultOptics.pixelUm
     /// Shape of the sideband filter.
     public var filter: FourierFilter = .disk
     /// Filter radius as a fraction of the distance from the spectrum's centre to the sideband
@@ -34,7 +36,7 @@ public struct ReconstructionParameters: Sendable, Equatable {
 
     /// Specific refractive increment α, mL/g (= µm³/pg): dry mass m = (1/α)∫OPD dA
     /// (Barer 1952; Popescu et al. 2008). 0.18–0.20 for most cells.
-    public var alphaMlPerGram: Double = 0.18
+    public var alphaMlPerGram: Double = DefaultOptics.alphaMlPerGram
 
     /// Crops for the classifier: `cropSize × cropSize` pixels of `cropPixelUm` µm, centred on
     /// the cell (the model's `input.size` and `input.pixel_um`).

@@ -27,9 +27,11 @@ public final class ReconstructionWorkspace {
     public let fieldRows: Int
     public let fieldCols: Int
 
-    init(rows: Int, cols: Int, rowBlock: Int, fieldRows: Int, fieldCols: Int) {
-        input = AlignedBuffer(count: rowBlock * cols, initial: 0)
-        spectrum = AlignedBuffer(count: rows * (cols / 2 + 1), initial: (0, 0))
+    /// Buffers for the holograms and the field grid of `filter`.
+    init(filter: SidebandFilter) {
+        let fieldRows = filter.fieldRows, fieldCols = filter.fieldCols
+        input = AlignedBuffer(count: filter.rowBlock * filter.cols, initial: 0)
+        spectrum = AlignedBuffer(count: filter.rows * (filter.cols / 2 + 1), initial: (0, 0))
         field = AlignedBuffer(count: fieldRows * fieldCols, initial: (0, 0))
         opd = AlignedBuffer(count: fieldRows * fieldCols, initial: 0)
         labels = AlignedBuffer(count: fieldRows * fieldCols, initial: 0)

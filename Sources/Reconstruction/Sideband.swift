@@ -1,4 +1,7 @@
+import CFFTW
+import FFTWSupport
 import Foundation
+import SystemSupport
 
 /// Position of the +1 order in the hologram's spectrum, in frequency bins (sub-pixel).
 ///
@@ -21,6 +24,24 @@ public struct Sideband: Sendable, Equatable {
 }
 
 extension Sideband {
+    /// Finds the sideband in `hologram` (cell-free, or at least with visible fringes): its full
+    /// half spectrum (one real 2-D FFT), searched by ``locate(spectrum:rows:cols:)``.
+    static func locate(in hologram: HologramImage) throws -> Sideband {
+        let rows = hologram.rows, cols = hologram.cols
+        let half = cols / 2 + 1
+        let input = AlignedBuffer<Float>(count: rows * cols, initial: 0)
+        hologram.convert(into: input.pointer)
+        let spectrum = AlignedBuffer<fftwf_complex>(count: rows * half, initial: (0, 0))
+        let full = FFTWPlanner.plan(kind: "r2c2d-estimate", dims: [rows, cols]) {
+            let i = AlignedBuffer<Float>(count: rows * cols, initial: 0)
+            let o = AlignedBuffer<fftwf_complex>(count: rows * half, initial: (0, 0))
+            return fftwf_plan_dft_r2c_2d(Int32(rows), Int32(cols), i.pointer, o.pointer, UInt32(FFTW_ESTIMATE))
+        }
+        fftwf_execute_dft_r2c(full.raw, input.pointer, spectrum.pointer)
+        let bins = (0..<(rows * half)).map { SIMD2(spectrum[$0].0, spectrum[$0].1) }
+        return try locate(spectrum: bins, rows: rows, cols: cols)
+    }
+
     /// Finds the sideband in the half spectrum `spectrum` (rows × (cols/2+1) complex bins,
     /// row-major) of a cell-free reference hologram: the strongest bin away from the central band
     /// and the axes (qpretrieve's `find_peak_cosine` heuristic, restricted to kx ≥ 0 where the

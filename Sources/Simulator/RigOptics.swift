@@ -1,10 +1,12 @@
+import Protocol
+
 /// The interferometer and camera of the twin: what turns an OPD map into camera counts.
 ///
 /// Defaults describe a low-coherence off-axis setup like the paper's (633 nm, ≈ 0.1 µm sample
 /// pixels) with an 8-bit camera; docs/simulator.md lists them and the noise budget.
 public struct RigOptics: Sendable {
     /// Illumination wavelength in vacuum, nm.
-    public var wavelengthNm: Double = 633
+    public var wavelengthNm: Double = DefaultOptics.wavelengthNm
     /// Camera pixel pitch, µm.
     public var cameraPixelUm: Double = 3.45
     /// Lateral magnification from the sample to the camera.
