@@ -200,11 +200,13 @@ final class CellPipeline: Sendable {
 
     /// Labels the cells `stage` completed, on `worker`'s inference context and outside the
     /// stage's lock (the other workers go on meanwhile), and lets the stage release them, in
-    /// cell-id order, to ``send(_:labelled:camera:)``.
+    /// cell-id order, to ``countAndSend(_:labelled:camera:)``.
     private func labelAndRelease(_ cells: [CameraStage.CompletedCell], from stage: CameraStage, on worker: PipelineWorker) {
         guard !cells.isEmpty else { return }
         for (cell, label) in zip(cells, labels(of: cells, camera: stage.camera, on: worker)) {
-            stage.releaseInOrder(cellID: cell.cellID) { self.send(cell, labelled: label, camera: stage.camera) }
+            stage.releaseInOrder(cellID: cell.cellID) {
+                self.countAndSend(cell, labelled: label, camera: stage.camera)
+            }
         }
     }
 
@@ -242,7 +244,7 @@ final class CellPipeline: Sendable {
     /// Sends one labelled cell as a `cell` message and counts it, in one step under the tally's
     /// lock. Its latency runs from the arrival of the frame the cell was last seen in: only then
     /// is everything known that its label is made of.
-    private func send(_ cell: CameraStage.CompletedCell, labelled label: CellLabel, camera: String) {
+    private func countAndSend(_ cell: CameraStage.CompletedCell, labelled label: CellLabel, camera: String) {
         let best = cell.track.best.cell
         let box = best.box
         let now = DispatchTime.now().uptimeNanoseconds

@@ -33,7 +33,7 @@ public struct TwinCamera: Sendable {
         (self.renderAhead, self.frames, self.curve, self.out) = (renderAhead, frames, curve, out)
     }
 
-    /// Renders ahead on a background thread and sends at --rate, writing each frame's truth as
+    /// Renders ahead on a background thread and sends at `rate`, writing each frame's truth as
     /// it goes out. Progress lines go to stdout about once a second; a rate the rendering cannot
     /// keep up with is reported on stderr, with the rate achieved.
     public func run() async throws {
