@@ -1,6 +1,6 @@
-import SystemSupport
 import CFFTW
 import Foundation
+import SystemSupport
 
 /// The one place where FFTW plans are made.
 ///

@@ -1,5 +1,5 @@
-import SystemSupport
 import CFFTW
+import SystemSupport
 
 /// One worker's preallocated buffers: nothing is allocated per frame in the hot path.
 /// Not thread-safe: each worker (thread) owns one.

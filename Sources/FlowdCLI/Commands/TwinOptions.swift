@@ -1,6 +1,6 @@
 import ArgumentParser
-import Protocol
 import Foundation
+import Protocol
 import Simulator
 
 /// The digital twin's options, shared by `flowd simulate` and `flowd extract --simulate`.

@@ -3,9 +3,9 @@ import Foundation
 import FrameIngest
 import Logging
 import Protocol
-import ZeroMQ
 import Reconstruction
 import Simulator
+import ZeroMQ
 
 /// Where `flowd extract` gets holograms: a folder (as `flowd simulate` writes it) or the twin.
 public struct ExtractSource {

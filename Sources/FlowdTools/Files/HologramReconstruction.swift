@@ -1,5 +1,5 @@
-import Foundation
 import FlowDaemon
+import Foundation
 import Reconstruction
 
 /// `flowd reconstruct`: one hologram file → its OPD map (float32 .npy, nm, on the hologram's
