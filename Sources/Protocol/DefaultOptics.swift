@@ -9,4 +9,7 @@ public enum DefaultOptics {
     /// Specific refractive increment α, mL/g (= µm³/pg), for dry mass m = (1/α)∫OPD dA
     /// (Barer 1952; Popescu et al. 2008; 0.18–0.20 for most cells).
     public static let alphaMlPerGram = 0.18
+    /// Refractive index of the medium the cells flow in (culture medium / PBS at 633 nm), for
+    /// angular-spectrum refocusing.
+    public static let mediumIndex = 1.335
 }

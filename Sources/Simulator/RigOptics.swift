@@ -12,7 +12,7 @@ public struct RigOptics: Sendable {
     /// Lateral magnification from the sample to the camera.
     public var magnification: Double = 32.2
     /// Refractive index of the medium (only used by the defocus propagation).
-    public var mediumIndex: Double = 1.337
+    public var mediumIndex: Double = DefaultOptics.mediumIndex
     /// Carrier (reference tilt) in cycles per pixel along x (columns) and y (rows). The object
     /// term exp(iφ)·conj(R) then sits at −carrier in the spectrum. The default puts it at
     /// (+¼, −¼): fringes of period 2.8 px at 45°, the +1 order in the half plane that both flowd
