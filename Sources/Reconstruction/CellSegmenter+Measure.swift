@@ -7,7 +7,8 @@ extension CellSegmenter {
     /// ≥ `minEllipseFill`. Phase volume V = Σ OPD · pixel area (nm · µm² · 10⁻³ = µm³), dry mass
     /// V / α (pg).
     func measure(
-        region r: Region, residues: Int, workspace w: ReconstructionWorkspace, crops: Bool, into cells: inout [DetectedCell]
+        region r: Region, residues: Int, focus: CellRefocuser.Outcome?, workspace w: ReconstructionWorkspace, crops: Bool,
+        into cells: inout [DetectedCell]
     ) {
         let opd = w.opd.pointer
         let cols = fieldCols
@@ -54,7 +55,8 @@ extension CellSegmenter {
             cells.append(
                 DetectedCell(
                     x: fx * decX, y: fy * decY, box: box, touchesEdge: touches, features: features,
-                    crop: crops ? crop(atFieldX: fx, y: fy, workspace: w) : [], residues: residues))
+                    crop: crops ? crop(atFieldX: fx, y: fy, workspace: w) : [], residues: residues,
+                    focusUm: focus?.distanceUm, refocusFailed: focus.map { $0.distanceUm == nil } ?? false))
         }
     }
 }

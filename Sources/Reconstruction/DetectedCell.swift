@@ -14,4 +14,10 @@ public struct DetectedCell: Sendable {
     public var crop: [Float]
     /// Residues found while unwrapping its region (0: the exact fast path was used).
     public var residues: Int
+    /// The distance its recorded field was propagated to bring it into focus, µm (nrefocus's
+    /// convention); `nil` when refocusing is off or found no focus (``refocusFailed``).
+    public var focusUm: Double?
+    /// Refocusing was on but found no focus within the range: the cell is measured on its
+    /// recorded field (and still counted).
+    public var refocusFailed: Bool
 }

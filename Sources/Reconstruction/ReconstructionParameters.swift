@@ -13,8 +13,15 @@ public struct ReconstructionParameters: Sendable, Equatable {
     /// Filter radius as a fraction of the distance from the spectrum's centre to the sideband
     /// (qpretrieve's `filter_size` with `filter_size_interpretation="sideband distance"`).
     public var filterRadiusFraction: Double = 1.0 / 3.0
-    /// Negate the phase: for rigs whose +1 order lies in the other half plane.
-    public var invertPhase = false
+    /// The phase's sign: decided from the data (`auto`, cells are denser than their medium) or
+    /// fixed (``PhaseSign``).
+    public var phaseSign: PhaseSign = .auto
+
+    /// Refocus every cell region (``CellRefocuser``): search its focus within ±`refocusRangeUm`
+    /// by angular-spectrum propagation in a medium of index `mediumIndex`.
+    public var refocus = true
+    public var refocusRangeUm: Double = 15
+    public var mediumIndex: Double = DefaultOptics.mediumIndex
 
     /// A pixel of the (wrapped) OPD map further than this from the background starts a cell
     /// candidate, nm.
@@ -57,6 +64,10 @@ public struct ReconstructionParameters: Sendable, Equatable {
         if !(cropSize >= 8 && cropSize <= 1024) { return "crop size \(cropSize) is outside 8–1024 pixels" }
         if !(cropPixelUm > 0) { return "crop pixel size must be positive" }
         if !(detectionThresholdNm > 0 && maskThresholdNm > 0) { return "thresholds must be positive" }
+        if !(refocusRangeUm >= 1 && refocusRangeUm <= 200) {
+            return "refocus range ±\(refocusRangeUm) µm is outside 1–200 µm"
+        }
+        if !(mediumIndex >= 1 && mediumIndex <= 2) { return "medium index \(mediumIndex) is outside 1–2" }
         return nil
     }
 }

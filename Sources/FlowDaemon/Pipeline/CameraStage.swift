@@ -50,6 +50,9 @@ final class CameraStage: @unchecked Sendable {
     static let backlogLimit = 1024
 
     let camera: String
+    /// The camera's phase sign: fixed by `reconstruction.phase_sign`, or decided by its first
+    /// frame that shows an object and kept for the run (shared by the workers, thread-safe).
+    let phaseSign: PhaseSignState
     private let condition = NSCondition()
     private var phase: Phase
     /// Frames taken off the queue while the reference was made, oldest first: processed one per
@@ -65,8 +68,11 @@ final class CameraStage: @unchecked Sendable {
     private var outgoing = ReorderBuffer<() -> Void>()
 
     /// `reconstructor`: the configured reference's; `nil` to build one from the first frames.
-    init(camera: String, reconstructor: OffAxisReconstructor?, tracking: FlowTracker.Configuration) {
+    init(
+        camera: String, reconstructor: OffAxisReconstructor?, phaseSign: PhaseSign, tracking: FlowTracker.Configuration
+    ) {
         self.camera = camera
+        self.phaseSign = PhaseSignState(phaseSign)
         phase = reconstructor.map(Phase.ready) ?? .collecting([])
         tracker = FlowTracker(configuration: tracking)
         if let reconstructor { tracker.field = Self.field(of: reconstructor) }

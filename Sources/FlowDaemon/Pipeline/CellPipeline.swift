@@ -70,6 +70,10 @@ final class CellPipeline: Sendable {
         parameters.wavelengthNm = settings.wavelengthNm
         parameters.pixelUm = settings.pixelUm
         parameters.alphaMlPerGram = settings.alphaMlPerGram
+        parameters.phaseSign = PhaseSign(rawValue: settings.phaseSign) ?? .auto
+        parameters.refocus = settings.refocus != "off"
+        parameters.refocusRangeUm = settings.refocusRangeUm
+        parameters.mediumIndex = settings.mediumIndex
         if let model {
             // Crops exactly as the classifier was trained on them.
             parameters.cropSize = model.inputSize
@@ -149,8 +153,9 @@ final class CellPipeline: Sendable {
         stages.withLock { stages in
             if let stage = stages[camera] { return stage }
             let stage = CameraStage(
-                camera: camera, reconstructor: sharedReconstructor,
-                tracking: .init(velocity: [settings.velocityPixels, 0], gatePixels: settings.gatePixels))
+                camera: camera, reconstructor: sharedReconstructor, phaseSign: parameters.phaseSign,
+                tracking: .init(
+                    velocity: settings.velocityPixels > 0 ? [settings.velocityPixels, 0] : nil, gatePixels: settings.gatePixels))
             stages[camera] = stage
             return stage
         }
@@ -195,7 +200,7 @@ final class CellPipeline: Sendable {
     private func reconstructAndTrack(
         _ frame: ReceivedFrame, with reconstructor: OffAxisReconstructor, in stage: CameraStage, on worker: PipelineWorker
     ) {
-        labelAndRelease(stage.track(reconstruct(frame, with: reconstructor, on: worker)), from: stage, on: worker)
+        labelAndRelease(stage.track(reconstruct(frame, with: reconstructor, in: stage, on: worker)), from: stage, on: worker)
     }
 
     /// Labels the cells `stage` completed, on `worker`'s inference context and outside the
@@ -220,7 +225,7 @@ final class CellPipeline: Sendable {
 
     /// Reconstructs one frame (with a crop of each cell for the classifier when there is one).
     private func reconstruct(
-        _ frame: ReceivedFrame, with reconstructor: OffAxisReconstructor, on worker: PipelineWorker
+        _ frame: ReceivedFrame, with reconstructor: OffAxisReconstructor, in stage: CameraStage, on worker: PipelineWorker
     ) -> FrameResult {
         var result = FrameResult(
             ordinal: frame.ordinal, cells: nil, seq: frame.frame.header.seq, tNanoseconds: frame.frame.header.timeNanoseconds,
@@ -230,7 +235,11 @@ final class CellPipeline: Sendable {
         do {
             cells = try reconstructor.process(
                 HologramImage(frame: frame.frame), workspace: worker.workspace(for: reconstructor),
-                crops: classifier.classes != nil)
+                crops: classifier.classes != nil, phaseSign: stage.phaseSign)
+            if let sign = stage.phaseSign.newDecision() {
+                logger.notice(
+                    "camera \(stage.camera): phase sign \(sign.rawValue), decided from frame seq \(frame.frame.header.seq) (reconstruction.phase_sign: auto; cells are denser than their medium)")
+            }
         } catch {
             // The only failure is a size mismatch, which admission has ruled out; counted anyway.
             reject(frame, .shapeChanged, "\(error)")
