@@ -3,7 +3,7 @@
 /// Candidate regions are found on the wrapped map (``candidateRegions(workspace:)``); each is
 /// refocused (``CellRefocuser``, when on), unwrapped and levelled on its own (``unwrap(region:workspace:)``), which is cheaper and more
 /// robust than unwrapping the whole field, and its cells are masked, filtered by area and shape,
-/// measured and cropped (``measure(region:residues:focus:workspace:crops:into:)``). Immutable and
+/// measured and cropped (``measure(region:residues:focus:workspace:crops:rejects:into:)``). Immutable and
 /// shared by all workers; the scratch is the worker's ``ReconstructionWorkspace``.
 public struct CellSegmenter: Sendable {
     public let parameters: ReconstructionParameters
@@ -36,8 +36,8 @@ public struct CellSegmenter: Sendable {
 
     /// The cells in `workspace.opd` (OPD on the field grid, nm, background levelled), which is
     /// left refocused (when refocusing is on) and unwrapped inside every cell region; crops only
-    /// when `crops` is true.
-    public func cells(in w: ReconstructionWorkspace, crops: Bool) -> [DetectedCell] {
+    /// when `crops` is true; with `rejects`, also the objects that are not cells.
+    public func cells(in w: ReconstructionWorkspace, crops: Bool, rejects: Bool = false) -> [DetectedCell] {
         var clock = StageClock()
         let regions = candidateRegions(workspace: w)
         w.timings?.add(.detect, clock.lap())
@@ -49,7 +49,7 @@ public struct CellSegmenter: Sendable {
             w.timings?.add(.refocus, clock.lap())
             let residues = unwrap(region: region, workspace: w)
             w.timings?.add(.unwrap, clock.lap())
-            measure(region: region, residues: residues, focus: focus, workspace: w, crops: crops, into: &cells)
+            measure(region: region, residues: residues, focus: focus, workspace: w, crops: crops, rejects: rejects, into: &cells)
             w.timings?.add(.measure, clock.lap())
         }
         return cells

@@ -1,4 +1,4 @@
-/// One cell found in one frame.
+/// One cell found in one frame (or, with ``rejection`` set, an object that is not a cell).
 public struct DetectedCell: Sendable {
     /// Centroid of the cell's mask, hologram pixels (x = column, y = row).
     public var x: Double
@@ -20,4 +20,7 @@ public struct DetectedCell: Sendable {
     /// Refocusing was on but found no focus within the range: the cell is measured on its
     /// recorded field (and still counted).
     public var refocusFailed: Bool
+    /// Why the object is not a cell; `nil` for a cell. Only reported by
+    /// ``OffAxisReconstructor/process(_:workspace:crops:phaseSign:rejects:)`` when asked for.
+    public var rejection: ObjectRejection?
 }

@@ -105,11 +105,13 @@ public final class OffAxisReconstructor: Sendable {
     /// Afterwards `workspace.opd` holds the OPD map on the field grid (nm): levelled background
     /// everywhere, refocused and unwrapped inside every cell region. `phaseSign` is the camera's
     /// (kept across its frames); by default a fresh one of `parameters.phaseSign`, so that `auto`
-    /// decides on this hologram alone. Allocates nothing per frame except the returned cells (and
-    /// their crops when `crops` is true) and, the first time, the refocusing windows.
+    /// decides on this hologram alone. With `rejects`, the objects that are not cells are
+    /// returned too (``DetectedCell/rejection`` set). Allocates nothing per frame except the
+    /// returned cells (and their crops when `crops` is true) and, the first time, the
+    /// refocusing windows.
     public func process(
         _ hologram: HologramImage, workspace w: ReconstructionWorkspace, crops: Bool = true,
-        phaseSign: PhaseSignState? = nil
+        phaseSign: PhaseSignState? = nil, rejects: Bool = false
     ) throws -> [DetectedCell] {
         guard hologram.rows == rows, hologram.cols == cols else {
             throw ReconstructionError(
@@ -157,6 +159,6 @@ public final class OffAxisReconstructor: Sendable {
         w.timings?.add(.background, clock.lap())
 
         // Step 6.
-        return segmenter.cells(in: w, crops: crops)
+        return segmenter.cells(in: w, crops: crops, rejects: rejects)
     }
 }

@@ -28,6 +28,9 @@ public struct ReconstructionParameters: Sendable, Equatable {
     public var detectionThresholdNm: Double = 20
     /// After unwrapping, the cell is the connected region above this OPD, nm.
     public var maskThresholdNm: Double = 20
+    /// Smaller objects are not objects at all but noise, µm² (a 2 µm speck): they are neither
+    /// cells nor rejected objects.
+    public var minObjectAreaUm2: Double = 3
     /// Accepted projected areas, µm²: smaller objects are debris, larger ones clumps.
     public var minAreaUm2: Double = 30
     public var maxAreaUm2: Double = 1500
@@ -61,6 +64,9 @@ public struct ReconstructionParameters: Sendable, Equatable {
         }
         if !(alphaMlPerGram > 0.05 && alphaMlPerGram < 1) { return "alpha \(alphaMlPerGram) mL/g is outside 0.05–1" }
         if !(minAreaUm2 >= 0 && maxAreaUm2 > minAreaUm2) { return "area range \(minAreaUm2)–\(maxAreaUm2) µm² is empty" }
+        if !(minObjectAreaUm2 >= 0 && minObjectAreaUm2 <= minAreaUm2) {
+            return "the smallest object area \(minObjectAreaUm2) µm² must be in 0–\(minAreaUm2) µm² (the smallest cell's)"
+        }
         if !(cropSize >= 8 && cropSize <= 1024) { return "crop size \(cropSize) is outside 8–1024 pixels" }
         if !(cropPixelUm > 0) { return "crop pixel size must be positive" }
         if !(detectionThresholdNm > 0 && maskThresholdNm > 0) { return "thresholds must be positive" }

@@ -67,9 +67,22 @@ public struct FlowTracker: Sendable {
         /// counting rule of flowd: each such track is one cell; the others are slivers at the
         /// start or end of a run and are not counted.
         public var wasWhollyInView: Bool { appearances.contains { !$0.cell.touchesEdge } }
-        /// The appearance to report: not cut by the frame edge if possible, then the largest.
+        /// Why the object is not a cell, by majority of its whole appearances (a tie, or no
+        /// whole appearance, counts as a cell); `nil` for a cell.
+        public var rejection: ObjectRejection? {
+            let whole = appearances.filter { !$0.cell.touchesEdge }
+            let rejected = whole.compactMap(\.cell.rejection)
+            guard rejected.count * 2 > whole.count else { return nil }
+            // The most frequent reason (ties: the first in the list of reasons).
+            return ObjectRejection.allCases.max { a, b in
+                rejected.count(where: { $0 == a }) < rejected.count(where: { $0 == b })
+            }
+        }
+        /// The appearance to report: a cell's (not a rejected object's) if possible, not cut by the
+        /// frame edge if possible, then the largest.
         public var best: Appearance {
             appearances.max { a, b in
+                if (a.cell.rejection == nil) != (b.cell.rejection == nil) { return a.cell.rejection != nil }
                 if a.cell.touchesEdge != b.cell.touchesEdge { return a.cell.touchesEdge }
                 return a.cell.features.areaUm2 < b.cell.features.areaUm2
             }!

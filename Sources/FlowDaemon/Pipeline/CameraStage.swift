@@ -43,6 +43,10 @@ final class CameraStage: @unchecked Sendable {
         var best: FrameResult?
         var lastSeen: FrameResult?
         var cellID: UInt64
+        /// The cell's speed, hologram pixels per second: its displacement between its first and
+        /// last whole appearances over the time between their frames (the camera's `t_ns`);
+        /// `nil` without two whole appearances in frames with timestamps.
+        var pixelsPerSecond: Double?
     }
 
     /// Most frames held while a reference is made (1024 MiB at 1024² uint8); beyond it a worker
@@ -63,15 +67,20 @@ final class CameraStage: @unchecked Sendable {
     /// Header data of the frames that open tracks may still report (by ordinal).
     private var frames: [Int: FrameResult] = [:]
     private var nextCellID: UInt64 = 0
+    /// Counts (and records) an object that is not a cell, under the stage's lock.
+    private let rejectedObject: @Sendable (FlowTracker.Track, ObjectRejection) -> Void
     /// Labelled cells waiting for a smaller cell id, under `releasing` (not `condition`).
     private let releasing = NSLock()
     private var outgoing = ReorderBuffer<() -> Void>()
 
     /// `reconstructor`: the configured reference's; `nil` to build one from the first frames.
+    /// `rejectedObject` gets each track wholly in view at least once that is not a cell, once.
     init(
-        camera: String, reconstructor: OffAxisReconstructor?, phaseSign: PhaseSign, tracking: FlowTracker.Configuration
+        camera: String, reconstructor: OffAxisReconstructor?, phaseSign: PhaseSign, tracking: FlowTracker.Configuration,
+        rejectedObject: @escaping @Sendable (FlowTracker.Track, ObjectRejection) -> Void = { _, _ in }
     ) {
         self.camera = camera
+        self.rejectedObject = rejectedObject
         self.phaseSign = PhaseSignState(phaseSign)
         phase = reconstructor.map(Phase.ready) ?? .collecting([])
         tracker = FlowTracker(configuration: tracking)
@@ -205,13 +214,26 @@ final class CameraStage: @unchecked Sendable {
         return completed
     }
 
-    /// Gives the tracks that count (wholly in view at least once) their cell ids.
+    /// Gives the tracks that count (wholly in view at least once) and are cells their cell ids;
+    /// those that are not cells go to `rejectedObject`.
     private func count(_ tracks: [FlowTracker.Track]) -> [CompletedCell] {
-        tracks.sorted { $0.id < $1.id }.filter(\.wasWhollyInView).map { track in
+        let whole = tracks.sorted { $0.id < $1.id }.filter(\.wasWhollyInView)
+        for track in whole { if let reason = track.rejection { rejectedObject(track, reason) } }
+        return whole.filter { $0.rejection == nil }.map { track in
             defer { nextCellID += 1 }
             return CompletedCell(
                 track: track, best: frames[track.best.frame], lastSeen: frames[track.appearances.last!.frame],
-                cellID: nextCellID)
+                cellID: nextCellID, pixelsPerSecond: speed(of: track))
         }
+    }
+
+    /// See ``CompletedCell/pixelsPerSecond``.
+    private func speed(of track: FlowTracker.Track) -> Double? {
+        let whole = track.appearances.filter { !$0.cell.touchesEdge }
+        guard let first = whole.first, let last = whole.last, last.frame > first.frame,
+            let t0 = frames[first.frame]?.tNanoseconds, let t1 = frames[last.frame]?.tNanoseconds, t1 > t0
+        else { return nil }
+        let dx = last.cell.x - first.cell.x, dy = last.cell.y - first.cell.y
+        return (dx * dx + dy * dy).squareRoot() / (Double(t1 - t0) / 1e9)
     }
 }

@@ -155,7 +155,8 @@ final class CellPipeline: Sendable {
             let stage = CameraStage(
                 camera: camera, reconstructor: sharedReconstructor, phaseSign: parameters.phaseSign,
                 tracking: .init(
-                    velocity: settings.velocityPixels > 0 ? [settings.velocityPixels, 0] : nil, gatePixels: settings.gatePixels))
+                    velocity: settings.velocityPixels > 0 ? [settings.velocityPixels, 0] : nil, gatePixels: settings.gatePixels)
+            ) { [tally] _, reason in tally.countRejected(reason.rawValue) }
             stages[camera] = stage
             return stage
         }
@@ -235,7 +236,7 @@ final class CellPipeline: Sendable {
         do {
             cells = try reconstructor.process(
                 HologramImage(frame: frame.frame), workspace: worker.workspace(for: reconstructor),
-                crops: classifier.classes != nil, phaseSign: stage.phaseSign)
+                crops: classifier.classes != nil, phaseSign: stage.phaseSign, rejects: true)
             if let sign = stage.phaseSign.newDecision() {
                 logger.notice(
                     "camera \(stage.camera): phase sign \(sign.rawValue), decided from frame seq \(frame.frame.header.seq) (reconstruction.phase_sign: auto; cells are denser than their medium)")
@@ -262,10 +263,21 @@ final class CellPipeline: Sendable {
             camera: camera, cellID: cell.cellID, seq: cell.best?.seq, tNanoseconds: cell.best?.tNanoseconds,
             xPixels: best.x, yPixels: best.y, bbox: [box.x, box.y, box.width, box.height], label: label.label,
             probabilities: label.probabilities,
-            features: Dictionary(uniqueKeysWithValues: zip(CellFeatures.names, best.features.values)),
+            features: features(of: cell), flags: best.refocusFailed ? ["refocus_failed"] : nil,
             framesSeen: cell.track.appearances.count, latencyMilliseconds: Double(now &- arrival) / 1e6)
         tally.count(label.label) { send(message) }
         publishLatency.observe(nanoseconds: now &- arrival)
+    }
+
+    /// The measurements a cell's message carries: its best view's ``CellFeatures``, `focus_um`
+    /// (the distance its field was propagated to be in focus; absent when refocusing is off or
+    /// failed) and `velocity_um_s` (its speed; absent without frame timestamps).
+    private func features(of cell: CameraStage.CompletedCell) -> [String: Double] {
+        let best = cell.track.best.cell
+        var features = Dictionary(uniqueKeysWithValues: zip(CellFeatures.names, best.features.values))
+        features["focus_um"] = best.focusUm
+        features["velocity_um_s"] = cell.pixelsPerSecond.map { $0 * settings.pixelUm }
+        return features
     }
 
     /// The label and fused probabilities of each cell: its `classify.max_views` largest
@@ -276,7 +288,7 @@ final class CellPipeline: Sendable {
         guard let current = classifier.current else { return cells.map { _ in .unclassified } }
         let viewsPerCell = cells.map { cell in
             Array(
-                cell.track.appearances.map(\.cell).filter { !$0.touchesEdge }
+                cell.track.appearances.map(\.cell).filter { !$0.touchesEdge && $0.rejection == nil }
                     .sorted { $0.features.areaUm2 > $1.features.areaUm2 }.prefix(settings.maxViews))
         }
         let start = DispatchTime.now().uptimeNanoseconds

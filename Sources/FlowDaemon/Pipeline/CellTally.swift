@@ -1,7 +1,8 @@
 import Protocol
 import Synchronization
 
-/// Cells published in this run, per label: what `counts` and `/metrics` report.
+/// Cells published in this run, per label, and the objects that were not cells, per reason:
+/// what `counts` and `/metrics` report.
 ///
 /// A cell is sent and counted in one step (``count(_:sending:)``), and a new run starts
 /// with ``reset(at:_:)`` under the same lock: so every cell falls wholly into one run, and a
@@ -10,6 +11,7 @@ final class CellTally: Sendable {
     private struct State {
         var byClass: [String: UInt64] = [:]
         var total: UInt64 = 0
+        var objectsRejected: [String: UInt64] = [:]
         /// Total and time (monotonic ns) at the previous rate reading.
         var lastTotal: UInt64 = 0
         var lastNanoseconds: UInt64
@@ -19,7 +21,7 @@ final class CellTally: Sendable {
             let rate = seconds > 0 ? Double(total - lastTotal) / seconds : 0
             lastTotal = total
             lastNanoseconds = now
-            return CellCounts(total: total, byClass: byClass, perSecond: rate)
+            return CellCounts(total: total, byClass: byClass, perSecond: rate, objectsRejectedByReason: objectsRejected)
         }
     }
 
@@ -36,6 +38,11 @@ final class CellTally: Sendable {
             $0.byClass[label, default: 0] += 1
             $0.total += 1
         }
+    }
+
+    /// Counts an object that is not a cell, under `reason` (an ``ObjectRejection`` raw value).
+    func countRejected(_ reason: String) {
+        state.withLock { $0.objectsRejected[reason, default: 0] += 1 }
     }
 
     /// Ends the run: `body` gets its final counts (and may switch the recording to a new run),
