@@ -68,6 +68,7 @@ public struct ConfigKey: Sendable {
         number("reconstruction.refocus_range_um", \.pipeline.refocusRangeUm, 1...200),
         number("reconstruction.medium_index", \.pipeline.mediumIndex, 1...2),
         integer("reconstruction.reference_frames", \.pipeline.referenceFrames, 1...1000),
+        number("reconstruction.reference_refresh_s", \.pipeline.referenceRefreshSeconds, 0...86400),
         number("tracking.velocity_px", \.pipeline.velocityPixels, 0...100_000),
         number("tracking.gate_px", \.pipeline.gatePixels, 1...100_000),
         number("classify.min_confidence", \.pipeline.minConfidence, 0...1),

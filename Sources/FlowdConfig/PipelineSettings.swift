@@ -28,6 +28,10 @@ public struct PipelineSettings: Sendable, Equatable {
     /// Refractive index of the medium the cells flow in, for the propagation
     /// (`reconstruction.medium_index`).
     public var mediumIndex = DefaultOptics.mediumIndex
+    /// Seconds after which a camera's reference is remade from the median of its running frames
+    /// (`reconstruction.reference_refresh_s`; 0: never): the rig drifts (tilt, focus,
+    /// illumination) while a run goes on; `flowd_background_rms_nm` shows how much.
+    public var referenceRefreshSeconds = 0.0
     /// Frames whose median is a camera's reference (`reconstruction.reference_frames`).
     public var referenceFrames = 15
     /// A guess of the cells' typical displacement per frame along x (the flow's direction),

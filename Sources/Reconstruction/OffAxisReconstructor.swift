@@ -153,7 +153,7 @@ public final class OffAxisReconstructor: Sendable {
         }
         if phaseSign.decided == nil, let vote = segmenter.phaseSignVote(workspace: w), phaseSign.decide(vote), vote == .inverted {
             for i in 0..<n { opd[i] = -opd[i] }
-            w.plane = BackgroundPlane(a: -plane.a, b: -plane.b, c: -plane.c)
+            w.plane = BackgroundPlane(a: -plane.a, b: -plane.b, c: -plane.c, residualRms: plane.residualRms)
         }
         w.phaseSign = phaseSign.decided ?? .asIs
         w.timings?.add(.background, clock.lap())

@@ -67,6 +67,15 @@ final class CameraStage: @unchecked Sendable {
     /// Header data of the frames that open tracks may still report (by ordinal).
     private var frames: [Int: FrameResult] = [:]
     private var nextCellID: UInt64 = 0
+    /// `reconstruction.reference_refresh_s` in ns (0: never), when the reference in use was made
+    /// (monotonic ns), and the frames being collected for the next one (`nil`: not collecting).
+    private let refreshInterval: UInt64
+    private var referenceMadeAt: UInt64
+    private var refreshFrames: [ReceivedFrame]?
+    /// The last frame's background residual (``BackgroundPlane/residualRms``), nm, and the
+    /// references made from running frames so far: what `/metrics` reports of reference drift.
+    private var backgroundRmsNm = 0.0
+    private var referenceRefreshes = 0
     /// Counts (and records) an object that is not a cell, under the stage's lock.
     private let rejectedObject: @Sendable (FlowTracker.Track, ObjectRejection) -> Void
     /// Labelled cells waiting for a smaller cell id, under `releasing` (not `condition`).
@@ -77,9 +86,12 @@ final class CameraStage: @unchecked Sendable {
     /// `rejectedObject` gets each track wholly in view at least once that is not a cell, once.
     init(
         camera: String, reconstructor: OffAxisReconstructor?, phaseSign: PhaseSign, tracking: FlowTracker.Configuration,
+        referenceRefreshSeconds: Double = 0,
         rejectedObject: @escaping @Sendable (FlowTracker.Track, ObjectRejection) -> Void = { _, _ in }
     ) {
         self.camera = camera
+        refreshInterval = UInt64(max(0, referenceRefreshSeconds) * 1e9)
+        referenceMadeAt = DispatchTime.now().uptimeNanoseconds
         self.rejectedObject = rejectedObject
         self.phaseSign = PhaseSignState(phaseSign)
         phase = reconstructor.map(Phase.ready) ?? .collecting([])
@@ -148,6 +160,7 @@ final class CameraStage: @unchecked Sendable {
         switch made {
         case .success(let reconstructor):
             phase = .ready(reconstructor)
+            referenceMadeAt = DispatchTime.now().uptimeNanoseconds
             tracker.field = Self.field(of: reconstructor)
             backlog = held + backlog
             return .process(reconstructor, [backlog.removeFirst()])
@@ -174,6 +187,49 @@ final class CameraStage: @unchecked Sendable {
         guard case .collecting(let held) = phase, !held.isEmpty else { return .held }
         phase = .building(rows: held[0].frame.header.rows, cols: held[0].frame.header.cols)
         return .build(held)
+    }
+
+    /// Records the background residual of a frame just reconstructed, nm.
+    func observeBackground(rmsNm: Double) {
+        condition.withLock { backgroundRmsNm = rmsNm }
+    }
+
+    /// The last frame's background residual, nm RMS, and the references refreshed so far.
+    var referenceHealth: (backgroundRmsNm: Double, refreshes: Int) {
+        condition.withLock { (backgroundRmsNm, referenceRefreshes) }
+    }
+
+    /// Reference refresh: once `reconstruction.reference_refresh_s` has passed since the
+    /// reference in use was made, the next `count` frames processed are collected; this returns
+    /// them, once, to the worker that completes the set, which makes their median reference
+    /// (cells move, so the median is cell-free) and ``replaceReference(_:)``s.
+    func collectForRefresh(_ frame: ReceivedFrame, count: Int) -> [ReceivedFrame]? {
+        guard refreshInterval > 0 else { return nil }
+        condition.lock()
+        defer { condition.unlock() }
+        guard case .ready = phase, DispatchTime.now().uptimeNanoseconds &- referenceMadeAt >= refreshInterval else { return nil }
+        var frames = refreshFrames ?? []
+        frames.append(frame)
+        guard frames.count >= count else {
+            refreshFrames = frames
+            return nil
+        }
+        // Not collecting again until the new reference is in service (or failed).
+        refreshFrames = nil
+        referenceMadeAt = .max / 2
+        return frames
+    }
+
+    /// Puts a refreshed reference in service (`nil`: making it failed; the old one stays, and
+    /// the next refresh is tried one interval later).
+    func replaceReference(_ reconstructor: OffAxisReconstructor?) {
+        condition.lock()
+        defer { condition.unlock() }
+        if let reconstructor {
+            phase = .ready(reconstructor)
+            referenceRefreshes += 1
+        }
+        referenceMadeAt = DispatchTime.now().uptimeNanoseconds
     }
 
     /// Hands a processed (or rejected) frame to the tracker once every earlier frame of the

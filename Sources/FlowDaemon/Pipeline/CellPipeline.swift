@@ -115,6 +115,15 @@ final class CellPipeline: Sendable {
         while !isKnownUniquelyReferenced(&previous) { usleep(1000) }
     }
 
+    /// Each camera's reference health: its last frame's background residual (nm RMS) and the
+    /// references refreshed from running frames, for `/metrics`.
+    var referenceHealth: [(camera: String, backgroundRmsNm: Double, refreshes: Int)] {
+        stages.withLock { Array($0.values) }.sorted { $0.camera < $1.camera }.map {
+            let health = $0.referenceHealth
+            return ($0.camera, health.backgroundRmsNm, health.refreshes)
+        }
+    }
+
     /// Frame workers this pipeline was made for.
     var workerCount: Int { workers.count }
 
@@ -155,7 +164,8 @@ final class CellPipeline: Sendable {
             let stage = CameraStage(
                 camera: camera, reconstructor: sharedReconstructor, phaseSign: parameters.phaseSign,
                 tracking: .init(
-                    velocity: settings.velocityPixels > 0 ? [settings.velocityPixels, 0] : nil, gatePixels: settings.gatePixels)
+                    velocity: settings.velocityPixels > 0 ? [settings.velocityPixels, 0] : nil, gatePixels: settings.gatePixels),
+                referenceRefreshSeconds: settings.referenceRefreshSeconds
             ) { [tally] _, reason in tally.countRejected(reason.rawValue) }
             stages[camera] = stage
             return stage
@@ -168,6 +178,20 @@ final class CellPipeline: Sendable {
         logger.info(
             "camera \(frames[0].camera): reference built from the median of \(frames.count) frames (\(reference.rows)×\(reference.cols))")
         return reconstructor
+    }
+
+    /// Makes a camera's refreshed reference from `frames` (on the worker that collected the last
+    /// of them) and puts it in service; a failure keeps the old one and is logged.
+    private func refreshReference(_ frames: [ReceivedFrame], of stage: CameraStage) {
+        let before = stage.referenceHealth.backgroundRmsNm
+        do {
+            stage.replaceReference(try buildReference(frames))
+            logger.notice(
+                "camera \(stage.camera): reference refreshed from running frames (reconstruction.reference_refresh_s); background residual was \(String(format: "%.1f", before)) nm RMS")
+        } catch {
+            stage.replaceReference(nil)
+            logger.warning("camera \(stage.camera): the reference could not be refreshed, the previous one stays: \(error)")
+        }
     }
 
     /// `stopping`: at shutdown, rejections are summed up in one notice per camera (they end the
@@ -247,6 +271,9 @@ final class CellPipeline: Sendable {
             return result
         }
         reconstructLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+        stage.observeBackground(
+            rmsNm: Double(worker.workspace(for: reconstructor).plane.residualRms) * parameters.wavelengthNm / (2 * .pi))
+        if let frames = stage.collectForRefresh(frame, count: settings.referenceFrames) { refreshReference(frames, of: stage) }
         result.cells = cells
         return result
     }

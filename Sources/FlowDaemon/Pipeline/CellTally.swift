@@ -58,6 +58,9 @@ final class CellTally: Sendable {
     /// Counts per label and in total.
     var byClass: [String: UInt64] { state.withLock { $0.byClass } }
 
+    /// Objects that were not cells, per reason.
+    var objectsRejected: [String: UInt64] { state.withLock { $0.objectsRejected } }
+
     /// The counts with the rate since the previous reading (since start for the first), which
     /// starts the next rate interval.
     func reading(at now: UInt64) -> CellCounts {
