@@ -179,6 +179,7 @@ public struct DemoSession: Sendable {
                 classes: CellClass.labelled.map(\.rawValue)),
             frames: final.frames, framesSent: framesSent, cameraSeconds: cameraSeconds, cellMessages: cells.count,
             fcsPath: nil, fcsNote: nil, runDirectory: runDirectory.path, truthPath: truthURL.path, model: model,
+            objectsRejected: final.cells.objectsRejectedByReason,
             twin: [
                 "size": Double(size), "pixel_um": pixelUm ?? DefaultOptics.pixelUm, "concentration": concentration,
                 "seed": Double(seed), "rate": rate,
