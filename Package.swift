@@ -69,8 +69,13 @@ let package = Package(
         .target(name: "Tracking", dependencies: ["Reconstruction"], swiftSettings: swiftSettings),
 
         // The rig's digital twin: cell phantoms, hologram formation, flow, ground truth.
+        // Its class parameters are JSON files compiled into the binary (hashed for provenance).
         .target(
             name: "Simulator", dependencies: ["Protocol", "FFTWSupport", "SystemSupport", "CFFTW"],
+            resources: [
+                .embedInCode("Resources/class-parameters-standard.json"),
+                .embedInCode("Resources/class-parameters-nucleus-less-dense.json"),
+            ],
             swiftSettings: swiftSettings),
 
         // What `flowd run` can be told: config keys, their YAML/environment/command-line loader (also fuzzed).
