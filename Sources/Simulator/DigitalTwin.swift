@@ -99,16 +99,41 @@ public struct DigitalTwin: Sendable {
     /// Advances the flow by one frame and returns the hologram with its ground truth.
     public mutating func nextFrame() -> (frame: Frame, truth: FrameTruth) {
         advance()
-
-        var opd = [Float](repeating: 0, count: flow.width * flow.height)
         var scattered = formsFields ? [SIMD2<Float>](repeating: .zero, count: flow.width * flow.height) : []
+        let truth = placeCells(scattered: &scattered)
+        let intensity =
+            formsFields
+            ? camera.formIntensity(scattered: scattered, secondsSinceReference: secondsSinceReference)
+            : camera.formIntensity(opdNm: truth.opdNm)
+        let frame = camera.expose(intensity, rng: &noise, seq: UInt64(frameIndex + 1))
+        frameIndex += 1
+        return (frame, truth)
+    }
+
+    /// Advances the flow by one frame and returns its ground truth only, without the hologram
+    /// (no optics: the flow's statistics at a fraction of the cost). The next frame is the same
+    /// as after ``nextFrame()``; only the camera noise differs, as after ``skip(frames:)``.
+    public mutating func nextTruth() -> FrameTruth {
+        advance()
+        var none: [SIMD2<Float>] = []
+        let truth = placeCells(scattered: &none)
+        frameIndex += 1
+        noise = SimulationRandom(seed: flow.seed, stream: 2 &+ (UInt64(frameIndex) << 40))
+        return truth
+    }
+
+    /// The truth of the current frame (every cell at least partly in view, the in-focus OPD
+    /// map); unless `scattered` is empty, each cell's recorded scattered wave is added to it.
+    private mutating func placeCells(scattered: inout [SIMD2<Float>]) -> FrameTruth {
+        let fields = !scattered.isEmpty
+        var opd = [Float](repeating: 0, count: flow.width * flow.height)
         var cells: [CellTruth] = []
         for index in active.indices {
-            render(&active[index])
+            render(&active[index], field: fields)
             let cell = active[index]
             let cx = Int(cell.x.rounded()), cy = Int(cell.y.rounded())
             // A defocused cell's wave reaches the frame before its body does.
-            cell.field?.add(to: &scattered, width: flow.width, height: flow.height, x: cx, y: cy)
+            if fields { cell.field?.add(to: &scattered, width: flow.width, height: flow.height, x: cx, y: cy) }
             guard cell.patch.add(to: &opd, width: flow.width, height: flow.height, x: cx, y: cy) else { continue }
             let e = cell.extentPixels
             let inside = cell.x - e >= 0 && cell.x + e < Double(flow.width) && cell.y - e >= 0 && cell.y + e < Double(flow.height)
@@ -118,14 +143,7 @@ public struct DigitalTwin: Sendable {
                     extentPixels: e, fullyInside: inside, opdSumNm: cell.opdSum, focusUm: cell.focusUm,
                     velocityUmPerSecond: cell.velocityUmPerSecond))
         }
-        let intensity =
-            formsFields
-            ? camera.formIntensity(scattered: scattered, secondsSinceReference: secondsSinceReference)
-            : camera.formIntensity(opdNm: opd)
-        let frame = camera.expose(intensity, rng: &noise, seq: UInt64(frameIndex + 1))
-        let truth = FrameTruth(index: frameIndex, cells: cells, opdNm: opd)
-        frameIndex += 1
-        return (frame, truth)
+        return FrameTruth(index: frameIndex, cells: cells, opdNm: opd)
     }
 
     /// Advances the flow by `frames` frames without forming their holograms (cheap: no optics).
@@ -158,9 +176,9 @@ public struct DigitalTwin: Sendable {
         camera.optics.referenceArm.referenceAgeSeconds + Double(frameIndex) / flow.frameRate
     }
 
-    /// Brings the cell's OPD patch (and, when the twin forms fields, its propagated scattered
-    /// wave) to its current angle; a cell that has not turned keeps what it has.
-    private func render(_ cell: inout FlowingCell) {
+    /// Brings the cell's OPD patch (and, with `field`, its propagated scattered wave) to its
+    /// current angle; a cell that has not turned keeps what it has.
+    private func render(_ cell: inout FlowingCell, field: Bool) {
         if cell.angle != cell.renderedAngle {
             let optics = camera.optics
             cell.patch = cell.phantom.rotated(by: cell.angle).render(pixelUm: optics.pixelUm, edgeSoftnessUm: optics.edgeSoftnessUm)
@@ -168,7 +186,7 @@ public struct DigitalTwin: Sendable {
             cell.renderedAngle = cell.angle
             cell.field = nil
         }
-        if formsFields && cell.field == nil {
+        if field && cell.field == nil {
             cell.field = ScatteredField(patch: cell.patch, optics: camera.optics, propagator: cell.propagator)
         }
     }
