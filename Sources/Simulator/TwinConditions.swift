@@ -28,6 +28,21 @@ public enum TwinConditions: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// The name of the preset that `flow` and `optics` follow in every effect (mixture included),
+    /// or "custom" when one was changed (for twin.json and reports).
+    public static func name(of flow: FlowConfiguration, _ optics: RigOptics) -> String {
+        for preset in allCases {
+            var (f, o) = (flow, optics)
+            preset.apply(to: &f, optics: &o)
+            if f.cellDepth == flow.cellDepth, f.profile == flow.profile, f.rotationDegreesPerFrame == flow.rotationDegreesPerFrame,
+                f.debrisStyle == flow.debrisStyle, f.mixture == flow.mixture, o.referenceArm == optics.referenceArm
+            {
+                return preset.rawValue
+            }
+        }
+        return "custom"
+    }
+
     /// The lab sample: the three labelled classes at 1 each, debris 0.3, doublets 0.1, sperm
     /// 0.05 (of 2.45: 12 % debris, 4 % doublets, 2 % sperm among the objects).
     public static let labMixture: [CellClass: Double] = [
