@@ -69,8 +69,13 @@ let package = Package(
         .target(name: "Tracking", dependencies: ["Reconstruction"], swiftSettings: swiftSettings),
 
         // The rig's digital twin: cell phantoms, hologram formation, flow, ground truth.
+        // Its class parameters are JSON files compiled into the binary (hashed for provenance).
         .target(
             name: "Simulator", dependencies: ["Protocol", "FFTWSupport", "SystemSupport", "CFFTW"],
+            resources: [
+                .embedInCode("Resources/class-parameters-standard.json"),
+                .embedInCode("Resources/class-parameters-nucleus-less-dense.json"),
+            ],
             swiftSettings: swiftSettings),
 
         // What `flowd run` can be told: config keys, their YAML/environment/command-line loader (also fuzzed).
@@ -138,7 +143,7 @@ let package = Package(
             name: "InferenceTests", dependencies: ["Inference", "InferenceTestSupport", "CMallocCounter"],
             swiftSettings: swiftSettings),
 
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "FFTWSupport"], swiftSettings: swiftSettings),
         // A small simulated flow, the fixture of the segmentation and tracking specifications.
         .target(
             name: "TwinFlowTestSupport", dependencies: ["Reconstruction", "Simulator"], path: "Tests/TwinFlowTestSupport",

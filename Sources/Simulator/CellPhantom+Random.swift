@@ -1,14 +1,19 @@
 import Foundation
 
 extension CellPhantom {
-    /// Draws one phantom of `cellClass` from its documented distribution (docs/simulator.md).
-    public static func random(_ cellClass: CellClass, using rng: inout SimulationRandom) -> CellPhantom {
+    /// Draws one phantom of `cellClass` from its documented distribution (docs/simulator.md):
+    /// labelled cells (and the two cells of a doublet) from the class-parameter set `parameters`,
+    /// debris in `debris` style.
+    public static func random(
+        _ cellClass: CellClass, parameters: ClassParameters = .standard, debris style: DebrisStyle = .dense,
+        using rng: inout SimulationRandom
+    ) -> CellPhantom {
         switch cellClass {
         case .healthy, .primaryCancer, .metastaticCancer:
-            return labelledCell(CellPopulation.of(cellClass)!, cellClass, offset: .zero, using: &rng)
+            return labelledCell(parameters.population(cellClass)!, cellClass, offset: .zero, using: &rng)
         case .sperm: return sperm(using: &rng)
-        case .debris: return debris(using: &rng)
-        case .doublet: return doublet(using: &rng)
+        case .debris: return debris(style, using: &rng)
+        case .doublet: return doublet(parameters, using: &rng)
         }
     }
 
@@ -16,35 +21,38 @@ extension CellPhantom {
     static func labelledCell(
         _ p: CellPopulation, _ cellClass: CellClass, offset: SIMD2<Double>, using rng: inout SimulationRandom
     ) -> CellPhantom {
-        let d = rng.normal(p.diameterUm.mean, p.diameterUm.sd, in: 7...24)
-        let aspect = rng.normal(p.aspect.mean, p.aspect.sd, in: 0.6...1)
+        let d = rng.normal(p.diameterUm)
+        let aspect = rng.normal(p.aspect)
         // Equal-area ellipse: a·b = (d/2)².
         let a = d / 2 / aspect.squareRoot(), b = d / 2 * aspect.squareRoot()
-        let c = d / 2 * rng.normal(p.heightRatio.mean, p.heightRatio.sd, in: 0.5...1)
+        let heightRatio = rng.normal(p.heightRatio)
+        let c = d / 2 * heightRatio
         let angle = rng.uniform(0, .pi)
-        let dnCell = rng.normal(p.cytoplasmDeltaN.mean, p.cytoplasmDeltaN.sd, in: 0.012...0.05)
+        let dnCell = rng.normal(p.cytoplasmDeltaN)
         var bodies: [Body] = [.ellipsoid(x: offset.x, y: offset.y, a: a, b: b, c: c, angle: angle, deltaN: dnCell)]
 
-        let ratio = rng.normal(p.nucleusRatio.mean, p.nucleusRatio.sd, in: 0.3...0.85)
+        let ratio = rng.normal(p.nucleusRatio)
         let na = a * ratio, nb = b * ratio * rng.uniform(0.85, 1), nc = c * ratio
         // The nucleus sits off centre by up to a quarter of the free space around it.
         let shift = SIMD2(rng.uniform(-0.25, 0.25) * (a - na), rng.uniform(-0.25, 0.25) * (b - nb))
         let nucleus = offset + SIMD2(shift.x * cos(angle) - shift.y * sin(angle), shift.x * sin(angle) + shift.y * cos(angle))
-        let dnNucleus = rng.normal(p.nucleusDeltaN.mean, p.nucleusDeltaN.sd, in: 0...0.03)
+        let dnNucleus = rng.normal(p.nucleusDeltaN)
         bodies.append(.ellipsoid(x: nucleus.x, y: nucleus.y, a: na, b: nb, c: nc, angle: angle + rng.uniform(-0.3, 0.3), deltaN: dnNucleus))
 
         let nucleoli = max(1, rng.poisson(p.nucleoliMean))
+        var nucleolusDiameters = 0.0, nucleolusContrasts = 0.0
         for _ in 0..<nucleoli {
-            let r = rng.normal(p.nucleolusDiameterUm.mean, p.nucleolusDiameterUm.sd, in: 0.5...2.5) / 2
+            let r = rng.normal(p.nucleolusDiameterUm) / 2
             let rho = rng.uniform(0, 0.55).squareRoot(), theta = rng.uniform(0, 2 * .pi)
             let x = nucleus.x + rho * (na - r) * cos(theta), y = nucleus.y + rho * (nb - r) * sin(theta)
-            let dn = rng.normal(p.nucleolusDeltaN.mean, p.nucleolusDeltaN.sd, in: 0.003...0.04)
+            let dn = rng.normal(p.nucleolusDeltaN)
+            (nucleolusDiameters, nucleolusContrasts) = (nucleolusDiameters + 2 * r, nucleolusContrasts + dn)
             bodies.append(.ellipsoid(x: x, y: y, a: r, b: r * rng.uniform(0.8, 1), c: r, angle: theta, deltaN: dn))
         }
 
         // Texture: random-sign Gaussian grains, about one per L², with amplitude σ/√π so that
         // the sum has standard deviation σ (Campbell's theorem).
-        let sigmaTexture = rng.normal(p.textureDeltaN.mean, p.textureDeltaN.sd, in: 0...0.01)
+        let sigmaTexture = rng.normal(p.textureDeltaN)
         let length = p.textureLengthUm
         let grains = Int((Double.pi * a * b) / (length * length))
         for _ in 0..<grains {
@@ -55,7 +63,11 @@ extension CellPhantom {
             bodies.append(.grain(x: x, y: y, sigma: length / 2, deltaN: sign * sigmaTexture / Double.pi.squareRoot() * 2, host: 0))
         }
         let extent = (offset * offset).sum().squareRoot() + max(a, b)
-        return CellPhantom(cellClass: cellClass, bodies: bodies, extentUm: extent)
+        let hidden = PhantomParameters(
+            diameterUm: d, aspect: aspect, heightRatio: heightRatio, nucleusRatio: ratio, nucleoli: nucleoli,
+            nucleolusDiameterUm: nucleolusDiameters / Double(nucleoli), cytoplasmDeltaN: dnCell, nucleusDeltaN: dnNucleus,
+            nucleolusDeltaN: nucleolusContrasts / Double(nucleoli), textureDeltaN: sigmaTexture)
+        return CellPhantom(cellClass: cellClass, bodies: bodies, extentUm: extent, halfHeightUm: c, hidden: hidden)
     }
 
     /// Human sperm: a flattened ellipsoidal head (≈ 4.6 × 2.8 × 1.2 µm), a 5 µm midpiece and a
@@ -86,37 +98,50 @@ extension CellPhantom {
         }
         bodies.append(.tube(points: tail, radii: radii, deltaN: rng.normal(0.035, 0.004, in: 0.02...0.05)))
         let extent = tail.map { ($0 * $0).sum().squareRoot() }.max()! + 0.5
-        return CellPhantom(cellClass: .sperm, bodies: bodies, extentUm: extent)
+        return CellPhantom(cellClass: .sperm, bodies: bodies, extentUm: extent, halfHeightUm: max(headC, 0.45))
     }
 
-    /// Debris: a cluster of one to four small, dense, irregular fragments (1–4 µm).
-    static func debris(using rng: inout SimulationRandom) -> CellPhantom {
+    /// Debris: a cluster of small irregular fragments. `dense`: one to four fragments of
+    /// 1–4 µm, Δn 0.02–0.08 (up to ≈ 300 nm of OPD, as dense as a cell's nucleus);
+    /// `faint`: two to six fragments of 0.6–3 µm, Δn 0.005–0.02 (≤ 60 nm, typically 10–30 nm:
+    /// cell fragments and precipitates at about a tenth of a cell's phase).
+    static func debris(_ style: DebrisStyle, using rng: inout SimulationRandom) -> CellPhantom {
+        let (fragments, radii, spread, contrasts): (Int, ClosedRange<Double>, Double, ClosedRange<Double>) =
+            switch style {
+            case .dense: (1 + Int(rng.unit() * 4), 0.5...2, 1.5, 0.02...0.08)
+            case .faint: (2 + Int(rng.unit() * 5), 0.3...1.5, 2, 0.005...0.02)
+            }
         var bodies: [Body] = []
-        var extent = 0.0
-        for _ in 0..<(1 + Int(rng.unit() * 4)) {
-            let r = rng.uniform(0.5, 2), x = rng.uniform(-1.5, 1.5), y = rng.uniform(-1.5, 1.5)
+        var extent = 0.0, halfHeight = 0.0
+        for _ in 0..<fragments {
+            let r = rng.uniform(radii.lowerBound, radii.upperBound)
+            let x = rng.uniform(-spread, spread), y = rng.uniform(-spread, spread)
             let b = r * rng.uniform(0.5, 1)
-            bodies.append(.ellipsoid(x: x, y: y, a: r, b: b, c: b, angle: rng.uniform(0, .pi), deltaN: rng.uniform(0.02, 0.08)))
+            let angle = rng.uniform(0, .pi), dn = rng.uniform(contrasts.lowerBound, contrasts.upperBound)
+            bodies.append(.ellipsoid(x: x, y: y, a: r, b: b, c: b, angle: angle, deltaN: dn))
             extent = max(extent, (x * x + y * y).squareRoot() + r)
+            halfHeight = max(halfHeight, b)
         }
-        return CellPhantom(cellClass: .debris, bodies: bodies, extentUm: extent)
+        return CellPhantom(cellClass: .debris, bodies: bodies, extentUm: extent, halfHeightUm: halfHeight)
     }
 
     /// Doublet: two labelled cells in contact (centre distance 0.68–0.86 of the sum of extents),
     /// which a cytometer must not count as two separate single cells of their classes.
-    static func doublet(using rng: inout SimulationRandom) -> CellPhantom {
+    static func doublet(_ parameters: ClassParameters, using rng: inout SimulationRandom) -> CellPhantom {
         let classes = CellClass.labelled
         let first = classes[Int(rng.unit() * 3)], second = classes[Int(rng.unit() * 3)]
-        var one = labelledCell(CellPopulation.of(first)!, .doublet, offset: .zero, using: &rng)
+        var one = labelledCell(parameters.population(first)!, .doublet, offset: .zero, using: &rng)
         let theta = rng.uniform(0, 2 * .pi)
-        let probe = labelledCell(CellPopulation.of(second)!, .doublet, offset: .zero, using: &rng)
+        let probe = labelledCell(parameters.population(second)!, .doublet, offset: .zero, using: &rng)
         let distance = rng.uniform(0.68, 0.86) * (one.extentUm + probe.extentUm)
         let offset = SIMD2(distance * cos(theta), distance * sin(theta))
         let two = probe.translated(by: offset, hostBase: one.bodies.count)
         // Centre the pair on its midpoint.
         one.bodies += two.bodies
         let centred = one.translated(by: -offset / 2, hostBase: 0)
-        return CellPhantom(cellClass: .doublet, bodies: centred.bodies, extentUm: distance / 2 + max(one.extentUm, probe.extentUm))
+        return CellPhantom(
+            cellClass: .doublet, bodies: centred.bodies, extentUm: distance / 2 + max(one.extentUm, probe.extentUm),
+            halfHeightUm: max(one.halfHeightUm, probe.halfHeightUm))
     }
 
     /// The same phantom moved by `offset` µm; grain hosts are renumbered by `hostBase`.
@@ -131,6 +156,8 @@ extension CellPhantom {
                 return .grain(x: x + offset.x, y: y + offset.y, sigma: sigma, deltaN: dn, host: host + hostBase)
             }
         }
-        return CellPhantom(cellClass: cellClass, bodies: moved, extentUm: extentUm + (offset * offset).sum().squareRoot())
+        return CellPhantom(
+            cellClass: cellClass, bodies: moved, extentUm: extentUm + (offset * offset).sum().squareRoot(), halfHeightUm: halfHeightUm,
+            hidden: hidden)
     }
 }

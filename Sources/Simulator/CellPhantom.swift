@@ -24,11 +24,38 @@ public struct CellPhantom: Sendable {
     public var bodies: [Body]
     /// Radius of a circle around the centre that contains the whole cell, µm.
     public var extentUm: Double
+    /// Half of the object's height along the optical axis, µm: how close its centre can come to
+    /// a channel wall.
+    public var halfHeightUm: Double
+    /// The generative parameters a labelled cell was drawn with (`nil` for other objects).
+    public var hidden: PhantomParameters?
 
-    public init(cellClass: CellClass, bodies: [Body], extentUm: Double) {
+    public init(cellClass: CellClass, bodies: [Body], extentUm: Double, halfHeightUm: Double = 0, hidden: PhantomParameters? = nil) {
         self.cellClass = cellClass
         self.bodies = bodies
         self.extentUm = extentUm
+        self.halfHeightUm = halfHeightUm
+        self.hidden = hidden
+    }
+
+    /// The same object turned in the image plane by `angle` (rad, counter-clockwise) about its
+    /// centre: every body's centre, orientation and polyline turn with it.
+    public func rotated(by angle: Double) -> CellPhantom {
+        let c = cos(angle), s = sin(angle)
+        func turn(_ p: SIMD2<Double>) -> SIMD2<Double> { SIMD2(p.x * c - p.y * s, p.x * s + p.y * c) }
+        let turned = bodies.map { body -> Body in
+            switch body {
+            case let .ellipsoid(x, y, a, b, h, bodyAngle, dn):
+                let p = turn(SIMD2(x, y))
+                return .ellipsoid(x: p.x, y: p.y, a: a, b: b, c: h, angle: bodyAngle + angle, deltaN: dn)
+            case let .tube(points, radii, dn):
+                return .tube(points: points.map(turn), radii: radii, deltaN: dn)
+            case let .grain(x, y, sigma, dn, host):
+                let p = turn(SIMD2(x, y))
+                return .grain(x: p.x, y: p.y, sigma: sigma, deltaN: dn, host: host)
+            }
+        }
+        return CellPhantom(cellClass: cellClass, bodies: turned, extentUm: extentUm, halfHeightUm: halfHeightUm, hidden: hidden)
     }
 }
 

@@ -14,10 +14,17 @@ public struct CellTruth: Sendable, Codable, Equatable {
     public var fullyInside: Bool
     /// True OPD summed over the object, nm · pixel (its phase volume in pixel units).
     public var opdSumNm: Double
+    /// The propagation distance that brings the recorded field of this cell back into focus,
+    /// µm (nrefocus's convention: refocused = propagate(recorded, focusUm), with the
+    /// angular-spectrum kernel exp(i·2π·d·√((n/λ)² − |f|²)) in the medium); the twin records
+    /// propagate(in-focus, −focusUm). 0 for a cell in the focal plane.
+    public var focusUm: Double
+    /// The cell's speed along the flow, µm/s.
+    public var velocityUmPerSecond: Double
 
     public init(
         id: Int, cellClass: CellClass, label: Int, x: Double, y: Double, extentPixels: Double, fullyInside: Bool,
-        opdSumNm: Double
+        opdSumNm: Double, focusUm: Double = 0, velocityUmPerSecond: Double = 0
     ) {
         self.id = id
         self.cellClass = cellClass
@@ -27,11 +34,13 @@ public struct CellTruth: Sendable, Codable, Equatable {
         self.extentPixels = extentPixels
         self.fullyInside = fullyInside
         self.opdSumNm = opdSumNm
+        self.focusUm = focusUm
+        self.velocityUmPerSecond = velocityUmPerSecond
     }
 
     enum CodingKeys: String, CodingKey {
         case id, cellClass = "class", label, x, y, extentPixels = "extent_px", fullyInside = "fully_inside"
-        case opdSumNm = "opd_sum_nm_px"
+        case opdSumNm = "opd_sum_nm_px", focusUm = "focus_um", velocityUmPerSecond = "velocity_um_s"
     }
 }
 
@@ -39,6 +48,7 @@ public struct CellTruth: Sendable, Codable, Equatable {
 public struct FrameTruth: Sendable {
     public var index: Int
     public var cells: [CellTruth]
-    /// True OPD, nm, row-major `height × width`, zero where there is no cell.
+    /// True OPD, nm, row-major `height × width`, zero where there is no cell: every cell in
+    /// focus (the truth a refocused OPD map is compared with).
     public var opdNm: [Float]
 }

@@ -17,10 +17,13 @@ public struct HologramCamera: Sendable {
     public let height: Int
     public let optics: RigOptics
     /// Background phase ψ(r) = a(r) − 2π k·r of every pixel, rad.
-    private let backgroundPhase: [Float]
+    let backgroundPhase: [Float]
     /// Illumination envelope E(r), 1 at the centre.
-    private let illumination: [Float]
-    /// Electrons per unit of I: exposure · full well / max over the frame of E·(2 + 2V).
+    let illumination: [Float]
+    /// The reference arm's dust D(r) (``ReferenceArm``); `nil` without dust (D = 1).
+    let dust: [SIMD2<Float>]?
+    /// Electrons per unit of I: exposure · full well / max over the frame of E·(2 + 2V)
+    /// (with headroom for the reference arm's dust, reflection and drift, when it has them).
     private let electronsPerUnit: Float
 
     public init(width: Int, height: Int, optics: RigOptics, seed: UInt64) throws {
@@ -64,7 +67,15 @@ public struct HologramCamera: Sendable {
         }
         backgroundPhase = psi
         illumination = envelope
-        let brightest = Double(envelope.max() ?? 1) * (2 + 2 * optics.fringeVisibility)
+        let arm = optics.referenceArm
+        dust = arm.dustSpecks > 0 ? Self.dust(width: width, height: height, optics: optics, seed: seed) : nil
+        var brightest = Double(envelope.max() ?? 1) * (2 + 2 * optics.fringeVisibility)
+        if !arm.isIdeal {
+            // The brightest fringe with the strongest dust ring, the reflection and the drift's peak.
+            let v = optics.fringeVisibility
+            let d = Double(dust?.map { ($0 * $0).sum().squareRoot() }.max() ?? 1)
+            brightest *= (1 + d * d + 2 * v * d + 2 * v * arm.parasiticAmplitude) / (2 + 2 * v) * (1 + 2 * arm.illuminationDrift)
+        }
         electronsPerUnit = Float(optics.exposure * optics.fullWellElectrons / brightest)
     }
 
@@ -88,7 +99,7 @@ public struct HologramCamera: Sendable {
     }
 
     /// As `formIntensity`, with the object wave propagated by `optics.defocusUm` through the
-    /// medium with the angular spectrum method: Ô(f) · exp(i·2π·dz·√((n/λ)² − |f|²)).
+    /// medium with the angular spectrum method (``AngularSpectrum``).
     private func formDefocused(opdNm: [Float]) -> [Float] {
         let n = width * height
         let k = 2 * Double.pi / optics.wavelengthNm
@@ -99,25 +110,10 @@ public struct HologramCamera: Sendable {
             let t = exp(-kappa * opd)
             field[i] = (Float(t * cos(k * opd)), Float(t * sin(k * opd)))
         }
-        let forward = FFTWPlanner.complex2D(rows: height, cols: width, direction: FFTW_FORWARD)
-        let backward = FFTWPlanner.complex2D(rows: height, cols: width, direction: FFTW_BACKWARD)
-        fftwf_execute_dft(forward.raw, field.pointer, field.pointer)
-        let pixel = optics.pixelUm, dz = optics.defocusUm
-        let nk = optics.mediumIndex / (optics.wavelengthNm / 1000)
-        for y in 0..<height {
-            let fy = Double(y <= height / 2 ? y : y - height) / (Double(height) * pixel)
-            for x in 0..<width {
-                let fx = Double(x <= width / 2 ? x : x - width) / (Double(width) * pixel)
-                let q = nk * nk - fx * fx - fy * fy
-                // Evanescent components decay; propagating ones turn by 2π·dz·√q.
-                let (re, im) = field[y * width + x]
-                let (c, s, damp) = q > 0 ? (cos(2 * .pi * dz * q.squareRoot()), sin(2 * .pi * dz * q.squareRoot()), 1.0)
-                    : (1.0, 0.0, exp(-2 * .pi * abs(dz) * (-q).squareRoot()))
-                let scale = damp / Double(n)
-                field[y * width + x] = (Float((Double(re) * c - Double(im) * s) * scale), Float((Double(re) * s + Double(im) * c) * scale))
-            }
-        }
-        fftwf_execute_dft(backward.raw, field.pointer, field.pointer)
+        AngularSpectrum(
+            rows: height, cols: width, pixelUm: (optics.pixelUm, optics.pixelUm), mediumIndex: optics.mediumIndex,
+            wavelengthNm: optics.wavelengthNm
+        ).propagate(field.pointer, distanceUm: optics.defocusUm)
         let v = Float(optics.fringeVisibility)
         var out = [Float](repeating: 0, count: n)
         for i in 0..<n {

@@ -38,6 +38,12 @@ public struct RigOptics: Sendable {
     public var readNoiseElectrons: Double = 6
     /// ADC bit depth: 8, 12 or 16 (12-bit data are stored in uint16).
     public var bitDepth: Int = 8
+    /// Numerical aperture of the objective. The twin applies no pupil (the 0.5 µm edge
+    /// softness already band-limits the cells far below it); it bounds how far a defocused
+    /// cell's field spreads, |d|·tan(asin(NA/n)), which sets the padding of its propagation.
+    public var numericalAperture: Double = 0.75
+    /// Parasitic fringes, dust, illumination drift and an aged reference (ideal by default).
+    public var referenceArm = ReferenceArm()
 
     public init() {}
 
@@ -53,6 +59,8 @@ public struct RigOptics: Sendable {
         let f = (carrier * carrier).sum().squareRoot()
         if !(f > 0.05 && f < 0.5) { return "carrier \(carrier) cycles/px must have a magnitude in 0.05–0.5" }
         if !(exposure > 0 && exposure <= 1) { return "exposure must be in (0, 1]" }
-        return nil
+        if !(mediumIndex >= 1 && mediumIndex < 2) { return "medium index \(mediumIndex) must be in 1–2" }
+        if !(numericalAperture > 0 && numericalAperture < mediumIndex) { return "numerical aperture must be in (0, medium index)" }
+        return referenceArm.validationError()
     }
 }

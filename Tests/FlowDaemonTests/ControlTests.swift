@@ -3,6 +3,7 @@ import Foundation
 import InferenceTestSupport
 import Logging
 import Protocol
+import SystemSupport
 import Testing
 
 @testable import FlowDaemon

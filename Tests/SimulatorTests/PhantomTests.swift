@@ -88,4 +88,25 @@ struct PopulationTests {
         #expect(CellClass.labelled.map(\.label) == [0, 1, 2])
         #expect([CellClass.sperm, .debris, .doublet].allSatisfy { $0.label == -1 })
     }
+
+    @Test("a phantom turned by 90° renders as its OPD map turned by 90°; the lab twin turns cells by a few degrees per frame")
+    func rotation() {
+        var rng = SimulationRandom(seed: 6)
+        let phantom = CellPhantom.random(.primaryCancer, using: &rng)
+        let plain = phantom.render(pixelUm: 0.25, edgeSoftnessUm: 0.5), turned = phantom.rotated(by: .pi / 2).render(pixelUm: 0.25, edgeSoftnessUm: 0.5)
+        #expect(plain.size == turned.size)
+        var worst: Float = 0
+        for y in 0..<plain.size {
+            for x in 0..<plain.size {
+                // (x, y) → (−y, x) about the centre.
+                let tx = 2 * plain.center - y, ty = x
+                worst = max(worst, abs(turned.opdNm[ty * plain.size + tx] - plain.opdNm[y * plain.size + x]))
+            }
+        }
+        #expect(worst < 1, "largest difference \(worst) nm")
+        #expect(phantom.rotated(by: 0.05).render(pixelUm: 0.25, edgeSoftnessUm: 0.5).opdNm != plain.opdNm)
+        var flow = FlowConfiguration(), optics = RigOptics()
+        TwinConditions.lab.apply(to: &flow, optics: &optics)
+        #expect(flow.rotationDegreesPerFrame == 3)
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import SystemSupport
 
 /// A model file loaded for the daemon: the compiled model and the SHA-256 of the very bytes it
 /// was compiled from (run records name it, so a run's classifier is known exactly even if the

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FlowdTools
 import Foundation
+import Simulator
 
 /// `flowd bench pipeline`: ``PipelineBenchmark``.
 struct BenchPipeline: ParsableCommand {
@@ -40,6 +41,9 @@ struct BenchPipeline: ParsableCommand {
 
     @OptionGroup var report: JSONReportOption
 
+    @OptionGroup(title: "The twin's conditions (a preset; each option below overrides one of its effects)")
+    var conditions: TwinConditionOptions
+
     static func parseRates(_ text: String) throws -> [Double] {
         let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
@@ -58,9 +62,10 @@ struct BenchPipeline: ParsableCommand {
     }
 
     func run() throws {
-        try PipelineBenchmark(
+        var benchmark = PipelineBenchmark(
             rates: rates ?? [rate], seconds: seconds, warmup: warmup, size: frame.size, workers: workers,
-            model: model.model, poolFrames: poolFrames, concentration: concentration, json: report.json
-        ).run()
+            model: model.model, poolFrames: poolFrames, concentration: concentration, json: report.json)
+        conditions.apply(to: &benchmark.flow, optics: &benchmark.optics)
+        try benchmark.run()
     }
 }

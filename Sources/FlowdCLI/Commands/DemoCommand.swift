@@ -44,6 +44,9 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Also write the summary as JSON to this file.")
     var summaryJson: String?
 
+    @OptionGroup(title: "The twin's conditions (a preset; each option below overrides one of its effects)")
+    var conditions: TwinConditionOptions
+
     func validate() throws {
         guard duration > 0, rate > 0, concentration > 0 else {
             throw ValidationError("--duration, --rate and --concentration must be positive")
@@ -52,9 +55,10 @@ struct Demo: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await DemoSession(
+        var session = DemoSession(
             duration: duration, rate: rate, size: frame.size, concentration: concentration, pixelUm: pixelUm,
-            seed: seed, model: model.model, out: out, summaryJson: summaryJson
-        ).run()
+            seed: seed, model: model.model, out: out, summaryJson: summaryJson)
+        session.twinArguments = conditions.arguments
+        try await session.run()
     }
 }

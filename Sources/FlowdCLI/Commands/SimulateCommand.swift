@@ -1,6 +1,7 @@
 import ArgumentParser
 import FlowdTools
 import Foundation
+import Simulator
 
 /// `flowd simulate`: the digital twin as a camera (``TwinCamera``) or written to a folder (``TwinFolder``).
 struct Simulate: AsyncParsableCommand {
@@ -9,11 +10,15 @@ struct Simulate: AsyncParsableCommand {
         discussion: """
             Writes to --out: reference.npy/.tif (cell-free hologram), holograms/NNNNNN.npy/.tif, \
             truth/opd_NNNNNN.npy (true OPD, nm, float32), truth.jsonl (one line per frame: every \
-            cell's id, class, label, centre) and twin.json (the parameters). With --publish the \
+            cell's id, class, label, centre, focus_um, velocity_um_s) and twin.json (the parameters, \
+            conditions and class-parameter hash). With --publish the \
             frames go to a ZeroMQ socket instead, rendered on a background thread (at most \
             --render-ahead frames ahead) and sent at --rate until --frames or SIGINT/SIGTERM; \
             --out, if given, receives the reference and twin.json at once and truth.jsonl line by \
-            line as the frames are sent.
+            line as the frames are sent. With --phantom-parameters N, no frames: --out is a \
+            JSON-lines file with the generative parameters of N phantoms per labelled class (for \
+            scripts/bayes-ceiling). --conditions lab gives a real rig's flow, sample and reference \
+            arm (docs/simulator.md).
             """)
 
     @OptionGroup var twin: TwinOptions
@@ -50,9 +55,18 @@ struct Simulate: AsyncParsableCommand {
     @Flag(help: "Do not write the true OPD maps (they are 4 bytes per pixel per frame).")
     var noTruthMaps = false
 
+    @Option(help: "Instead of frames: write the generative parameters of this many phantoms per labelled class to --out (a .jsonl file).")
+    var phantomParameters: Int?
+
     func validate() throws {
         if let frames, frames <= 0 { throw ValidationError("--frames must be positive") }
         guard out != nil || publish != nil else { throw ValidationError("give --out DIR, --publish ENDPOINT or both") }
+        if let phantomParameters {
+            guard phantomParameters > 0, phantomParameters <= 10_000_000 else {
+                throw ValidationError("--phantom-parameters must be 1–10000000")
+            }
+            guard publish == nil, out != nil else { throw ValidationError("--phantom-parameters writes to --out FILE, not to --publish") }
+        }
         guard FramePublisher.Kind(rawValue: socket) != nil else { throw ValidationError("--socket must be push or pub") }
         if let rate, !(rate > 0) { throw ValidationError("--rate must be positive") }
         guard renderAhead > 0 else { throw ValidationError("--render-ahead must be positive") }
@@ -63,6 +77,12 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let phantomParameters {
+            return try PhantomParameterFile(
+                perClass: phantomParameters, parameters: .named(twin.conditions.classParameters), seed: twin.seed,
+                url: URL(fileURLWithPath: out!)
+            ).write()
+        }
         let twin = try self.twin.makeTwin(optics)
         if let publish {
             let kind = FramePublisher.Kind(rawValue: socket)!

@@ -4,6 +4,9 @@ import Protocol
 import Simulator
 
 /// The digital twin's options, shared by `flowd simulate` and `flowd extract --simulate`.
+///
+/// `--conditions` picks a preset (``TwinConditions``); each effect's own option, when given,
+/// overrides the preset's value (docs/simulator.md lists them).
 struct TwinOptions: ParsableArguments {
     @OptionGroup var frame: FrameSizeOption
 
@@ -33,9 +36,12 @@ struct TwinOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Sample composition as class=weight pairs.",
+            "Sample composition as class=weight pairs (default: the conditions' mix; ideal: healthy=1,primary_cancer=1,metastatic_cancer=1; lab: those and debris=0.3,doublet=0.1,sperm=0.05).",
             discussion: "Classes: healthy, primary_cancer, metastatic_cancer, sperm, debris, doublet."))
-    var mixture: String = "healthy=1,primary_cancer=1,metastatic_cancer=1"
+    var mixture: String?
+
+    @OptionGroup(title: "Conditions (a preset; each option below overrides one of its effects)")
+    var conditions: TwinConditionOptions
 
     func validate() throws {
         guard (cameraPixelUm == nil) == (magnification == nil) else {
@@ -45,12 +51,12 @@ struct TwinOptions: ParsableArguments {
             throw ValidationError("--camera-pixel-um and --magnification must be positive")
         }
         guard [8, 12, 16].contains(bitDepth) else { throw ValidationError("--bit-depth must be 8, 12 or 16") }
-        _ = try parsedMixture()
+        if let mixture { _ = try Self.parsedMixture(mixture) }
     }
 
-    func parsedMixture() throws -> [CellClass: Double] {
+    static func parsedMixture(_ text: String) throws -> [CellClass: Double] {
         var mixture: [CellClass: Double] = [:]
-        for pair in self.mixture.split(separator: ",") {
+        for pair in text.split(separator: ",") {
             let parts = pair.split(separator: "=")
             guard parts.count == 2, let cellClass = CellClass(rawValue: String(parts[0]).trimmingCharacters(in: .whitespaces)),
                 let weight = Double(parts[1]), weight >= 0
@@ -86,7 +92,8 @@ struct TwinOptions: ParsableArguments {
         flow.velocityUmPerSecond = velocityUmS
         flow.frameRate = fps
         flow.concentrationPerMicrolitre = concentration
-        flow.mixture = try parsedMixture()
+        conditions.apply(to: &flow, optics: &optics)
+        if let mixture { flow.mixture = try Self.parsedMixture(mixture) }
         do { return try DigitalTwin(flow: flow, optics: optics) } catch let error as SimulationError {
             throw ValidationError(error.description)
         }

@@ -16,6 +16,8 @@ struct BenchPipelineReport: Encodable {
     var size: Int
     var model: String
     var poolFrames: Int
+    /// The twin's conditions the pool was rendered at: ideal, lab or custom.
+    var twinConditions: String
     var cellsInViewPerFrame: Double
     var seconds: Double
     var warmupSeconds: Double
@@ -26,7 +28,8 @@ struct BenchPipelineReport: Encodable {
     var sustainableRate: Double?
 
     enum CodingKeys: String, CodingKey {
-        case size, model, poolFrames = "pool_frames", cellsInViewPerFrame = "cells_in_view_per_frame", seconds
+        case size, model, poolFrames = "pool_frames", twinConditions = "twin_conditions"
+        case cellsInViewPerFrame = "cells_in_view_per_frame", seconds
         case warmupSeconds = "warmup_seconds", cores, bar, trials, sustainableRate = "sustainable_rate"
     }
 
@@ -36,6 +39,7 @@ struct BenchPipelineReport: Encodable {
         try c.encode(size, forKey: .size)
         try c.encode(model, forKey: .model)
         try c.encode(poolFrames, forKey: .poolFrames)
+        try c.encode(twinConditions, forKey: .twinConditions)
         try c.encode(cellsInViewPerFrame, forKey: .cellsInViewPerFrame)
         try c.encode(seconds, forKey: .seconds)
         try c.encode(warmupSeconds, forKey: .warmupSeconds)

@@ -1,4 +1,5 @@
 import Foundation
+import Simulator
 
 /// `flowd bench pipeline`: the whole live pipeline under a camera's fixed frame rate, measured
 /// from outside as an operator would see it: frames and cells per second sustained, latency of
@@ -25,6 +26,10 @@ public struct PipelineBenchmark {
     public var concentration: Double
     /// Print one JSON object instead of a table.
     public var json: Bool
+    /// The twin's conditions (``TwinConditions``): the flow and optics the pool is rendered with
+    /// (its size and concentration are the ones above).
+    public var flow = FlowConfiguration()
+    public var optics = RigOptics()
 
     /// Fewest frames in the pool: the daemon's reference needs them first.
     public static var minimumPoolFrames: Int { PipelineTrial.referenceFrames }
@@ -39,11 +44,14 @@ public struct PipelineBenchmark {
 
     public func run() throws {
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        progress("rendering \(poolFrames) holograms of \(size)² with the digital twin on \(cores) cores…")
-        let pool = try TwinFramePool(size: size, count: poolFrames, concentration: concentration, segments: cores)
+        let conditions = TwinConditions.name(of: flow, optics)
+        progress("rendering \(poolFrames) holograms of \(size)² with the digital twin (\(conditions) conditions) on \(cores) cores…")
+        let pool = try TwinFramePool(
+            size: size, count: poolFrames, concentration: concentration, segments: cores, flow: flow, optics: optics)
         progress(String(format: "%.1f cells in view per frame; %.0f px per frame", pool.cellsInViewPerFrame, pool.pixelsPerFrame))
         var report = BenchPipelineReport(
-            size: size, model: model, poolFrames: pool.frames.count, cellsInViewPerFrame: pool.cellsInViewPerFrame,
+            size: size, model: model, poolFrames: pool.frames.count, twinConditions: conditions,
+            cellsInViewPerFrame: pool.cellsInViewPerFrame,
             seconds: seconds, warmupSeconds: warmup, cores: cores, trials: [])
         for rate in rates {
             progress("trial at \(Int(rate)) frames/s: \(Int(warmup)) s warm-up, \(seconds) s timed…")

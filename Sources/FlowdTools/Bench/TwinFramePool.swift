@@ -24,14 +24,18 @@ struct TwinFramePool: Sendable {
     let pixelsPerFrame: Double
 
     /// Renders about `count` frames of `size`² 8-bit holograms at `concentration` cells/µL, in
-    /// `segments` parallel parts (a few more frames at the end if cells are still leaving).
-    init(size: Int, count: Int, concentration: Double, segments: Int) throws {
-        var flow = FlowConfiguration()
+    /// `segments` parallel parts (a few more frames at the end if cells are still leaving), at
+    /// the conditions of `flow` and `optics` (``TwinConditions``; ideal by default).
+    init(
+        size: Int, count: Int, concentration: Double, segments: Int, flow template: FlowConfiguration = FlowConfiguration(),
+        optics: RigOptics = RigOptics()
+    ) throws {
+        var flow = template
         (flow.width, flow.height, flow.concentrationPerMicrolitre) = (size, size, concentration)
         flow.startFlowing = false
-        let first = try DigitalTwin(flow: flow, optics: RigOptics())
-        // Arrivals stop one field crossing (and a frame of margin) before the end.
-        let stopAt = max(0, count - Int((Double(size) / first.pixelsPerFrame).rounded(.up)) - 1)
+        let first = try DigitalTwin(flow: flow, optics: optics)
+        // Arrivals stop one field crossing of the slowest cell (and a frame of margin) before the end.
+        let stopAt = max(0, count - first.crossingFrames - 1)
         let parts = max(1, min(segments, count))
         // Only the cells of each frame's truth are kept: its OPD map is 4 bytes per pixel.
         let rendered = Mutex([[(Frame, [CellTruth])]](repeating: [], count: parts))

@@ -29,6 +29,9 @@ public struct DemoSession: Sendable {
     public var out: String
     /// Also write the summary as JSON to this file.
     public var summaryJson: String?
+    /// More arguments for the camera (`flowd simulate`): the twin's conditions, e.g.
+    /// `--conditions lab` (docs/simulator.md).
+    public var twinArguments: [String] = []
 
     public init(
         duration: Double, rate: Double, size: Int, concentration: Double, pixelUm: Double?, seed: UInt64, model: String,
@@ -115,7 +118,7 @@ public struct DemoSession: Sendable {
         let cameraArguments = [
             "simulate", "--publish", input, "--frames", "\(frames)", "--rate", "\(rate)", "--size", "\(size)",
             "--concentration", "\(concentration)", "--seed", "\(seed)", "--out", cameraDirectory.path,
-        ] + cameraOptics
+        ] + cameraOptics + twinArguments
         let cameraChild = try FlowdChild("flowd simulate", arguments: cameraArguments, log: runDirectory.appendingPathComponent("camera.log"))
         camera = cameraChild
         screen.log(

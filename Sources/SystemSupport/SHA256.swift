@@ -1,16 +1,17 @@
-/// SHA-256 (FIPS 180-4), for the model hash that run records name: which exact weights
-/// classified a run's cells. (Foundation on Linux has no SHA-2, and a model file is hashed once
+/// SHA-256 (FIPS 180-4), for the model hash that run records name (which exact weights
+/// classified a run's cells) and the hash of the twin's class-parameter file (which exact
+/// distributions drew its cells). (Foundation on Linux has no SHA-2, and a model file is hashed once
 /// per load, so a plain implementation is fast enough: ≈ 0.1 s for a 20 MB model.)
-enum SHA256 {
+public enum SHA256 {
     /// The digest of `bytes` as 64 lower-case hex digits, as `sha256sum` prints it.
-    static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String {
         digest(bytes).map { byte in
             let digits = String(byte, radix: 16)
             return digits.count == 1 ? "0" + digits : digits
         }.joined()
     }
 
-    static func digest(_ bytes: [UInt8]) -> [UInt8] {
+    public static func digest(_ bytes: [UInt8]) -> [UInt8] {
         var h: [UInt32] = [
             0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
         ]

@@ -1,0 +1,72 @@
+import CFFTW
+import FFTWSupport
+import Foundation
+import SystemSupport
+
+extension HologramCamera {
+    /// Noise-free intensity for the object wave O = 1 + S (`scattered`: S, the sum of every
+    /// cell's scattered field, row-major `width × height`) with the reference arm's effects
+    /// (``ReferenceArm``) `secondsSinceReference` s after the reference hologram was recorded:
+    ///
+    /// I = E_τ·(|O|² + |D|² + 2V·Re(O·conj(D)·e^{iψ_τ}) + 2V·ε·cos(2π k_p·r + θ_τ)).
+    ///
+    /// With an ideal arm and S = 0 this is the ideal `formIntensity` of an empty frame (up to
+    /// rounding).
+    public func formIntensity(scattered: [SIMD2<Float>], secondsSinceReference tau: Double) -> [Float] {
+        precondition(scattered.count == width * height)
+        let arm = optics.referenceArm
+        let v = Float(optics.fringeVisibility)
+        let brightness = arm.illuminationDrift * sin(2 * .pi * tau / arm.illuminationPeriodSeconds)
+        let gradient = arm.illuminationDrift * sin(2 * .pi * tau / (1.7 * arm.illuminationPeriodSeconds))
+        // Peak-to-valley over the field: (u + v)/4 and (u² + v²)/2 − ½ both span 1.
+        let tilt = arm.tiltRadPerMinute * tau / 60, focus = arm.focusRadPerMinute * tau / 60
+        let theta = arm.parasiticPhaseRadPerSecond * tau
+        let parasitic = 2 * arm.parasiticAmplitude * optics.fringeVisibility
+        let kp = arm.parasiticOffset - optics.carrier
+        var out = [Float](repeating: 0, count: width * height)
+        for y in 0..<height {
+            let vy = 2 * Double(y) / Double(height - 1) - 1
+            for x in 0..<width {
+                let ux = 2 * Double(x) / Double(width - 1) - 1
+                let i = y * width + x
+                let o = scattered[i] + SIMD2(1, 0)
+                let d = dust?[i] ?? SIMD2(1, 0)
+                let psi = Double(backgroundPhase[i]) + tilt * (ux + vy) / 4 + focus * ((ux * ux + vy * vy) / 2 - 0.5)
+                let c = Float(cos(psi)), s = Float(sin(psi))
+                // O·conj(D), then Re(· e^{iψ}).
+                let re = o.x * d.x + o.y * d.y, im = o.y * d.x - o.x * d.y
+                let reflection = parasitic == 0 ? 0 : Float(parasitic * cos(2 * .pi * (kp.x * Double(x) + kp.y * Double(y)) + theta))
+                let envelope = illumination[i] * Float(1 + brightness + gradient * ux)
+                out[i] = envelope * ((o * o).sum() + (d * d).sum() + 2 * v * (re * c - im * s) + reflection)
+            }
+        }
+        return out
+    }
+
+    /// The dust of the reference arm: D(r) = 1 + Σ propagate(Dⱼ − 1, zⱼ), each speck a disk of
+    /// radius 2–6 µm with amplitude transmission 0.5–0.9 and a 0–0.6 rad phase, 50–300 µm out of
+    /// focus (in air, in sample-plane units), so that it shows as a set of diffraction rings.
+    static func dust(width: Int, height: Int, optics: RigOptics, seed: UInt64) -> [SIMD2<Float>] {
+        var rng = SimulationRandom(seed: seed, stream: 0xD057)
+        var total = [SIMD2<Float>](repeating: SIMD2(1, 0), count: width * height)
+        let pixel = optics.pixelUm
+        for _ in 0..<optics.referenceArm.dustSpecks {
+            let cx = rng.uniform(0, Double(width)), cy = rng.uniform(0, Double(height))
+            let radius = rng.uniform(2, 6) / pixel
+            let transmission = rng.uniform(0.5, 0.9), phase = rng.uniform(0, 0.6)
+            let distance = rng.uniform(50, 300)
+            let speck = AlignedBuffer<fftwf_complex>(count: width * height, initial: (0, 0))
+            let inside = (Float(transmission * cos(phase) - 1), Float(transmission * sin(phase)))
+            for y in max(0, Int(cy - radius))..<min(height, Int(cy + radius) + 1) {
+                for x in max(0, Int(cx - radius))..<min(width, Int(cx + radius) + 1) {
+                    let dx = Double(x) - cx, dy = Double(y) - cy
+                    if dx * dx + dy * dy <= radius * radius { speck[y * width + x] = inside }
+                }
+            }
+            AngularSpectrum(rows: height, cols: width, pixelUm: (pixel, pixel), mediumIndex: 1, wavelengthNm: optics.wavelengthNm)
+                .propagate(speck.pointer, distanceUm: distance)
+            for i in total.indices { total[i] += SIMD2(speck[i].0, speck[i].1) }
+        }
+        return total
+    }
+}
