@@ -42,7 +42,6 @@ public struct CellSegmenter: Sendable {
         let regions = candidateRegions(workspace: w)
         w.timings?.add(.detect, clock.lap())
         var cells: [DetectedCell] = []
-        w.refocused.removeAll(keepingCapacity: true)
         for region in regions {
             let focus = refocuser?.refocus(region, fieldRows: fieldRows, fieldCols: fieldCols, workspace: w)
             if case .refocused(let distance) = focus { w.refocused.append((region, distance)) }

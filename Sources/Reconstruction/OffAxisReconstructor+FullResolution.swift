@@ -9,8 +9,9 @@ extension OffAxisReconstructor {
     /// The filtered window is inverse-transformed zero-padded to the full size (exact
     /// band-limited interpolation of the field), divided by the reference field made the same
     /// way, given the frame's phase sign, levelled with its background plane, refocused where
-    /// the field-grid pass refocused (each region by its own distance, ``CellRefocuser``), and
-    /// unwrapped with the field-grid OPD as a guide: φ = φ_wrapped + 2π·round((φ_guide −
+    /// the field-grid pass refocused (each region by its own distance, ``CellRefocuser``),
+    /// unwrapped with the field-grid OPD as a guide, and levelled per cell region as that pass
+    /// was: φ = φ_wrapped + 2π·round((φ_guide −
     /// φ_wrapped)/2π), exact wherever the bilinearly interpolated guide is within π of the
     /// truth. Costs two full-size inverse FFTs (and one propagation per refocused cell), so it
     /// is for `flowd reconstruct`, not for the live path.
@@ -61,6 +62,16 @@ extension OffAxisReconstructor {
                     + (guide[y1 * fieldCols + x0] * (1 - tx) + guide[y1 * fieldCols + x1] * tx) * ty
                 let wrapped = phase[y * cols + x] * nmPerRadian
                 out[y * cols + x] = wrapped + period * ((g - wrapped) / period).rounded()
+            }
+        }
+        // Each cell region's own background level, as on the field grid: its whole turns are
+        // already in the guide the turns were taken from, the fraction of a turn is not.
+        for (region, level) in w.regionOffsets {
+            let offset = level - period * (level / period).rounded()
+            for y in Int(Double(region.y0) * decY)..<min(rows, Int((Double(region.y1) * decY).rounded(.up))) {
+                for x in Int(Double(region.x0) * decX)..<min(cols, Int((Double(region.x1) * decX).rounded(.up))) {
+                    out[y * cols + x] -= offset
+                }
             }
         }
         return out

@@ -118,6 +118,8 @@ public final class OffAxisReconstructor: Sendable {
                 "hologram is \(hologram.rows)×\(hologram.cols), but the reference was \(rows)×\(cols)")
         }
         filter.field(of: hologram, workspace: w, timings: w.timings)
+        w.refocused.removeAll(keepingCapacity: true)
+        w.regionOffsets.removeAll(keepingCapacity: true)
         var clock = StageClock()
 
         // Step 4: φ = arg(E · conj(E_ref)/|E_ref|), and |E|/|E_ref| for refocusing.

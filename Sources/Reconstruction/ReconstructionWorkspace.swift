@@ -27,6 +27,9 @@ public final class ReconstructionWorkspace {
     /// The regions of the last frame that were refocused, with their focus distances (µm), for
     /// the full-resolution map.
     var refocused: [(region: CellSegmenter.Region, distanceUm: Double)] = []
+    /// The background level each region of the last frame was unwrapped to zero from, nm (the
+    /// full-resolution map is levelled alike).
+    var regionOffsets: [(region: CellSegmenter.Region, offsetNm: Float)] = []
     /// The phase sign the last frame was reconstructed with (`.asIs` or `.inverted`).
     public internal(set) var phaseSign: PhaseSign = .asIs
     /// Background plane removed from the last frame (rad, field-grid pixels).
