@@ -143,7 +143,7 @@ let package = Package(
             name: "InferenceTests", dependencies: ["Inference", "InferenceTestSupport", "CMallocCounter"],
             swiftSettings: swiftSettings),
 
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "FFTWSupport"], swiftSettings: swiftSettings),
         // A small simulated flow, the fixture of the segmentation and tracking specifications.
         .target(
             name: "TwinFlowTestSupport", dependencies: ["Reconstruction", "Simulator"], path: "Tests/TwinFlowTestSupport",

@@ -1,3 +1,4 @@
+import FFTWSupport
 import Protocol
 
 /// The rig's digital twin: cells of a configured mixture flowing through the field of view of an
@@ -53,7 +54,7 @@ public struct DigitalTwin: Sendable {
         /// Its scattered wave as the camera records it (when the twin forms fields), cached
         /// until the cell turns.
         var field: ScatteredField?
-        let propagator: AngularSpectrum?
+        let propagator: AngularSpectrum.Fixed?
     }
 
     public init(flow: FlowConfiguration, optics: RigOptics) throws {
@@ -105,7 +106,10 @@ public struct DigitalTwin: Sendable {
             formsFields
             ? camera.formIntensity(scattered: scattered, secondsSinceReference: secondsSinceReference)
             : camera.formIntensity(opdNm: truth.opdNm)
-        let frame = camera.expose(intensity, rng: &noise, seq: UInt64(frameIndex + 1))
+        // The camera clock: frame k is exposed k / frame rate after the first.
+        let frame = camera.expose(
+            intensity, rng: &noise, seq: UInt64(frameIndex + 1),
+            timeNanoseconds: Int64((Double(frameIndex) / flow.frameRate * 1e9).rounded()))
         frameIndex += 1
         return (frame, truth)
     }

@@ -1,4 +1,5 @@
 import CFFTW
+import FFTWSupport
 import Foundation
 import SystemSupport
 
@@ -74,9 +75,8 @@ extension HologramCamera {
                     if dx * dx + dy * dy <= radius * radius { speck[y * width + x] = inside }
                 }
             }
-            AngularSpectrum(
-                rows: height, cols: width, pixelUm: pixel, wavelengthNm: optics.wavelengthNm, mediumIndex: 1, distanceUm: distance
-            ).propagate(speck)
+            AngularSpectrum(rows: height, cols: width, pixelUm: (pixel, pixel), mediumIndex: 1, wavelengthNm: optics.wavelengthNm)
+                .propagate(speck.pointer, distanceUm: distance)
             for i in total.indices { total[i] += SIMD2(speck[i].0, speck[i].1) }
         }
         return total

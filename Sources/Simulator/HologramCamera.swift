@@ -103,7 +103,7 @@ public struct HologramCamera: Sendable {
     }
 
     /// As `formIntensity`, with the object wave propagated by `optics.defocusUm` through the
-    /// medium with the angular spectrum method (``AngularSpectrum``): Ô(f) · exp(i·2π·dz·√((n/λ)² − |f|²)).
+    /// medium with the angular spectrum method (``AngularSpectrum``).
     private func formDefocused(opdNm: [Float]) -> [Float] {
         let n = width * height
         let k = 2 * Double.pi / optics.wavelengthNm
@@ -115,9 +115,9 @@ public struct HologramCamera: Sendable {
             field[i] = (Float(t * cos(k * opd)), Float(t * sin(k * opd)))
         }
         AngularSpectrum(
-            rows: height, cols: width, pixelUm: optics.pixelUm, wavelengthNm: optics.wavelengthNm,
-            mediumIndex: optics.mediumIndex, distanceUm: optics.defocusUm
-        ).propagate(field)
+            rows: height, cols: width, pixelUm: (optics.pixelUm, optics.pixelUm), mediumIndex: optics.mediumIndex,
+            wavelengthNm: optics.wavelengthNm
+        ).propagate(field.pointer, distanceUm: optics.defocusUm)
         let v = Float(optics.fringeVisibility)
         var out = [Float](repeating: 0, count: n)
         for i in 0..<n {
@@ -130,8 +130,9 @@ public struct HologramCamera: Sendable {
     }
 
     /// The camera's reading of `intensity`: electrons with shot and read noise, quantised.
-    /// Returns a frame of uint8 (8-bit) or uint16 (12/16-bit) pixels.
-    public func expose(_ intensity: [Float], rng: inout SimulationRandom, seq: UInt64) -> Frame {
+    /// Returns a frame of uint8 (8-bit) or uint16 (12/16-bit) pixels, stamped `seq` and, when
+    /// given, the camera clock's `timeNanoseconds`.
+    public func expose(_ intensity: [Float], rng: inout SimulationRandom, seq: UInt64, timeNanoseconds: Int64? = nil) -> Frame {
         let maxCount = Float((1 << optics.bitDepth) - 1)
         let gain = maxCount / Float(optics.fullWellElectrons)
         let read2 = Float(optics.readNoiseElectrons * optics.readNoiseElectrons)
@@ -152,7 +153,7 @@ public struct HologramCamera: Sendable {
             i += 2
         }
         let header = FrameHeader(
-            dtype: dtype, rows: height, cols: width, camera: "twin", seq: seq,
+            dtype: dtype, rows: height, cols: width, camera: "twin", seq: seq, timeNanoseconds: timeNanoseconds,
             wavelengthNm: optics.wavelengthNm, pixelUm: optics.pixelUm)
         let pixels = PixelBuffer(byteCount: header.payloadBytes) { raw in
             if dtype == .uint8 {

@@ -1,4 +1,5 @@
 import CFFTW
+import FFTWSupport
 import Foundation
 import SystemSupport
 
@@ -15,10 +16,10 @@ struct ScatteredField: Sendable {
 
     /// The scattered wave of `patch` propagated by `propagator` (whose grid is the padded patch;
     /// `nil`: in focus, no padding).
-    init(patch: OPDPatch, optics: RigOptics, propagator: AngularSpectrum?) {
+    init(patch: OPDPatch, optics: RigOptics, propagator: AngularSpectrum.Fixed?) {
         let k = 2 * Double.pi / optics.wavelengthNm
         let kappa = optics.attenuationPerUm / 1000
-        let size = propagator?.rows ?? patch.size
+        let size = propagator?.grid.rows ?? patch.size
         let offset = (size - patch.size) / 2
         let field = AlignedBuffer<fftwf_complex>(count: size * size, initial: (0, 0))
         for py in 0..<patch.size {
@@ -29,7 +30,7 @@ struct ScatteredField: Sendable {
                 field[(py + offset) * size + px + offset] = (Float(t * cos(k * opd) - 1), Float(t * sin(k * opd)))
             }
         }
-        propagator?.propagate(field)
+        propagator?.propagate(field.pointer)
         self.size = size
         center = patch.center + offset
         values = (0..<size * size).map { SIMD2(field[$0].0, field[$0].1) }
@@ -51,14 +52,15 @@ struct ScatteredField: Sendable {
     /// The grid for propagating a patch of `patchSize` pixels by `distanceUm`: padded by the
     /// diffraction spread |d|·tan(asin(NA/n)) (and 8 pixels) on each side, rounded up to a size
     /// FFTW transforms fast (2ᵃ3ᵇ5ᶜ). `nil` for a vanishing distance.
-    static func propagator(patchSize: Int, distanceUm: Double, optics: RigOptics) -> AngularSpectrum? {
+    static func propagator(patchSize: Int, distanceUm: Double, optics: RigOptics) -> AngularSpectrum.Fixed? {
         guard abs(distanceUm) > 1e-3 else { return nil }
         let sine = optics.numericalAperture / optics.mediumIndex
         let spread = abs(distanceUm) * sine / (1 - sine * sine).squareRoot() / optics.pixelUm
         let size = fastSize(atLeast: patchSize + 2 * (Int(spread.rounded(.up)) + 8))
         return AngularSpectrum(
-            rows: size, cols: size, pixelUm: optics.pixelUm, wavelengthNm: optics.wavelengthNm, mediumIndex: optics.mediumIndex,
-            distanceUm: distanceUm)
+            rows: size, cols: size, pixelUm: (optics.pixelUm, optics.pixelUm), mediumIndex: optics.mediumIndex,
+            wavelengthNm: optics.wavelengthNm
+        ).fixed(distanceUm: distanceUm)
     }
 
     /// The smallest 2ᵃ3ᵇ5ᶜ ≥ n.

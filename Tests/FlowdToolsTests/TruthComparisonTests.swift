@@ -20,7 +20,8 @@ private func published(_ id: UInt64, seq: UInt64?, x: Double, y: Double, label: 
 private let classes = CellClass.labelled.map(\.rawValue)
 
 /// Two frames: cell 1 (healthy) and cell 2 (primary) wholly in view, cell 3 (metastatic) wholly
-/// in view in frame 1 only, cell 4 (healthy) a sliver at the edge in both frames, never whole.
+/// in view in frame 1 only, cell 4 (healthy) a sliver at the edge in both frames, never whole;
+/// object 5, a doublet, wholly in view in frame 1.
 private let truth = GroundTruth(frames: [
     0: [
         truthCell(1, .healthy, x: 100, y: 100), truthCell(2, .primaryCancer, x: 300, y: 100),
@@ -29,6 +30,7 @@ private let truth = GroundTruth(frames: [
     1: [
         truthCell(1, .healthy, x: 280, y: 100), truthCell(2, .primaryCancer, x: 480, y: 100),
         truthCell(3, .metastaticCancer, x: 200, y: 300), truthCell(4, .healthy, x: 1010, y: 500, inside: false),
+        truthCell(5, .doublet, x: 600, y: 600),
     ],
 ])
 
@@ -37,6 +39,7 @@ struct TruthComparisonTests {
     @Test("countable cells are those wholly in view in at least one frame (flowd's counting rule)")
     func countable() {
         #expect(truth.countable == [1: .healthy, 2: .primaryCancer, 3: .metastaticCancer])
+        #expect(truth.nonCells == [5: .doublet], "a doublet is an object to reject, not a cell to count")
     }
 
     @Test("a published centroid belongs to the nearest true cell of its frame, within that cell's extent")
@@ -57,11 +60,14 @@ struct TruthComparisonTests {
             published(4, seq: 0, x: 700, y: 700, label: "healthy"),  // on no cell
             published(5, seq: nil, x: 100, y: 100, label: "healthy"),  // no frame to look in
             published(6, seq: 0, x: 1005, y: 500, label: "unknown"),  // the sliver, below the threshold
+            published(7, seq: 1, x: 605, y: 598, label: "healthy"),  // the doublet, counted as a cell
         ]
-        let c = TruthComparison(cells: cells, cellsCounted: 7, truth: truth, classes: classes)
-        #expect(c.cellsTrue == 3 && c.cellsCounted == 7)
-        #expect(c.countingError == 4.0 / 3)  // (7 − 3) / 3
-        #expect(c.cellsMatched == 3 && c.cellsCountedTwice == 2 && c.cellsUnmatched == 2)
+        let c = TruthComparison(cells: cells, cellsCounted: 8, truth: truth, classes: classes)
+        #expect(c.cellsTrue == 3 && c.cellsCounted == 8)
+        #expect(c.countingError == 5.0 / 3)  // (8 − 3) / 3
+        #expect(c.cellsMatched == 4 && c.cellsCountedTwice == 2 && c.cellsUnmatched == 2)
+        #expect(c.nonCellsTrue == 1 && c.nonCellsCounted == 1)
+        #expect(c.precision == 3.0 / 8)  // cells 1, 2 and the sliver 4, once each, of 8 messages
         #expect(c.cellsMissed == 1)  // cell 3
         #expect(c.predicted == classes + ["unknown"])
         #expect(c.confusion == [[2, 0, 0, 1], [0, 1, 1, 0], [0, 0, 0, 0]])
@@ -84,18 +90,22 @@ struct TruthComparisonTests {
             comparison: TruthComparison(cells: cells, cellsCounted: 1, truth: truth, classes: classes),
             frames: FrameCounters(received: 2), framesSent: 2, cameraSeconds: 1, cellMessages: 1, fcsPath: nil,
             fcsNote: "none", runDirectory: "/run", truthPath: "/run/camera/truth.jsonl", model: "m.safetensors",
-            twin: ["size": 1024])
+            objectsRejected: ["irregular": 2], twin: ["size": 1024])
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("summary-\(UUID()).json")
         defer { try? FileManager.default.removeItem(at: url) }
         try summary.write(to: url)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
-        for key in ["cells_true", "cells_counted", "counting_error", "accuracy", "balanced_accuracy", "confusion", "classes", "fcs_path"] {
+        for key in [
+            "cells_true", "cells_counted", "counting_error", "accuracy", "balanced_accuracy", "confusion", "classes", "fcs_path",
+            "precision", "non_cells_true", "non_cells_counted", "objects_rejected_by_reason",
+        ] {
             #expect(json.keys.contains(key), "missing \(key)")
         }
         #expect(json["cells_true"] as? Int == 3)
         #expect(json["classes"] as? [String] == classes)
         #expect(json["confusion_columns"] as? [String] == classes)
         #expect(json["fcs_path"] is NSNull)
+        #expect(json["objects_rejected_by_reason"] as? [String: Int] == ["irregular": 2])
         #expect((json["counting_error"] as? Double).map { abs($0 - (1.0 - 3) / 3) < 1e-12 } == true)
     }
 }

@@ -1,4 +1,5 @@
 import CFFTW
+import FFTWSupport
 import Foundation
 import Protocol
 import SystemSupport
@@ -103,9 +104,9 @@ struct LabConditionsTests {
             let field = AlignedBuffer<fftwf_complex>(count: recorded.values.count, initial: (0, 0))
             for i in recorded.values.indices { field[i] = (recorded.values[i].x, recorded.values[i].y) }
             AngularSpectrum(
-                rows: recorded.size, cols: recorded.size, pixelUm: optics.pixelUm, wavelengthNm: optics.wavelengthNm,
-                mediumIndex: optics.mediumIndex, distanceUm: distance
-            ).propagate(field)
+                rows: recorded.size, cols: recorded.size, pixelUm: (optics.pixelUm, optics.pixelUm),
+                mediumIndex: optics.mediumIndex, wavelengthNm: optics.wavelengthNm
+            ).propagate(field.pointer, distanceUm: distance)
             // Wrapped phase difference to the in-focus wave, as OPD, RMS over the cell.
             let offset = (recorded.size - patch.size) / 2
             var sum = 0.0, n = 0

@@ -57,11 +57,10 @@ public struct DemoSession: Sendable {
         ]
         var cameraOptics: [String] = []
         if let pixelUm {
-            // The same optics on both sides, and the tracker told how far a cell moves per frame.
+            // The same optics on both sides (the tracker learns how far cells move per frame).
             cameraOptics = ["--pixel-um", "\(pixelUm)"]
             daemonArguments += [
                 "--set", "reconstruction.pixel_um=\(pixelUm)",
-                "--set", "tracking.velocity_px=\(FlowConfiguration().umPerFrame / pixelUm)",
                 "--set", "tracking.gate_px=\(8 / pixelUm)",
             ]
         }
@@ -183,6 +182,7 @@ public struct DemoSession: Sendable {
                 classes: CellClass.labelled.map(\.rawValue)),
             frames: final.frames, framesSent: framesSent, cameraSeconds: cameraSeconds, cellMessages: cells.count,
             fcsPath: nil, fcsNote: nil, runDirectory: runDirectory.path, truthPath: truthURL.path, model: model,
+            objectsRejected: final.cells.objectsRejectedByReason,
             twin: [
                 "size": Double(size), "pixel_um": pixelUm ?? DefaultOptics.pixelUm, "concentration": concentration,
                 "seed": Double(seed), "rate": rate,

@@ -19,6 +19,8 @@ struct DemoSummary: Encodable {
     var runDirectory: String
     var truthPath: String
     var model: String
+    /// The daemon's objects that were not cells, by reason (its final `counts`).
+    var objectsRejected: [String: UInt64]
     /// The twin's settings: size, pixel_um, concentration, seed, fps, rate.
     var twin: [String: Double]
 
@@ -28,6 +30,8 @@ struct DemoSummary: Encodable {
         case confusionColumns = "confusion_columns"
         case cellsMatched = "cells_matched", cellsCountedTwice = "cells_counted_twice"
         case cellsUnmatched = "cells_unmatched", cellsMissed = "cells_missed", cellMessages = "cell_messages"
+        case precision, nonCellsTrue = "non_cells_true", nonCellsCounted = "non_cells_counted"
+        case objectsRejected = "objects_rejected_by_reason"
         case framesSent = "frames_sent", framesReceived = "frames_received", framesDropped = "frames_dropped"
         case framesMalformed = "frames_malformed", cameraSeconds = "camera_seconds"
         case fcsPath = "fcs_path", fcsNote = "fcs_note", runDirectory = "run_dir", truthPath = "truth_path", model, twin
@@ -48,6 +52,10 @@ struct DemoSummary: Encodable {
         try c.encode(comparison.cellsCountedTwice, forKey: .cellsCountedTwice)
         try c.encode(comparison.cellsUnmatched, forKey: .cellsUnmatched)
         try c.encode(comparison.cellsMissed, forKey: .cellsMissed)
+        try c.encode(comparison.precision, forKey: .precision)
+        try c.encode(comparison.nonCellsTrue, forKey: .nonCellsTrue)
+        try c.encode(comparison.nonCellsCounted, forKey: .nonCellsCounted)
+        try c.encode(objectsRejected, forKey: .objectsRejected)
         try c.encode(cellMessages, forKey: .cellMessages)
         try c.encode(framesSent, forKey: .framesSent)
         try c.encode(frames.received, forKey: .framesReceived)
@@ -68,6 +76,12 @@ struct DemoSummary: Encodable {
         try (encoder.encode(self) + [0x0A]).write(to: url, options: .atomic)
     }
 
+    /// "too_small 3, irregular 2", or "none".
+    private var rejectedByReason: String {
+        let pairs: [String] = objectsRejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        return pairs.isEmpty ? "none" : pairs.joined(separator: ", ")
+    }
+
     /// The summary as the terminal shows it.
     func lines() -> [String] {
         let c = comparison
@@ -82,7 +96,9 @@ struct DemoSummary: Encodable {
             "  cells     true \(c.cellsTrue) (wholly in view at least once), counted \(c.cellsCounted), "
                 + "counting error \(percent(c.countingError, signed: true))",
             "            matched to a true cell \(c.cellsMatched), counted twice \(c.cellsCountedTwice), "
-                + "on no true cell \(c.cellsUnmatched), missed \(c.cellsMissed)",
+                + "on no true cell \(c.cellsUnmatched), missed \(c.cellsMissed); precision \(percent(c.precision))",
+            "  objects   true non-cells \(c.nonCellsTrue) (debris, doublets, sperm wholly in view), counted as cells "
+                + "\(c.nonCellsCounted); rejected by reason: \(rejectedByReason)",
             "  accuracy  \(percent(c.accuracy)), balanced accuracy \(percent(c.balancedAccuracy)) (recall "
                 + c.classes.map { "\($0) \(percent(c.recall[$0]))" }.joined(separator: ", ") + ")",
             "  confusion (rows: true class; columns: the label flowd gave)",

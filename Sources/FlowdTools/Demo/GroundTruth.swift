@@ -4,19 +4,25 @@ import Simulator
 struct GroundTruth {
     /// The cells at least partly in view, per frame index.
     let frames: [Int: [CellTruth]]
-    /// The cells the daemon should count, with their class: those wholly in view (not cut by
-    /// the frame edge) in at least one frame. That is flowd's counting rule
+    /// The cells the daemon should count, with their class: cells of the labelled classes wholly
+    /// in view (not cut by the frame edge) in at least one frame. That is flowd's counting rule
     /// (`FlowTracker.Track.wasWhollyInView`, docs/protocol.md): slivers entering or leaving at
     /// the start or the end of a run are not cells.
     let countable: [Int: CellClass]
+    /// The objects that are not cells (debris, doublets, sperm) wholly in view at least once:
+    /// what the daemon should count under `objects_rejected_by_reason`, not as cells.
+    let nonCells: [Int: CellClass]
 
     init(frames: [Int: [CellTruth]]) {
         self.frames = frames
-        var countable: [Int: CellClass] = [:]
+        var countable: [Int: CellClass] = [:], nonCells: [Int: CellClass] = [:]
         for cells in frames.values {
-            for cell in cells where cell.fullyInside { countable[cell.id] = cell.cellClass }
+            for cell in cells where cell.fullyInside {
+                if cell.label >= 0 { countable[cell.id] = cell.cellClass } else { nonCells[cell.id] = cell.cellClass }
+            }
         }
         self.countable = countable
+        self.nonCells = nonCells
     }
 
     /// The true cell under a published cell: in frame `frame` (the `seq` of the cell's best

@@ -22,6 +22,10 @@ struct TruthComparison: Equatable {
     var cellsUnmatched = 0
     /// Countable true cells no message was matched to.
     var cellsMissed = 0
+    /// Objects that are not cells (debris, doublets, sperm) wholly in view at least once.
+    var nonCellsTrue: Int
+    /// Messages on such an object: counted as a cell although it is none.
+    var nonCellsCounted = 0
     /// The true classes (rows of ``confusion``).
     var classes: [String]
     /// The predicted labels (columns of ``confusion``): ``classes``, then any other label the
@@ -30,6 +34,13 @@ struct TruthComparison: Equatable {
     /// Messages matched to a true cell of a class in ``classes``, by true class (row) and label
     /// (column).
     var confusion: [[Int]]
+
+    /// Of the messages, the share that is a cell counted for the first time: 1 − (duplicates,
+    /// strays and non-cells) / messages; `nil` without messages.
+    var precision: Double? {
+        let messages = cellsMatched + cellsCountedTwice + cellsUnmatched
+        return messages > 0 ? Double(cellsMatched - nonCellsCounted) / Double(messages) : nil
+    }
 
     /// (counted − true) / true; `nil` without true cells.
     var countingError: Double? {
@@ -65,6 +76,7 @@ struct TruthComparison: Equatable {
     ///   - classes: the true classes to score (the model's classes).
     init(cells: [CellMessage], cellsCounted: Int, truth: GroundTruth, classes: [String]) {
         self.cellsTrue = truth.countable.count
+        nonCellsTrue = truth.nonCells.count
         self.cellsCounted = cellsCounted
         self.classes = classes
         let otherLabels = Set(cells.map(\.label)).subtracting(classes).sorted()
@@ -79,6 +91,7 @@ struct TruthComparison: Equatable {
                 continue
             }
             if matchedIDs.insert(owner.id).inserted { cellsMatched += 1 } else { cellsCountedTwice += 1 }
+            if owner.label < 0 { nonCellsCounted += 1 }
             if let row = classes.firstIndex(of: owner.cellClass.rawValue), let column = predicted.firstIndex(of: message.label) {
                 confusion[row][column] += 1
             }
