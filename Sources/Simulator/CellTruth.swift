@@ -16,7 +16,8 @@ public struct CellTruth: Sendable, Codable, Equatable {
     public var opdSumNm: Double
     /// The propagation distance that brings the recorded field of this cell back into focus,
     /// µm (nrefocus's convention: refocused = propagate(recorded, focusUm), with the
-    /// angular-spectrum kernel exp(i·2π·d·√((n/λ)² − |f|²)) in the medium); the twin records
+    /// angular-spectrum kernel exp(i·2π·d·(√((n/λ)² − |f|²) − n/λ)) in the medium,
+    /// FFTWSupport's `AngularSpectrum`); the twin records
     /// propagate(in-focus, −focusUm). 0 for a cell in the focal plane.
     public var focusUm: Double
     /// The cell's speed along the flow, µm/s.

@@ -20,24 +20,36 @@ extension HologramCamera {
         let gradient = arm.illuminationDrift * sin(2 * .pi * tau / (1.7 * arm.illuminationPeriodSeconds))
         // Peak-to-valley over the field: (u + v)/4 and (u² + v²)/2 − ½ both span 1.
         let tilt = arm.tiltRadPerMinute * tau / 60, focus = arm.focusRadPerMinute * tau / 60
-        let theta = arm.parasiticPhaseRadPerSecond * tau
-        let parasitic = 2 * arm.parasiticAmplitude * optics.fringeVisibility
+        let parasitic = Float(2 * arm.parasiticAmplitude * optics.fringeVisibility)
         let kp = arm.parasiticOffset - optics.carrier
+        // Both drifts and the reflection's fringes are products of a column and a row factor:
+        // e^{i(tilt·(u+v)/4 + focus·((u²+v²)/2 − ½))} = X(u)·Y(v), e^{i(2π k_p·r + θ)} = P(x)·Q(y).
+        func phasor(_ angle: Double) -> SIMD2<Float> { SIMD2(Float(cos(angle)), Float(sin(angle))) }
+        func times(_ a: SIMD2<Float>, _ b: SIMD2<Float>) -> SIMD2<Float> { SIMD2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x) }
+        let columns = (0..<width).map { x -> (drift: SIMD2<Float>, fringe: SIMD2<Float>, u: Float) in
+            let u = 2 * Double(x) / Double(width - 1) - 1
+            return (phasor(tilt * u / 4 + focus * (u * u / 2 - 0.5)), phasor(2 * .pi * kp.x * Double(x)), Float(u))
+        }
+        let rows = (0..<height).map { y -> (drift: SIMD2<Float>, fringe: SIMD2<Float>) in
+            let v = 2 * Double(y) / Double(height - 1) - 1
+            return (phasor(tilt * v / 4 + focus * v * v / 2), phasor(2 * .pi * kp.y * Double(y) + arm.parasiticPhaseRadPerSecond * tau))
+        }
         var out = [Float](repeating: 0, count: width * height)
         for y in 0..<height {
-            let vy = 2 * Double(y) / Double(height - 1) - 1
+            let row = rows[y]
             for x in 0..<width {
-                let ux = 2 * Double(x) / Double(width - 1) - 1
                 let i = y * width + x
+                let column = columns[x]
                 let o = scattered[i] + SIMD2(1, 0)
                 let d = dust?[i] ?? SIMD2(1, 0)
-                let psi = Double(backgroundPhase[i]) + tilt * (ux + vy) / 4 + focus * ((ux * ux + vy * vy) / 2 - 0.5)
-                let c = Float(cos(psi)), s = Float(sin(psi))
-                // O·conj(D), then Re(· e^{iψ}).
+                // e^{iψ_τ}: the background's phasor (or its angle's) turned by the drift.
+                let background = backgroundPhasor?[i] ?? SIMD2(cosf(backgroundPhase[i]), sinf(backgroundPhase[i]))
+                let e = times(background, times(column.drift, row.drift))
+                // O·conj(D), then Re(· e^{iψ_τ}).
                 let re = o.x * d.x + o.y * d.y, im = o.y * d.x - o.x * d.y
-                let reflection = parasitic == 0 ? 0 : Float(parasitic * cos(2 * .pi * (kp.x * Double(x) + kp.y * Double(y)) + theta))
-                let envelope = illumination[i] * Float(1 + brightness + gradient * ux)
-                out[i] = envelope * ((o * o).sum() + (d * d).sum() + 2 * v * (re * c - im * s) + reflection)
+                let reflection = parasitic == 0 ? 0 : parasitic * times(column.fringe, row.fringe).x
+                let envelope = illumination[i] * (1 + Float(brightness) + Float(gradient) * column.u)
+                out[i] = envelope * ((o * o).sum() + (d * d).sum() + 2 * v * (re * e.x - im * e.y) + reflection)
             }
         }
         return out

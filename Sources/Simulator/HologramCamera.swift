@@ -22,6 +22,9 @@ public struct HologramCamera: Sendable {
     let illumination: [Float]
     /// The reference arm's dust D(r) (``ReferenceArm``); `nil` without dust (D = 1).
     let dust: [SIMD2<Float>]?
+    /// e^{iψ(r)}, kept when the reference arm drifts (its drifts multiply it by separable
+    /// factors, so a frame needs no trigonometry per pixel); `nil` for an ideal arm.
+    let backgroundPhasor: [SIMD2<Float>]?
     /// Electrons per unit of I: exposure · full well / max over the frame of E·(2 + 2V)
     /// (with headroom for the reference arm's dust, reflection and drift, when it has them).
     private let electronsPerUnit: Float
@@ -69,6 +72,7 @@ public struct HologramCamera: Sendable {
         illumination = envelope
         let arm = optics.referenceArm
         dust = arm.dustSpecks > 0 ? Self.dust(width: width, height: height, optics: optics, seed: seed) : nil
+        backgroundPhasor = arm.isIdeal ? nil : psi.map { SIMD2(cosf($0), sinf($0)) }
         var brightest = Double(envelope.max() ?? 1) * (2 + 2 * optics.fringeVisibility)
         if !arm.isIdeal {
             // The brightest fringe with the strongest dust ring, the reflection and the drift's peak.

@@ -44,7 +44,7 @@ public enum TwinConditions: String, Sendable, CaseIterable, Codable {
     }
 
     /// The lab sample: the three labelled classes at 1 each, debris 0.3, doublets 0.1, sperm
-    /// 0.05 (of 2.45: 12 % debris, 4 % doublets, 2 % sperm among the objects).
+    /// 0.05 (of 3.45: 9 % debris, 3 % doublets, 1.4 % sperm among the objects).
     public static let labMixture: [CellClass: Double] = [
         .healthy: 1, .primaryCancer: 1, .metastaticCancer: 1, .debris: 0.3, .doublet: 0.1, .sperm: 0.05,
     ]

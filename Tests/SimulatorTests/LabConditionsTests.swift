@@ -127,6 +127,32 @@ struct LabConditionsTests {
         #expect(phaseErrorNm(-focusUm) > 20, "the wrong sign")
     }
 
+    @Test("a cell's scattered wave propagated on its own and added to the background 1 is its whole wave propagated")
+    func scatteredWaveKeepsItsPhase() throws {
+        let optics = RigOptics()
+        var rng = SimulationRandom(seed: 7)
+        let patch = CellPhantom.random(.healthy, using: &rng).render(pixelUm: optics.pixelUm, edgeSoftnessUm: optics.edgeSoftnessUm)
+        let propagator = try #require(ScatteredField.propagator(patchSize: patch.size, distanceUm: -8, optics: optics))
+        let scattered = ScatteredField(patch: patch, optics: optics, propagator: propagator)
+        // The whole wave O = t·e^{iφ} (1 outside the cell) on the same padded grid, propagated.
+        let whole = AlignedBuffer<fftwf_complex>(count: scattered.values.count, initial: (1, 0))
+        let offset = (scattered.size - patch.size) / 2
+        let k = 2 * Double.pi / optics.wavelengthNm, kappa = optics.attenuationPerUm / 1000
+        for py in 0..<patch.size {
+            for px in 0..<patch.size {
+                let opd = Double(patch.opdNm[py * patch.size + px])
+                whole[(py + offset) * scattered.size + px + offset] = (Float(exp(-kappa * opd) * cos(k * opd)), Float(exp(-kappa * opd) * sin(k * opd)))
+            }
+        }
+        propagator.propagate(whole.pointer)
+        var worst: Float = 0
+        for i in scattered.values.indices {
+            let sum = scattered.values[i] + SIMD2(1, 0)
+            worst = max(worst, abs(sum.x - whole[i].0), abs(sum.y - whole[i].1))
+        }
+        #expect(worst < 1e-3, "largest difference \(worst)")
+    }
+
     @Test("lab frames are deterministic, and differ from the ideal ones")
     func determinism() throws {
         var a = try Self.labTwin(seed: 5, size: 128), b = try Self.labTwin(seed: 5, size: 128)
