@@ -49,7 +49,7 @@ def test_model_path_none_runs_without_a_classifier(flowd, flowd_bin):
     drain_cells(d, until_final=True)
     assert d.cells and {c["label"] for c in d.cells} == {"unclassified"}
     [run] = d.runs()
-    assert json.loads((run / "run.json").read_text())["model"] is None
+    assert json.loads((run / "run.json").read_text()).get("model") is None  # absent: no model
 
 
 def test_make_install_stages_a_tree_whose_unit_reaches_ready_with_the_default_model(flowd_bin, tmp_path):

@@ -68,7 +68,7 @@ def test_dclab_reads_images_features_and_scores_of_every_counted_cell(demo_run):
         phase = ds["qpi_pha"]
         assert phase.shape == (n, 64, 64) and phase.dtype == np.float32
         assert ds.config["imaging"]["roi size x"] == ds.config["imaging"]["roi size y"] == 64
-        assert ds.config["imaging"]["pixel size"] == pytest.approx(0.25)  # the model's input pixel
+        assert ds.config["imaging"]["pixel size"] == pytest.approx(0.3)  # the default model's input.pixel_um
         assert ds.config["qpi"]["wavelength"] == pytest.approx(633)
         assert ds.config["experiment"]["event count"] == n
         # OPD of a few hundred nm: a phase of ≈ 1–4 rad at the cell, ≈ 0 in the background.
@@ -130,7 +130,7 @@ def test_a_sigkilled_run_keeps_every_flushed_cell_and_the_next_start_leaves_it_a
 
     again = start(flowd, settings={"record.dir": str(d.record_dir)}, control=False)
     again.stop()
-    runs = again.runs()
+    runs = sorted(d.record_dir.iterdir())
     assert len(runs) == 2 and run in runs
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
 

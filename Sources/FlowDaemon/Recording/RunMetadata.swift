@@ -16,8 +16,9 @@ struct RunMetadata: Codable, Sendable, Equatable {
 
     /// A setting changed while the run was recording (SIGHUP, or the `reload-model` command).
     struct Change: Codable, Sendable, Equatable {
-        /// Seconds from the run's start.
+        /// Seconds from the run's start, and the time (UTC, ISO 8601 with milliseconds).
         var sinceSeconds: Double
+        var at: String?
         /// Cells recorded before the change took effect.
         var cellsBefore: UInt64
         var key: String
@@ -26,7 +27,7 @@ struct RunMetadata: Codable, Sendable, Equatable {
         var model: ModelInfo?
 
         enum CodingKeys: String, CodingKey {
-            case sinceSeconds = "since_s", cellsBefore = "cells_before", key, value, model
+            case sinceSeconds = "since_s", at, cellsBefore = "cells_before", key, value, model
         }
     }
 

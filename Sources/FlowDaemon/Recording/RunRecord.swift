@@ -201,7 +201,10 @@ final class RunRecord: @unchecked Sendable {
         writeLock.lock()
         defer { writeLock.unlock() }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds &- startNanoseconds) / 1e9
-        metadata.changes.append(.init(sinceSeconds: seconds, cellsBefore: cellsQueued, key: key, value: value, model: model))
+        metadata.changes.append(
+            .init(
+                sinceSeconds: seconds, at: RunMetadata.timestamp(Date()), cellsBefore: cellsQueued, key: key, value: value,
+                model: model))
         try flushLocked()
         try writeMetadata()
     }
