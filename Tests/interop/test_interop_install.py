@@ -27,29 +27,30 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_flowd_run_without_a_model_option_classifies_with_the_default_model(flowd, flowd_bin):
-    d = start(flowd, settings={"model.path": ""}, control=False)
+def run_twin(flowd, flowd_bin, model_path: str):
+    """30 twin frames through a daemon with `model.path` = `model_path`: its cells and run.json."""
+    d = start(flowd, settings={"model.path": model_path}, control=False)
     simulate(flowd_bin, d, 30)
     d.wait_accounted({"twin": 30}, timeout=30)
     d.stop()
     drain_cells(d, until_final=True)
-    assert d.cells and {c["label"] for c in d.cells} <= CLASSES
-    assert all(set(c["probabilities"]) == CLASSES - {"unknown"} for c in d.cells)
     [run] = d.runs()
-    model = json.loads((run / "run.json").read_text())["model"]
-    assert model["sha256"] == sha256(DEFAULT_MODEL)
-    assert "the installed default model" in d.stderr() and model["sha256"] in d.stderr()
+    assert d.cells
+    return d, json.loads((run / "run.json").read_text())
+
+
+def test_flowd_run_without_a_model_option_classifies_with_the_default_model(flowd, flowd_bin):
+    d, run = run_twin(flowd, flowd_bin, "")
+    assert {c["label"] for c in d.cells} <= CLASSES
+    assert all(set(c["probabilities"]) == CLASSES - {"unknown"} for c in d.cells)
+    assert run["model"]["sha256"] == sha256(DEFAULT_MODEL)
+    assert "the installed default model" in d.stderr() and run["model"]["sha256"] in d.stderr()
 
 
 def test_model_path_none_runs_without_a_classifier(flowd, flowd_bin):
-    d = start(flowd, settings={"model.path": "none"}, control=False)
-    simulate(flowd_bin, d, 20)
-    d.wait_accounted({"twin": 20}, timeout=30)
-    d.stop()
-    drain_cells(d, until_final=True)
-    assert d.cells and {c["label"] for c in d.cells} == {"unclassified"}
-    [run] = d.runs()
-    assert json.loads((run / "run.json").read_text()).get("model") is None  # absent: no model
+    d, run = run_twin(flowd, flowd_bin, "none")
+    assert {c["label"] for c in d.cells} == {"unclassified"}
+    assert run.get("model") is None  # absent: no model
 
 
 def test_make_install_stages_a_tree_whose_unit_reaches_ready_with_the_default_model(flowd_bin, tmp_path):

@@ -216,7 +216,7 @@ final class RtdcWriter {
         guard status >= 0 else { throw Failure(description: "cannot write attribute \(name) in \(path)") }
     }
 
-    private static func writeNumber<T>(_ value: inout T, type: hid_t, name: String, on object: hid_t, space: hid_t) -> herr_t {
+    private static func writeNumber<T: BitwiseCopyable>(_ value: inout T, type: hid_t, name: String, on object: hid_t, space: hid_t) -> herr_t {
         let attribute = H5Acreate2(object, name, type, space, flowd_h5p_default(), flowd_h5p_default())
         guard attribute >= 0 else { return -1 }
         defer { H5Aclose(attribute) }
