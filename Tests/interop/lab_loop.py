@@ -196,16 +196,21 @@ def run_loop(flowd_bin: Path, work: Path, size: LoopSize) -> dict:
     run_json = json.loads((rtdc.parent / "run.json").read_text())
     truth = truth_labels(rtdc, work / "truth-mixed")
     swap_change = next(c for c in run_json["changes"] if c["key"] == "model.path")
+    after = slice(swap_change["cells_before"], None)
     with dclab.new_dataset(rtdc) as ds:
-        live = np.asarray(ds["userdef8"], int)[swap_change["cells_before"]:]  # flowd's label index
+        # The daemon's fused probabilities (up to classify.max_views views per cell) and its
+        # label (index into run.json's classes: the model's, then unknown, unclassified).
+        live_scores = np.stack([ds[f"ml_score_{i}"] for i in ("hea", "pri", "met")], axis=1)[after]
+        live_labels = np.asarray(ds["userdef8"], int)[after]
     return {
         "size": asdict(size),
         "cells_per_class_in_training_set": dict(zip(CLASSES, per_class)),
         "mixed_cells": int(len(truth)), "mixed_cells_matched_to_truth": int((truth >= 0).sum()),
         "balanced_accuracy_runs_model": balanced_accuracy(truth, offline_predictions(work / "runs.pt", rtdc)),
         "balanced_accuracy_extract_model": balanced_accuracy(truth, offline_predictions(work / "extract.pt", rtdc)),
-        "balanced_accuracy_live_after_swap": balanced_accuracy(truth[swap_change["cells_before"]:], live),
-        "cells_after_swap": int(len(live)),
+        "balanced_accuracy_live_after_swap": balanced_accuracy(truth[after], live_scores.argmax(1)),
+        "unknown_after_swap": int((live_labels == len(CLASSES)).sum()),
+        "cells_after_swap": int(len(live_labels)),
         "frames_sent": size.mixed_frames, "frames_received": frames["received"], "frames_dropped": frames["dropped"],
         "frames_rejected": sum(frames.get("rejected_by_reason", {}).values()),
         "model_at_start_sha256": run_json["model"]["sha256"],

@@ -24,5 +24,6 @@ def test_pure_culture_runs_become_a_model_that_is_deployed_live(flowd_bin, tmp_p
     assert report["swap_at"] and report["swap_since_s"] > 0
     # The new model labelled the cells after the swap; every mixed cell was scored.
     assert report["cells_after_swap"] > 0 and report["mixed_cells_matched_to_truth"] >= 0.9 * report["mixed_cells"]
+    assert 0 <= report["unknown_after_swap"] <= report["cells_after_swap"]
     for key in ("balanced_accuracy_runs_model", "balanced_accuracy_extract_model", "balanced_accuracy_live_after_swap"):
         assert 0 <= report[key] <= 1, report

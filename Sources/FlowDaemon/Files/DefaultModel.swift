@@ -18,7 +18,7 @@ public enum DefaultModel {
         let bin = URL(fileURLWithPath: executable).deletingLastPathComponent()
         var paths = [bin.deletingLastPathComponent().appendingPathComponent("share/flowd/" + fileName).path]
         var ancestor = bin
-        for _ in 0..<4 {
+        for _ in 0..<4 where ancestor.path != "/" {
             paths.append(ancestor.appendingPathComponent("models/" + fileName).path)
             ancestor.deleteLastPathComponent()
         }

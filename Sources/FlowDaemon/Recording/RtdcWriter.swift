@@ -5,8 +5,8 @@ import CHDF5
 /// The layout is dclab's (dclab 0.73, `dclab/rtdc_dataset/writer.py`): one dataset per feature
 /// under `/events`, N events long: image features (N, H, W) and scalar features (N,); the
 /// metadata as attributes of the root, named `section:key` (`imaging:pixel size`). Every dataset
-/// is created up front, empty, extendable and chunked (deflate, level 5; image chunks of
-/// ``imageChunkEvents`` events, scalar chunks of ``scalarChunkEvents``), and the file then
+/// is created up front, empty, extendable and chunked (byte shuffle, then deflate level 5; image
+/// chunks of ``imageChunkEvents`` events, scalar chunks of ``scalarChunkEvents``), and the file then
 /// switches to HDF5's single-writer/multiple-reader mode (SWMR, HDF5 ≥ 1.10): from there on
 /// the file on disk is consistent after every ``flush()``, so that a reader (dclab, which
 /// reopens such a file in SWMR mode) sees every event up to the last flush, also after the
@@ -53,10 +53,13 @@ final class RtdcWriter {
         case uint64([UInt64])
     }
 
-    /// Events per chunk of an image feature (64 × 64 float32: 512 KiB, under dclab's 1 MiB).
-    static let imageChunkEvents = 32
-    /// Events per chunk of a scalar feature (8 KiB of float64).
-    static let scalarChunkEvents = 1024
+    /// Events per chunk of an image feature (64 × 64 float32: 128 KiB; dclab's writer stays
+    /// under 1 MiB). A flush rewrites the last, partly filled chunk of every dataset, so small
+    /// chunks keep the recompression (CPU) and the space of replaced chunks (file size) small at
+    /// a flush every 0.5 s (docs/benchmarks.md, "Recording").
+    static let imageChunkEvents = 8
+    /// Events per chunk of a scalar feature (2 KiB of float64).
+    static let scalarChunkEvents = 256
     /// Deflate level (dclab's Zstandard uses 5; deflate is what libhdf5 always has).
     static let deflateLevel: UInt32 = 5
 
@@ -182,7 +185,10 @@ final class RtdcWriter {
         let properties = H5Pcreate(flowd_h5p_dataset_create())
         defer { H5Pclose(properties) }
         let chunk = [hsize_t(chunkEvents)] + itemShape
-        guard H5Pset_chunk(properties, Int32(chunk.count), chunk) >= 0, H5Pset_deflate(properties, Self.deflateLevel) >= 0
+        // Shuffling the bytes of each value first groups the exponents: on the twin, float32
+        // phase compresses to 0.8 of its size (the noise is in the low mantissa bytes), masks to 0.03.
+        guard H5Pset_chunk(properties, Int32(chunk.count), chunk) >= 0, H5Pset_shuffle(properties) >= 0,
+            H5Pset_deflate(properties, Self.deflateLevel) >= 0
         else { throw Failure(description: "cannot set up chunks of \(name) in \(path)") }
         let dataset = H5Dcreate2(group, name, element.type, space, flowd_h5p_default(), properties, flowd_h5p_default())
         guard dataset >= 0 else { throw Failure(description: "cannot create feature \(name) in \(path)") }
