@@ -1,3 +1,4 @@
+import Foundation
 import Protocol
 import Testing
 
@@ -52,5 +53,23 @@ struct RtdcLayoutTests {
             return
         }
         #expect(cellID == [7] && meanOPD == [120])
+    }
+
+    @Test("a file that exists is never overwritten: creating it again fails and names it; the first stays usable")
+    func neverOverwrites() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("flowd-\(UUID()).rtdc").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let first = try RtdcWriter(
+            path: path, imageSize: 2, imageFeatures: [("qpi_pha", .float32)], scalarFeatures: [("index", .uint32)],
+            metadata: [("experiment:sample", .text("first"))])
+        try first.append(count: 1, ["qpi_pha": .float32([1, 2, 3, 4]), "index": .uint32([1])])
+        #expect(throws: RtdcWriter.Failure.self) {
+            try RtdcWriter(path: path, imageSize: 2, imageFeatures: [], scalarFeatures: [], metadata: [])
+        }
+        #expect(throws: RtdcWriter.Failure.self) { try first.append(count: 1, ["index": .uint32([2])]) }
+        try first.append(count: 1, ["qpi_pha": .float32([5, 6, 7, 8]), "index": .uint32([2])])
+        try first.flush()
+        #expect(first.events == 2)
+        first.close()
     }
 }

@@ -1,4 +1,5 @@
 import CHDF5
+import Foundation
 
 /// A dclab `.rtdc` file (HDF5) written event by event while a run records, readable at any time.
 ///
@@ -14,8 +15,13 @@ import CHDF5
 /// fixed at creation; `experiment:event count` is an attribute created up front and rewritten
 /// at each flush (same type, same size).
 ///
-/// Not thread-safe: one thread (the recorder's) appends and flushes.
+/// One thread (the recorder's) appends to and flushes a file. Debian's libhdf5 is built without
+/// its thread-safety option, and a new run's file is created (control thread) while the previous
+/// one is still flushed (recorder thread): every call into the library holds ``library``.
 final class RtdcWriter {
+    /// Held around every use of libhdf5 in the process.
+    private static let library = NSRecursiveLock()  // recursive: a failed init closes from deinit
+
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }
@@ -84,6 +90,8 @@ final class RtdcWriter {
         metadata: [(String, Attribute)]
     ) throws(Failure) {
         self.path = path
+        RtdcWriter.library.lock()
+        defer { RtdcWriter.library.unlock() }
         flowd_h5_silence_errors()
         let access = H5Pcreate(flowd_h5p_file_access())
         defer { H5Pclose(access) }
@@ -130,6 +138,8 @@ final class RtdcWriter {
     func append(count: Int, _ columns: [String: Column]) throws(Failure) {
         guard count > 0 else { return }
         guard !closed else { throw Failure(description: "\(path) is closed") }
+        Self.library.lock()
+        defer { Self.library.unlock() }
         for (name, dataset) in datasets {
             guard let column = columns[name] else { throw Failure(description: "no values for feature \(name)") }
             let itemCount = Int(dataset.itemShape.reduce(1, *))
@@ -162,6 +172,8 @@ final class RtdcWriter {
     /// Makes everything appended so far durable and visible to readers.
     func flush() throws(Failure) {
         guard !closed else { return }
+        Self.library.lock()
+        defer { Self.library.unlock() }
         guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw Failure(description: "cannot flush \(path)") }
     }
 
@@ -169,6 +181,8 @@ final class RtdcWriter {
     func close() {
         guard !closed else { return }
         closed = true
+        Self.library.lock()
+        defer { Self.library.unlock() }
         for dataset in datasets.values { H5Dclose(dataset.id) }
         if eventCount >= 0 { H5Aclose(eventCount) }
         H5Fclose(file)
