@@ -14,10 +14,10 @@ from lab_loop import LoopSize, run_loop
 
 def test_pure_culture_runs_become_a_model_that_is_deployed_live(flowd_bin, tmp_path):
     report = run_loop(flowd_bin, tmp_path / "loop",
-                      LoopSize(frames_per_class=40, mixed_frames=80, shots=5, epochs=3, seed=0, rate=100))
+                      LoopSize(frames_per_class=30, mixed_frames=60, shots=5, epochs=2, seed=0, rate=100))
     assert all(n >= 5 for n in report["cells_per_class_in_training_set"].values()), report
     # The swap: while frames streamed, none dropped or rejected, and run.json names both models.
-    assert report["frames_received"] == report["frames_sent"] == 80
+    assert report["frames_received"] == report["frames_sent"] == 60
     assert report["frames_dropped"] == 0 and report["frames_rejected"] == 0
     assert report["model_at_start_sha256"] == hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()
     assert report["model_swapped_in_sha256"] == report["swap_reply_sha256"] == report["new_model_file_sha256"]
