@@ -61,7 +61,7 @@ public struct Daemon: Sendable {
                 optics: .init(
                     cropSize: parameters.cropSize, cropPixelUm: parameters.cropPixelUm,
                     hologramPixelUm: parameters.pixelUm, wavelengthNm: parameters.wavelengthNm,
-                    maskThresholdNm: parameters.maskThresholdNm)),
+                    maskThresholdNm: parameters.maskThresholdNm, mediumIndex: parameters.mediumIndex)),
             lab: config.record,
             maxCameras: config.ingest.maxCameras + 1,
             maxCameraBytes: max(FrameHeader.maxCameraIDBytes, config.inputs.map(\.endpoint.utf8.count).max() ?? 0),

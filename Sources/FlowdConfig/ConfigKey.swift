@@ -63,8 +63,13 @@ public struct ConfigKey: Sendable {
         number("reconstruction.pixel_um", \.pipeline.pixelUm, 0.005...20),
         number("reconstruction.alpha_ml_per_g", \.pipeline.alphaMlPerGram, 0.05...1),
         text("reconstruction.reference", \.pipeline.referencePath),
+        choice("reconstruction.phase_sign", \.pipeline.phaseSign, ["auto", "as-is", "inverted"]),
+        choice("reconstruction.refocus", \.pipeline.refocus, ["auto", "off"]),
+        number("reconstruction.refocus_range_um", \.pipeline.refocusRangeUm, 1...200),
+        number("reconstruction.medium_index", \.pipeline.mediumIndex, 1...2),
         integer("reconstruction.reference_frames", \.pipeline.referenceFrames, 1...1000),
-        number("tracking.velocity_px", \.pipeline.velocityPixels, -100_000...100_000),
+        number("reconstruction.reference_refresh_s", \.pipeline.referenceRefreshSeconds, 0...86400),
+        number("tracking.velocity_px", \.pipeline.velocityPixels, 0...100_000),
         number("tracking.gate_px", \.pipeline.gatePixels, 1...100_000),
         number("classify.min_confidence", \.pipeline.minConfidence, 0...1),
         integer("classify.max_views", \.pipeline.maxViews, 1...32),
@@ -146,6 +151,16 @@ public struct ConfigKey: Sendable {
     /// A free-text key (a path, a key file); empty is allowed.
     private static func text(_ name: String, _ field: WritableKeyPath<DaemonConfig, String> & Sendable) -> ConfigKey {
         scalar(name, read: { .string($0[keyPath: field]) }) { config, value, _ in config[keyPath: field] = value }
+    }
+
+    /// A key whose value is one of `options`.
+    private static func choice(
+        _ name: String, _ field: WritableKeyPath<DaemonConfig, String> & Sendable, _ options: [String]
+    ) -> ConfigKey {
+        scalar(name, read: { .string($0[keyPath: field]) }) { config, value, origin throws(ConfigError) in
+            guard options.contains(value) else { throw origin.error(expected: options.joined(separator: ", "), got: value) }
+            config[keyPath: field] = value
+        }
     }
 
     private static func number(

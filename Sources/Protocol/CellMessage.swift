@@ -26,6 +26,10 @@ public struct CellMessage: Sendable, Equatable, Codable {
     /// mean_opd_nm, max_opd_nm, phase_volume_um3, dry_mass_pg, aspect_ratio, ellipse_fill).
     /// A non-finite value is left out.
     public var features: [String: Double]
+    /// Conditions of the measurement a reader should know of; absent when there are none.
+    /// `refocus_failed`: refocusing found no focus within `reconstruction.refocus_range_um`, so
+    /// the features (and `focus_um`'s absence) are those of the recorded plane.
+    public var flags: [String]?
     /// Frames the cell appeared in.
     public var framesSeen: Int
     /// Milliseconds from the arrival of the frame the cell was last seen in to publishing: the
@@ -34,8 +38,8 @@ public struct CellMessage: Sendable, Equatable, Codable {
 
     public init(
         camera: String, cellID: UInt64, seq: UInt64?, tNanoseconds: Int64?, xPixels: Double, yPixels: Double,
-        bbox: [Int], label: String, probabilities: [String: Double], features: [String: Double], framesSeen: Int,
-        latencyMilliseconds: Double
+        bbox: [Int], label: String, probabilities: [String: Double], features: [String: Double], flags: [String]? = nil,
+        framesSeen: Int, latencyMilliseconds: Double
     ) {
         self.camera = camera
         self.cellID = cellID
@@ -47,6 +51,7 @@ public struct CellMessage: Sendable, Equatable, Codable {
         self.label = label
         self.probabilities = probabilities.filter { $0.value.isFinite }
         self.features = features.filter { $0.value.isFinite }
+        self.flags = flags?.isEmpty == true ? nil : flags
         self.framesSeen = framesSeen
         self.latencyMilliseconds = latencyMilliseconds
     }
@@ -58,7 +63,7 @@ public struct CellMessage: Sendable, Equatable, Codable {
         case tNanoseconds = "t_ns"
         case xPixels = "x_px"
         case yPixels = "y_px"
-        case bbox, label, probabilities, features
+        case bbox, label, probabilities, features, flags
         case framesSeen = "frames_seen"
         case latencyMilliseconds = "latency_ms"
     }

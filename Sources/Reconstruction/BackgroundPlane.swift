@@ -13,11 +13,16 @@ public struct BackgroundPlane: Sendable, Equatable {
     public var a: Float = 0
     public var b: Float = 0
     public var c: Float = 0
+    /// RMS of the background samples within ±0.5 rad of the plane, rad: what a plane cannot
+    /// remove (noise, and the curvature a drifted reference leaves: a focus change between the
+    /// reference and the frame).
+    public var residualRms: Float = 0
 
-    public init(a: Float = 0, b: Float = 0, c: Float = 0) {
+    public init(a: Float = 0, b: Float = 0, c: Float = 0, residualRms: Float = 0) {
         self.a = a
         self.b = b
         self.c = c
+        self.residualRms = residualRms
     }
 
     @inline(__always) func value(x: Float, y: Float) -> Float { a + b * x + c * y }
@@ -73,6 +78,21 @@ public struct BackgroundPlane: Sendable, Equatable {
             plane.b += Float(solution[1])
             plane.c += Float(solution[2])
         }
+        var sum: Double = 0, count = 0
+        var yy = step / 2
+        while yy < rows {
+            var x = step / 2
+            while x < cols {
+                let r = FastMath.wrap(phase[yy * cols + x] - plane.value(x: Float(x), y: Float(yy)))
+                if abs(r) < 0.5 {
+                    sum += Double(r * r)
+                    count += 1
+                }
+                x += step
+            }
+            yy += step
+        }
+        plane.residualRms = count > 0 ? Float((sum / Double(count)).squareRoot()) : 0
         return plane
     }
 

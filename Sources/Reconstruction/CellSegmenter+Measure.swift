@@ -1,13 +1,15 @@
 extension CellSegmenter {
-    /// Masks, filters and measures the cells of an unwrapped region.
+    /// Masks, filters and measures the cells of an unwrapped region (and, with `rejects`, the
+    /// objects that are not cells, with their ``ObjectRejection``).
     ///
-    /// A cell is a connected region above `maskThresholdNm` whose area lies in the accepted range
-    /// and whose moment ellipse (eigenvalues λ₁ ≥ λ₂ of the pixel coordinates' covariance) is
+    /// An object is a connected region above `maskThresholdNm` of at least `minObjectAreaUm2`. A
+    /// cell is an object whose area lies in the accepted range and whose moment ellipse (eigenvalues λ₁ ≥ λ₂ of the pixel coordinates' covariance) is
     /// round and full enough: aspect √(λ₁/λ₂) ≤ `maxAspectRatio`, fill = pixels / (4π√(λ₁λ₂))
     /// ≥ `minEllipseFill`. Phase volume V = Σ OPD · pixel area (nm · µm² · 10⁻³ = µm³), dry mass
     /// V / α (pg).
     func measure(
-        region r: Region, residues: Int, workspace w: ReconstructionWorkspace, crops: Bool, into cells: inout [DetectedCell]
+        region r: Region, residues: Int, focus: CellRefocuser.Outcome?, workspace w: ReconstructionWorkspace, crops: Bool,
+        rejects: Bool, into cells: inout [DetectedCell]
     ) {
         let opd = w.opd.pointer
         let cols = fieldCols
@@ -21,7 +23,10 @@ extension CellSegmenter {
         let (decX, decY) = decimation
         for (index, c) in components.enumerated() {
             let area = Double(c.count) * pixelArea
-            guard area >= parameters.minAreaUm2, area <= parameters.maxAreaUm2 else { continue }
+            guard area >= parameters.minObjectAreaUm2 else { continue }
+            var rejection: ObjectRejection? =
+                area < parameters.minAreaUm2 ? .tooSmall : area > parameters.maxAreaUm2 ? .tooLarge : nil
+            if rejection != nil && !rejects { continue }
             let id = Int32(index + 1)
             var sum = 0.0, maxValue: Float = -.infinity, sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
             for y in c.y0...c.y1 {
@@ -41,7 +46,10 @@ extension CellSegmenter {
             let l1 = tr / 2 + disc, l2 = max(tr / 2 - disc, 1e-6)
             let aspect = (l1 / l2).squareRoot()
             let fill = count / (4 * Double.pi * (l1 * l2).squareRoot())
-            guard aspect <= parameters.maxAspectRatio, fill >= parameters.minEllipseFill else { continue }
+            if rejection == nil {
+                rejection = aspect > parameters.maxAspectRatio ? .elongated : fill < parameters.minEllipseFill ? .irregular : nil
+            }
+            if rejection != nil && !rejects { continue }
             let volume = sum * 1e-3 * pixelArea
             let features = CellFeatures(
                 areaUm2: area, meanOPDNm: sum / count, maxOPDNm: Double(maxValue), phaseVolumeUm3: volume,
@@ -54,7 +62,9 @@ extension CellSegmenter {
             cells.append(
                 DetectedCell(
                     x: fx * decX, y: fy * decY, box: box, touchesEdge: touches, features: features,
-                    crop: crops ? crop(atFieldX: fx, y: fy, workspace: w) : [], residues: residues))
+                    crop: crops ? crop(atFieldX: fx, y: fy, workspace: w) : [], residues: residues,
+                    focusUm: focus?.distanceUm, refocusFailed: focus.map { $0.distanceUm == nil } ?? false,
+                    rejection: rejection))
         }
     }
 }

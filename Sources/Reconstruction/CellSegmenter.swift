@@ -1,9 +1,9 @@
 /// Step 6 of the off-axis pipeline: the cells in a levelled OPD map on the field grid.
 ///
 /// Candidate regions are found on the wrapped map (``candidateRegions(workspace:)``); each is
-/// unwrapped and levelled on its own (``unwrap(region:workspace:)``), which is cheaper and more
+/// refocused (``CellRefocuser``, when on), unwrapped and levelled on its own (``unwrap(region:workspace:)``), which is cheaper and more
 /// robust than unwrapping the whole field, and its cells are masked, filtered by area and shape,
-/// measured and cropped (``measure(region:residues:workspace:crops:into:)``). Immutable and
+/// measured and cropped (``measure(region:residues:focus:workspace:crops:rejects:into:)``). Immutable and
 /// shared by all workers; the scratch is the worker's ``ReconstructionWorkspace``.
 public struct CellSegmenter: Sendable {
     public let parameters: ReconstructionParameters
@@ -15,6 +15,8 @@ public struct CellSegmenter: Sendable {
     public let decimation: (x: Double, y: Double)
     /// Pixel size of the field grid in the sample plane, µm (x, y).
     public let fieldPixelUm: (x: Double, y: Double)
+    /// Step 6a, when `parameters.refocus` is on.
+    let refocuser: CellRefocuser?
 
     /// A segmenter for `fieldRows × fieldCols` OPD maps decimated by `decimation` from holograms
     /// of `parameters.pixelUm` pixels.
@@ -23,23 +25,56 @@ public struct CellSegmenter: Sendable {
         self.fieldRows = fieldRows
         self.fieldCols = fieldCols
         self.decimation = decimation
-        fieldPixelUm = (parameters.pixelUm * decimation.x, parameters.pixelUm * decimation.y)
+        let fieldPixelUm = (x: parameters.pixelUm * decimation.x, y: parameters.pixelUm * decimation.y)
+        self.fieldPixelUm = fieldPixelUm
+        refocuser = parameters.refocus
+            ? CellRefocuser(
+                rangeUm: parameters.refocusRangeUm, mediumIndex: parameters.mediumIndex,
+                wavelengthNm: parameters.wavelengthNm, pixelUm: fieldPixelUm)
+            : nil
     }
 
     /// The cells in `workspace.opd` (OPD on the field grid, nm, background levelled), which is
-    /// left unwrapped inside every cell region; crops only when `crops` is true.
-    public func cells(in w: ReconstructionWorkspace, crops: Bool) -> [DetectedCell] {
+    /// left refocused (when refocusing is on) and unwrapped inside every cell region; crops only
+    /// when `crops` is true; with `rejects`, also the objects that are not cells.
+    public func cells(in w: ReconstructionWorkspace, crops: Bool, rejects: Bool = false) -> [DetectedCell] {
         var clock = StageClock()
         let regions = candidateRegions(workspace: w)
         w.timings?.add(.detect, clock.lap())
         var cells: [DetectedCell] = []
+        w.refocused.removeAll(keepingCapacity: true)
         for region in regions {
+            let focus = refocuser?.refocus(region, fieldRows: fieldRows, fieldCols: fieldCols, workspace: w)
+            if case .refocused(let distance) = focus { w.refocused.append((region, distance)) }
+            w.timings?.add(.refocus, clock.lap())
             let residues = unwrap(region: region, workspace: w)
             w.timings?.add(.unwrap, clock.lap())
-            measure(region: region, residues: residues, workspace: w, crops: crops, into: &cells)
+            measure(region: region, residues: residues, focus: focus, workspace: w, crops: crops, rejects: rejects, into: &cells)
             w.timings?.add(.measure, clock.lap())
         }
         return cells
+    }
+
+    /// The phase sign the objects in `w.opd` (levelled, reconstructed as-is) ask for
+    /// (``PhaseSignState/vote(signed:absolute:pixels:minimumPixels:)``): every candidate region
+    /// is unwrapped first (in place; unwrapping it again later changes nothing), since a cell
+    /// thicker than half a wavelength shows both signs while wrapped.
+    func phaseSignVote(workspace w: ReconstructionWorkspace) -> PhaseSign? {
+        let threshold = Float(parameters.detectionThresholdNm)
+        let opd = w.opd.pointer
+        var signed: Double = 0, absolute: Double = 0, pixels = 0
+        for r in candidateRegions(workspace: w) {
+            _ = unwrap(region: r, workspace: w)
+            for y in r.y0..<r.y1 {
+                for x in r.x0..<r.x1 where abs(opd[y * fieldCols + x]) > threshold {
+                    signed += Double(opd[y * fieldCols + x])
+                    absolute += Double(abs(opd[y * fieldCols + x]))
+                    pixels += 1
+                }
+            }
+        }
+        let minimumPixels = max(4, Int(parameters.minAreaUm2 / (fieldPixelUm.x * fieldPixelUm.y)))
+        return PhaseSignState.vote(signed: signed, absolute: absolute, pixels: pixels, minimumPixels: minimumPixels)
     }
 
     /// Region of the field grid, [x0, x1) × [y0, y1).

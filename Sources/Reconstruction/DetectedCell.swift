@@ -1,4 +1,4 @@
-/// One cell found in one frame.
+/// One cell found in one frame (or, with ``rejection`` set, an object that is not a cell).
 public struct DetectedCell: Sendable {
     /// Centroid of the cell's mask, hologram pixels (x = column, y = row).
     public var x: Double
@@ -14,4 +14,13 @@ public struct DetectedCell: Sendable {
     public var crop: [Float]
     /// Residues found while unwrapping its region (0: the exact fast path was used).
     public var residues: Int
+    /// The distance its recorded field was propagated to bring it into focus, µm (nrefocus's
+    /// convention); `nil` when refocusing is off or found no focus (``refocusFailed``).
+    public var focusUm: Double?
+    /// Refocusing was on but found no focus within the range: the cell is measured on its
+    /// recorded field (and still counted).
+    public var refocusFailed: Bool
+    /// Why the object is not a cell; `nil` for a cell. Only reported by
+    /// ``OffAxisReconstructor/process(_:workspace:crops:phaseSign:rejects:)`` when asked for.
+    public var rejection: ObjectRejection?
 }

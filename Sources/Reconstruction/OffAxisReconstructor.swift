@@ -11,8 +11,9 @@ import Foundation
 /// 4. multiplication by conj(E_ref)/|E_ref|: φ = arg(E·conj(E_ref)) cancels the rig's
 ///    aberrations, the illumination and the sub-pixel residual of the carrier, which is the same
 ///    in both fields (without a reference the residual carrier is removed explicitly);
-/// 5. a plane fitted to the background removes residual tilt and offset;
-/// 6. the ``CellSegmenter`` finds the cells, unwraps them per region, measures and crops them.
+/// 5. a plane fitted to the background removes residual tilt and offset; the phase gets its sign
+///    (``PhaseSign``: decided from the data unless fixed);
+/// 6. the ``CellSegmenter`` finds the cells, refocuses, unwraps, measures and crops them per region.
 public final class OffAxisReconstructor: Sendable {
     public let parameters: ReconstructionParameters
     /// Steps 1–3.
@@ -21,6 +22,8 @@ public final class OffAxisReconstructor: Sendable {
     public let segmenter: CellSegmenter
     /// conj(E_ref)/|E_ref| on the field grid (re, im interleaved).
     let referenceConjugate: [Float]
+    /// 1/|E_ref| on the field grid (all 1 without a reference), for the amplitude refocusing uses.
+    let referenceInverseAmplitude: [Float]
     /// The reference's filtered window, for the full-resolution output; nil without a reference.
     let referenceWindow: [Float]?
 
@@ -50,6 +53,7 @@ public final class OffAxisReconstructor: Sendable {
 
         // Reference field (or, without one, the explicit removal of the residual carrier).
         var conj = [Float](repeating: 0, count: 2 * fieldRows * fieldCols)
+        var inverseAmplitude = [Float](repeating: 1, count: fieldRows * fieldCols)
         if let reference {
             let workspace = ReconstructionWorkspace(filter: filter)
             filter.field(of: reference, workspace: workspace)
@@ -59,6 +63,7 @@ public final class OffAxisReconstructor: Sendable {
                 guard m > 0 else { throw ReconstructionError("the reference field vanishes at pixel \(i): is the reference a hologram?") }
                 conj[2 * i] = re / m
                 conj[2 * i + 1] = -im / m
+                inverseAmplitude[i] = 1 / m
             }
             referenceWindow = filter.filteredWindow(workspace: workspace)
         } else {
@@ -72,6 +77,7 @@ public final class OffAxisReconstructor: Sendable {
             referenceWindow = nil
         }
         referenceConjugate = conj
+        referenceInverseAmplitude = inverseAmplitude
     }
 
     /// Hologram size, pixels.
@@ -97,10 +103,15 @@ public final class OffAxisReconstructor: Sendable {
     /// Reconstructs one hologram and returns the cells in it (steps 1–6 of the type's doc).
     ///
     /// Afterwards `workspace.opd` holds the OPD map on the field grid (nm): levelled background
-    /// everywhere, unwrapped inside every cell region. Allocates nothing per frame except the
-    /// returned cells (and their crops when `crops` is true).
+    /// everywhere, refocused and unwrapped inside every cell region. `phaseSign` is the camera's
+    /// (kept across its frames); by default a fresh one of `parameters.phaseSign`, so that `auto`
+    /// decides on this hologram alone. With `rejects`, the objects that are not cells are
+    /// returned too (``DetectedCell/rejection`` set). Allocates nothing per frame except the
+    /// returned cells (and their crops when `crops` is true) and, the first time, the
+    /// refocusing windows.
     public func process(
-        _ hologram: HologramImage, workspace w: ReconstructionWorkspace, crops: Bool = true
+        _ hologram: HologramImage, workspace w: ReconstructionWorkspace, crops: Bool = true,
+        phaseSign: PhaseSignState? = nil, rejects: Bool = false
     ) throws -> [DetectedCell] {
         guard hologram.rows == rows, hologram.cols == cols else {
             throw ReconstructionError(
@@ -109,15 +120,22 @@ public final class OffAxisReconstructor: Sendable {
         filter.field(of: hologram, workspace: w, timings: w.timings)
         var clock = StageClock()
 
-        // Step 4: φ = arg(E · conj(E_ref)/|E_ref|).
+        // Step 4: φ = arg(E · conj(E_ref)/|E_ref|), and |E|/|E_ref| for refocusing.
         let n = fieldRows * fieldCols
         let field = UnsafeMutableRawPointer(w.field.pointer).assumingMemoryBound(to: Float.self)
         let opd = w.opd.pointer
-        let sign: Float = parameters.invertPhase ? -1 : 1
+        let phaseSign = phaseSign ?? PhaseSignState(parameters.phaseSign)
+        let sign = phaseSign.factor
         referenceConjugate.withUnsafeBufferPointer { r in
             for i in 0..<n {
                 let a = field[2 * i], b = field[2 * i + 1], c = r[2 * i], d = r[2 * i + 1]
                 opd[i] = sign * FastMath.atan2(a * d + b * c, a * c - b * d)
+            }
+        }
+        if parameters.refocus {
+            let amplitude = w.amplitude.pointer
+            referenceInverseAmplitude.withUnsafeBufferPointer { inverse in
+                for i in 0..<n { amplitude[i] = (field[2 * i] * field[2 * i] + field[2 * i + 1] * field[2 * i + 1]).squareRoot() * inverse[i] }
             }
         }
         w.timings?.add(.phase, clock.lap())
@@ -133,9 +151,14 @@ public final class OffAxisReconstructor: Sendable {
                 row[x] = FastMath.wrap(row[x] - base - plane.b * Float(x)) * nmPerRadian
             }
         }
+        if phaseSign.decided == nil, let vote = segmenter.phaseSignVote(workspace: w), phaseSign.decide(vote), vote == .inverted {
+            for i in 0..<n { opd[i] = -opd[i] }
+            w.plane = BackgroundPlane(a: -plane.a, b: -plane.b, c: -plane.c, residualRms: plane.residualRms)
+        }
+        w.phaseSign = phaseSign.decided ?? .asIs
         w.timings?.add(.background, clock.lap())
 
         // Step 6.
-        return segmenter.cells(in: w, crops: crops)
+        return segmenter.cells(in: w, crops: crops, rejects: rejects)
     }
 }

@@ -13,14 +13,24 @@ public struct ReconstructionParameters: Sendable, Equatable {
     /// Filter radius as a fraction of the distance from the spectrum's centre to the sideband
     /// (qpretrieve's `filter_size` with `filter_size_interpretation="sideband distance"`).
     public var filterRadiusFraction: Double = 1.0 / 3.0
-    /// Negate the phase: for rigs whose +1 order lies in the other half plane.
-    public var invertPhase = false
+    /// The phase's sign: decided from the data (`auto`, cells are denser than their medium) or
+    /// fixed (``PhaseSign``).
+    public var phaseSign: PhaseSign = .auto
+
+    /// Refocus every cell region (``CellRefocuser``): search its focus within ±`refocusRangeUm`
+    /// by angular-spectrum propagation in a medium of index `mediumIndex`.
+    public var refocus = true
+    public var refocusRangeUm: Double = 15
+    public var mediumIndex: Double = DefaultOptics.mediumIndex
 
     /// A pixel of the (wrapped) OPD map further than this from the background starts a cell
     /// candidate, nm.
     public var detectionThresholdNm: Double = 20
     /// After unwrapping, the cell is the connected region above this OPD, nm.
     public var maskThresholdNm: Double = 20
+    /// Smaller objects are not objects at all but noise, µm² (a 2 µm speck): they are neither
+    /// cells nor rejected objects.
+    public var minObjectAreaUm2: Double = 3
     /// Accepted projected areas, µm²: smaller objects are debris, larger ones clumps.
     public var minAreaUm2: Double = 30
     public var maxAreaUm2: Double = 1500
@@ -54,9 +64,16 @@ public struct ReconstructionParameters: Sendable, Equatable {
         }
         if !(alphaMlPerGram > 0.05 && alphaMlPerGram < 1) { return "alpha \(alphaMlPerGram) mL/g is outside 0.05–1" }
         if !(minAreaUm2 >= 0 && maxAreaUm2 > minAreaUm2) { return "area range \(minAreaUm2)–\(maxAreaUm2) µm² is empty" }
+        if !(minObjectAreaUm2 >= 0 && minObjectAreaUm2 <= minAreaUm2) {
+            return "the smallest object area \(minObjectAreaUm2) µm² must be in 0–\(minAreaUm2) µm² (the smallest cell's)"
+        }
         if !(cropSize >= 8 && cropSize <= 1024) { return "crop size \(cropSize) is outside 8–1024 pixels" }
         if !(cropPixelUm > 0) { return "crop pixel size must be positive" }
         if !(detectionThresholdNm > 0 && maskThresholdNm > 0) { return "thresholds must be positive" }
+        if !(refocusRangeUm >= 1 && refocusRangeUm <= 200) {
+            return "refocus range ±\(refocusRangeUm) µm is outside 1–200 µm"
+        }
+        if !(mediumIndex >= 1 && mediumIndex <= 2) { return "medium index \(mediumIndex) is outside 1–2" }
         return nil
     }
 }

@@ -1,4 +1,5 @@
 import CFFTW
+import FFTWSupport
 import SystemSupport
 
 /// One worker's preallocated buffers: nothing is allocated per frame in the hot path.
@@ -10,6 +11,8 @@ public final class ReconstructionWorkspace {
     let field: AlignedBuffer<fftwf_complex>
     /// OPD on the field grid, nm: background levelled; inside cell regions unwrapped.
     public let opd: AlignedBuffer<Float>
+    /// |E|/|E_ref| on the field grid (filled only when refocusing).
+    let amplitude: AlignedBuffer<Float>
     /// Component labels on the field grid (0 = background).
     let labels: AlignedBuffer<Int32>
     /// Scratch for per-region unwrapping.
@@ -19,6 +22,13 @@ public final class ReconstructionWorkspace {
     var border: [Float] = []
     /// Component labelling scratch (its union–find table keeps its capacity between frames).
     var labeller = ConnectedComponents()
+    /// Refocusing's propagators and scratch, one per window size (made on first use).
+    private var refocusWindows: [Int: RefocusWindow] = [:]
+    /// The regions of the last frame that were refocused, with their focus distances (µm), for
+    /// the full-resolution map.
+    var refocused: [(region: CellSegmenter.Region, distanceUm: Double)] = []
+    /// The phase sign the last frame was reconstructed with (`.asIs` or `.inverted`).
+    public internal(set) var phaseSign: PhaseSign = .asIs
     /// Background plane removed from the last frame (rad, field-grid pixels).
     public internal(set) var plane = BackgroundPlane()
     /// Optional per-stage timing (for `flowd bench reconstruct`).
@@ -34,9 +44,18 @@ public final class ReconstructionWorkspace {
         spectrum = AlignedBuffer(count: filter.rows * (filter.cols / 2 + 1), initial: (0, 0))
         field = AlignedBuffer(count: fieldRows * fieldCols, initial: (0, 0))
         opd = AlignedBuffer(count: fieldRows * fieldCols, initial: 0)
+        amplitude = AlignedBuffer(count: fieldRows * fieldCols, initial: 0)
         labels = AlignedBuffer(count: fieldRows * fieldCols, initial: 0)
         self.fieldRows = fieldRows
         self.fieldCols = fieldCols
+    }
+
+    /// The refocusing window of `size`, made by `propagator` the first time.
+    func refocusWindow(size: Int, propagator: () -> AngularSpectrum) -> RefocusWindow {
+        if let window = refocusWindows[size] { return window }
+        let window = RefocusWindow(propagator())
+        refocusWindows[size] = window
+        return window
     }
 
     /// The OPD map on the field grid, nm, row-major (a copy).

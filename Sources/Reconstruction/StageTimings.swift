@@ -4,7 +4,7 @@ import Foundation
 /// conversion of the pixels to float, which is done block by block just before the row FFTs.
 public enum Stage: String, CaseIterable, Sendable {
     case fftRows = "fft_rows", fftColumns = "fft_columns", filter, inverseFFT = "inverse_fft"
-    case phase, background, detect, unwrap, measure
+    case phase, background, detect, refocus, unwrap, measure
 }
 
 /// Accumulated wall time per stage, for profiling (one per worker; not thread-safe).

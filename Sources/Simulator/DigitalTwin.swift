@@ -79,7 +79,10 @@ public struct DigitalTwin: Sendable {
                     id: cell.id, cellClass: cell.cellClass, label: cell.cellClass.label, x: Double(cx), y: Double(cy),
                     extentPixels: e, fullyInside: inside, opdSumNm: cell.opdSum))
         }
-        let frame = camera.expose(camera.formIntensity(opdNm: opd), rng: &noise, seq: UInt64(frameIndex + 1))
+        // The camera clock: frame k is exposed k / frame rate after the first.
+        let frame = camera.expose(
+            camera.formIntensity(opdNm: opd), rng: &noise, seq: UInt64(frameIndex + 1),
+            timeNanoseconds: Int64((Double(frameIndex) / flow.frameRate * 1e9).rounded()))
         let truth = FrameTruth(index: frameIndex, cells: cells, opdNm: opd)
         frameIndex += 1
         return (frame, truth)

@@ -130,8 +130,9 @@ public struct HologramCamera: Sendable {
     }
 
     /// The camera's reading of `intensity`: electrons with shot and read noise, quantised.
-    /// Returns a frame of uint8 (8-bit) or uint16 (12/16-bit) pixels.
-    public func expose(_ intensity: [Float], rng: inout SimulationRandom, seq: UInt64) -> Frame {
+    /// Returns a frame of uint8 (8-bit) or uint16 (12/16-bit) pixels, stamped `seq` and, when
+    /// given, the camera clock's `timeNanoseconds`.
+    public func expose(_ intensity: [Float], rng: inout SimulationRandom, seq: UInt64, timeNanoseconds: Int64? = nil) -> Frame {
         let maxCount = Float((1 << optics.bitDepth) - 1)
         let gain = maxCount / Float(optics.fullWellElectrons)
         let read2 = Float(optics.readNoiseElectrons * optics.readNoiseElectrons)
@@ -152,7 +153,7 @@ public struct HologramCamera: Sendable {
             i += 2
         }
         let header = FrameHeader(
-            dtype: dtype, rows: height, cols: width, camera: "twin", seq: seq,
+            dtype: dtype, rows: height, cols: width, camera: "twin", seq: seq, timeNanoseconds: timeNanoseconds,
             wavelengthNm: optics.wavelengthNm, pixelUm: optics.pixelUm)
         let pixels = PixelBuffer(byteCount: header.payloadBytes) { raw in
             if dtype == .uint8 {

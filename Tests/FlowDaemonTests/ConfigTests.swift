@@ -130,4 +130,21 @@ struct ConfigTests {
         #expect(configError { try ConfigLoader.load(file: nil, environment: ["FLOWD_RECONSTRUCTION_REFERENCE_FRAMES": "0"]) }
             .contains("config key reconstruction.reference_frames"))
     }
+
+    @Test("refocusing and phase-sign keys that make no sense are refused at start-up with what was expected")
+    func refocusKeys() throws {
+        let config = try ConfigLoader.load(
+            file: try temporaryYAML("reconstruction:\n  refocus: off\n  refocus_range_um: 25\n  medium_index: 1.337\n  phase_sign: inverted\n"),
+            environment: [:])
+        #expect(config.pipeline.refocus == "off" && config.pipeline.refocusRangeUm == 25 && config.pipeline.mediumIndex == 1.337)
+        #expect(config.pipeline.phaseSign == "inverted")
+        #expect(configError { try ConfigLoader.load(file: nil, environment: ["FLOWD_RECONSTRUCTION_REFOCUS_RANGE_UM": "0"]) }
+            == "config key reconstruction.refocus_range_um (from environment variable FLOWD_RECONSTRUCTION_REFOCUS_RANGE_UM): expected a number from 1.0 to 200.0, got \"0\"")
+        #expect(configError { try ConfigLoader.load(file: nil, environment: ["FLOWD_RECONSTRUCTION_MEDIUM_INDEX": "0.9"]) }
+            .contains("expected a number from 1.0 to 2.0"))
+        #expect(configError { try ConfigLoader.load(file: nil, environment: ["FLOWD_RECONSTRUCTION_PHASE_SIGN": "negative"]) }
+            .contains("expected auto, as-is, inverted"))
+        #expect(configError { try ConfigLoader.load(file: nil, environment: ["FLOWD_RECONSTRUCTION_REFOCUS": "on"]) }
+            .contains("expected auto, off"))
+    }
 }

@@ -21,7 +21,7 @@ struct PipelinePartsTests {
 
     @Test("labelled cells leave in cell-id order, whatever order the workers labelled them in")
     func releaseInOrder() {
-        let stage = CameraStage(camera: "c", reconstructor: nil, tracking: .init(velocity: [10, 0], gatePixels: 5))
+        let stage = CameraStage(camera: "c", reconstructor: nil, phaseSign: .auto, tracking: .init(velocity: [10, 0], gatePixels: 5))
         var published: [UInt64] = []
         stage.releaseInOrder(cellID: 1) { published.append(1) }
         stage.releaseInOrder(cellID: 2) { published.append(2) }

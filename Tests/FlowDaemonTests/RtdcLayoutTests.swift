@@ -28,31 +28,34 @@ struct RtdcLayoutTests {
     func columns() {
         let layout = RtdcEventLayout(
             modelClasses: ["healthy", "primary_cancer"],
-            optics: .init(cropSize: 2, cropPixelUm: 0.3, hologramPixelUm: 0.5, wavelengthNm: 600, maskThresholdNm: 20))
+            optics: .init(
+                cropSize: 2, cropPixelUm: 0.3, hologramPixelUm: 0.5, wavelengthNm: 600, maskThresholdNm: 20,
+                mediumIndex: 1.335))
         let message = CellMessage(
             camera: "cam", cellID: 7, seq: 42, tNanoseconds: nil, xPixels: 10, yPixels: 4, bbox: [0, 0, 1, 1],
             label: "healthy", probabilities: ["healthy": 0.75, "primary_cancer": 0.25],
-            features: ["area_um2": 80, "dry_mass_pg": 30, "mean_opd_nm": 120], framesSeen: 5, latencyMilliseconds: 3)
+            features: ["area_um2": 80, "dry_mass_pg": 30, "mean_opd_nm": 120, "focus_um": -2.5], framesSeen: 5,
+            latencyMilliseconds: 3)
         let cell = RtdcEventLayout.Cell(message: message, crop: [300, 0, 0, 0], seconds: 1.5, classIndex: 0, camera: 0)
         let columns = layout.columns(of: [cell], firstIndex: 9)
         #expect(Set(columns.keys) == Set((layout.imageFeatures + layout.scalarFeatures).map(\.0)))
         guard case .float32(let phase)? = columns["qpi_pha"], case .uint32(let index)? = columns["index"],
             case .float64(let x)? = columns["pos_x"], case .float64(let score)? = columns["ml_score_pri"],
-            case .uint64(let frame)? = columns["frame"]
+            case .uint64(let frame)? = columns["frame"], case .float64(let focus)? = columns["qpi_focus"]
         else {
             Issue.record("a column is missing or of the wrong type")
             return
         }
         #expect(abs(phase[0] - Float(300 * 2 * Double.pi / 600)) < 1e-5 && phase[1] == 0)
-        #expect(index == [10] && x == [5] && score == [0.25] && frame == [42])
+        #expect(index == [10] && x == [5] && score == [0.25] && frame == [42] && focus == [-2.5])
         let userdef = Dictionary(uniqueKeysWithValues: layout.userdefFeatures.enumerated().map { ($1, "userdef\($0)") })
-        guard case .float64(let cellID)? = columns[userdef["cell_id"]!],
+        guard case .float64(let frames)? = columns[userdef["frames_seen"]!],
             case .float64(let meanOPD)? = columns[userdef["mean_opd_nm"]!]
         else {
             Issue.record("a userdef column is missing")
             return
         }
-        #expect(cellID == [7] && meanOPD == [120])
+        #expect(frames == [5] && meanOPD == [120])
     }
 
     @Test("a file that exists is never overwritten: creating it again fails and names it; the first stays usable")

@@ -22,7 +22,7 @@ private func recorder(root: String, classes: [String] = []) -> RunRecorder {
 
 /// Crops of 8 × 8 pixels of 0.5 µm at 633 nm: small enough to write many in a test.
 private let testOptics = RtdcEventLayout.Optics(
-    cropSize: 8, cropPixelUm: 0.5, hologramPixelUm: 0.1, wavelengthNm: 633, maskThresholdNm: 20)
+    cropSize: 8, cropPixelUm: 0.5, hologramPixelUm: 0.1, wavelengthNm: 633, maskThresholdNm: 20, mediumIndex: 1.335)
 
 /// A crop with a 4 × 4 cell of 100 nm in its centre.
 private let testCrop: [Float] = (0..<64).map { index in (2..<6).contains(index % 8) && (2..<6).contains(index / 8) ? 100 : 0 }
@@ -34,7 +34,7 @@ private func runJSON(_ run: RunRecord) throws -> RunMetadata {
 private func cell(camera: String, label: String, probabilities: [String: Double] = [:]) -> CellMessage {
     CellMessage(
         camera: camera, cellID: 0, seq: nil, tNanoseconds: nil, xPixels: 1, yPixels: 2, bbox: [0, 0, 3, 3], label: label,
-        probabilities: probabilities, features: ["area_um2": 80, "dry_mass_pg": 30], framesSeen: 4,
+        probabilities: probabilities, features: ["area_um2": 80, "dry_mass_pg": 30, "focus_um": -3.5], framesSeen: 4,
         latencyMilliseconds: 2.5)
 }
 
@@ -96,7 +96,7 @@ struct RunRecordTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: run.directory).sorted() == ["cells.fcs", "cells.rtdc", "run.json"])
     }
 
-    @Test("each event holds the cell's camera, class index, probabilities, features, frames seen and latency")
+    @Test("each event holds the cell's camera, class index, probabilities, features, focus and speed, frames seen and latency")
     func eventLayout() throws {
         let root = temporaryDirectory()
         let cells = CellTally(startNanoseconds: 0)
@@ -111,7 +111,7 @@ struct RunRecordTests {
         let names = (1...Int(file.keywords["$PAR"]!)!).map { file.keywords["$P\($0)N"]! }
         #expect(names == [
             "Time", "camera", "class", "prob_a", "prob_b", "area_um2", "mean_opd_nm", "max_opd_nm", "phase_volume_um3",
-            "dry_mass_pg", "aspect_ratio", "ellipse_fill", "frames_seen", "latency_ms",
+            "dry_mass_pg", "aspect_ratio", "ellipse_fill", "focus_um", "velocity_um_s", "frames_seen", "latency_ms",
         ])
         #expect(file.keywords["FLOWD_CLASSES"] == #"["a","b","unknown","unclassified"]"#)
         #expect(file.keywords["FLOWD_CAMERAS"]?.trimmingCharacters(in: .whitespaces) == #"["cam0","cam1"]"#)
@@ -121,7 +121,8 @@ struct RunRecordTests {
         let first = file.events[0]
         #expect(first[3] == 0.25 && first[4] == 0.75 && first[5] == 80 && first[9] == 30)
         #expect(first[6].isNaN, "a feature the message does not carry is NaN")
-        #expect(first[12] == 4 && first[13] == 2.5)
+        #expect(first[12] == -3.5 && first[13].isNaN)
+        #expect(first[14] == 4 && first[15] == 2.5)
         #expect(file.events.map { $0[0] } == file.events.map { $0[0] }.sorted())
     }
 

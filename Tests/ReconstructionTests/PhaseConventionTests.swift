@@ -11,27 +11,44 @@ struct PhaseConventionTests {
         return inside.reduce(0.0) { $0 + Double(opd[$1]) } / Double(inside.count)
     }
 
-    @Test("with the carrier mirrored, cells come out negative unless --invert-phase is set")
-    func mirroredCarrier() throws {
+    @Test(
+        "phase sign: as-is keeps the order's sign, inverted negates it, auto makes cells positive on either kind of rig",
+        arguments: [false, true])
+    func phaseSign(mirrored: Bool) throws {
         var optics = RigOptics()
-        optics.carrier = [0.25, -0.25]  // the +1 order now lies at kx < 0
+        if mirrored { optics.carrier = [0.25, -0.25] }  // the +1 order now lies at kx < 0
         let scene = try Scene(size: 256, optics: optics, classes: [.healthy], positions: [(128, 128)], seed: 61)
         let expected = Self.meanInside(scene.truth, scene.truth)
-        for invert in [false, true] {
+        for sign in PhaseSign.allCases {
             var parameters = scene.parameters
-            parameters.invertPhase = invert
+            parameters.phaseSign = sign
             let reconstructor = try OffAxisReconstructor(reference: HologramImage(frame: scene.reference), parameters: parameters)
             let workspace = reconstructor.makeWorkspace()
             let cells = try reconstructor.process(HologramImage(frame: scene.hologram), workspace: workspace)
             let mean = Self.meanInside(reconstructor.fullResolutionOPD(workspace: workspace), scene.truth)
-            if invert {
-                #expect(abs(mean - expected) < 2)
-                #expect(cells.count == 1)
-            } else {
-                #expect(abs(mean + expected) < 2)
-                #expect(cells.isEmpty)
-            }
+            let positive = sign == .auto || (sign == .inverted) == mirrored
+            #expect(abs(mean - (positive ? expected : -expected)) < 2, "\(sign), mirrored: \(mirrored)")
+            #expect(cells.count == (positive ? 1 : 0), "\(sign), mirrored: \(mirrored)")
+            if sign == .auto { #expect(workspace.phaseSign == (mirrored ? .inverted : .asIs)) }
         }
+    }
+
+    @Test("a camera's auto phase sign is decided by its first frame with a cell and then kept, even for empty frames")
+    func phaseSignIsKeptPerCamera() throws {
+        var optics = RigOptics()
+        optics.carrier = [0.25, -0.25]
+        let scene = try Scene(size: 256, optics: optics, classes: [.healthy], positions: [(128, 128)], seed: 61)
+        let reconstructor = try OffAxisReconstructor(reference: HologramImage(frame: scene.reference), parameters: scene.parameters)
+        let workspace = reconstructor.makeWorkspace()
+        let camera = PhaseSignState(.auto)
+        _ = try reconstructor.process(HologramImage(frame: scene.reference), workspace: workspace, phaseSign: camera)
+        #expect(camera.decided == nil, "a cell-free frame decides nothing")
+        #expect(try reconstructor.process(HologramImage(frame: scene.hologram), workspace: workspace, phaseSign: camera).count == 1)
+        #expect(camera.decided == .inverted)
+        #expect(camera.newDecision() == .inverted)
+        #expect(camera.newDecision() == nil, "the decision is announced once")
+        _ = try reconstructor.process(HologramImage(frame: scene.reference), workspace: workspace, phaseSign: camera)
+        #expect(workspace.phaseSign == .inverted)
     }
 
     @Test("without a reference, the sub-pixel carrier is removed explicitly and flat-field OPD is still right")

@@ -14,6 +14,7 @@ struct UnwrappingTests {
         let scene = try Scene(size: 512, classes: [.primaryCancer], positions: [(256, 256)], seed: 21, scaleOPD: 4)
         var parameters = scene.parameters
         parameters.filterRadiusFraction = 0.5
+        parameters.refocus = false  // the cell is in focus; this is about unwrapping alone
         let reconstructor = try OffAxisReconstructor(reference: HologramImage(frame: scene.reference), parameters: parameters)
         let workspace = reconstructor.makeWorkspace()
         let cells = try reconstructor.process(HologramImage(frame: scene.hologram), workspace: workspace)

@@ -9,14 +9,14 @@ import TwinFlowTestSupport
 @Suite("The flow tracker counts each cell exactly once")
 struct TrackingTests {
     @Test(
-        "every simulated cell is one track, and the count equals the truth, whether the field's size is known or not",
+        "every simulated cell is one track, and the count equals the truth, with a speed guess and no field size, or with the field's size and no speed guess",
         arguments: [false, true])
     func exactlyOnce(knowsField: Bool) throws {
         var twin = try smallFlow(seed: 41)
         let reconstructor = try OffAxisReconstructor(reference: HologramImage(frame: twin.reference()), parameters: parameters(for: twin))
         let workspace = reconstructor.makeWorkspace()
         var tracker = FlowTracker(
-            configuration: .init(velocity: [twin.pixelsPerFrame, 0], gatePixels: 8 / twin.camera.optics.pixelUm))
+            configuration: .init(velocity: knowsField ? nil : [twin.pixelsPerFrame, 0], gatePixels: 8 / twin.camera.optics.pixelUm))
         if knowsField { tracker.field = [Double(twin.flow.width), Double(twin.flow.height)] }
         var tracks: [FlowTracker.Track] = []
         var endedDuringRun = 0, reportedWhenLastSeen = 0

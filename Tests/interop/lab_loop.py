@@ -201,7 +201,7 @@ def run_loop(flowd_bin: Path, work: Path, size: LoopSize) -> dict:
         # The daemon's fused probabilities (up to classify.max_views views per cell) and its
         # label (index into run.json's classes: the model's, then unknown, unclassified).
         live_scores = np.stack([ds[f"ml_score_{i}"] for i in ("hea", "pri", "met")], axis=1)[after]
-        live_labels = np.asarray(ds["userdef8"], int)[after]
+        live_labels = np.asarray(ds[f"userdef{run_json['rtdc_userdef'].index('class')}"], int)[after]
     return {
         "size": asdict(size),
         "cells_per_class_in_training_set": dict(zip(CLASSES, per_class)),

@@ -76,6 +76,17 @@ struct DaemonMetrics: Sendable {
         out.histogram("flowd_stage_seconds", [("stage", "reconstruct")], pipeline.reconstructLatency)
         out.histogram("flowd_stage_seconds", [("stage", "classify")], pipeline.classifyLatency)
         out.histogram("flowd_stage_seconds", [("stage", "frame_to_publish")], pipeline.publishLatency)
+        let references = pipeline.referenceHealth
+        out.family(
+            "flowd_background_rms_nm", .gauge,
+            help: "Background OPD left after the plane fit in a camera's last frame, nm RMS: grows as the reference drifts.")
+        for r in references { out.sample("flowd_background_rms_nm", [("camera", r.camera)], r.backgroundRmsNm) }
+        out.family("flowd_reference_refreshes_total", .counter, help: "References remade from running frames (reconstruction.reference_refresh_s).")
+        for r in references { out.sample("flowd_reference_refreshes_total", [("camera", r.camera)], Double(r.refreshes)) }
+        out.family("flowd_objects_rejected_total", .counter, help: "Objects that were not counted as cells, by reason.")
+        for (reason, count) in pipeline.tally.objectsRejected.sorted(by: { $0.key < $1.key }) {
+            out.sample("flowd_objects_rejected_total", [("reason", reason)], Double(count))
+        }
         out.family("flowd_classified_crops_total", .counter, help: "Cell views classified (at most classify.max_views per cell).")
         out.sample("flowd_classified_crops_total", [], Double(pipeline.classifiedCrops.load(ordering: .relaxed)))
         out.family("flowd_cells_total", .counter, help: "Cells published, by label (class, unknown or unclassified).")

@@ -43,6 +43,10 @@ final class CameraStage: @unchecked Sendable {
         var best: FrameResult?
         var lastSeen: FrameResult?
         var cellID: UInt64
+        /// The cell's speed, hologram pixels per second: its displacement between its first and
+        /// last whole appearances over the time between their frames (the camera's `t_ns`);
+        /// `nil` without two whole appearances in frames with timestamps.
+        var pixelsPerSecond: Double?
     }
 
     /// Most frames held while a reference is made (1024 MiB at 1024² uint8); beyond it a worker
@@ -50,6 +54,9 @@ final class CameraStage: @unchecked Sendable {
     static let backlogLimit = 1024
 
     let camera: String
+    /// The camera's phase sign: fixed by `reconstruction.phase_sign`, or decided by its first
+    /// frame that shows an object and kept for the run (shared by the workers, thread-safe).
+    let phaseSign: PhaseSignState
     private let condition = NSCondition()
     private var phase: Phase
     /// Frames taken off the queue while the reference was made, oldest first: processed one per
@@ -60,13 +67,33 @@ final class CameraStage: @unchecked Sendable {
     /// Header data of the frames that open tracks may still report (by ordinal).
     private var frames: [Int: FrameResult] = [:]
     private var nextCellID: UInt64 = 0
+    /// `reconstruction.reference_refresh_s` in ns (0: never), when the reference in use was made
+    /// (monotonic ns), and the frames being collected for the next one (`nil`: not collecting).
+    private let refreshInterval: UInt64
+    private var referenceMadeAt: UInt64
+    private var refreshFrames: [ReceivedFrame]?
+    /// The last frame's background residual (``BackgroundPlane/residualRms``), nm, and the
+    /// references made from running frames so far: what `/metrics` reports of reference drift.
+    private var backgroundRmsNm = 0.0
+    private var referenceRefreshes = 0
+    /// Counts (and records) an object that is not a cell, under the stage's lock.
+    private let rejectedObject: @Sendable (FlowTracker.Track, ObjectRejection) -> Void
     /// Labelled cells waiting for a smaller cell id, under `releasing` (not `condition`).
     private let releasing = NSLock()
     private var outgoing = ReorderBuffer<() -> Void>()
 
     /// `reconstructor`: the configured reference's; `nil` to build one from the first frames.
-    init(camera: String, reconstructor: OffAxisReconstructor?, tracking: FlowTracker.Configuration) {
+    /// `rejectedObject` gets each track wholly in view at least once that is not a cell, once.
+    init(
+        camera: String, reconstructor: OffAxisReconstructor?, phaseSign: PhaseSign, tracking: FlowTracker.Configuration,
+        referenceRefreshSeconds: Double = 0,
+        rejectedObject: @escaping @Sendable (FlowTracker.Track, ObjectRejection) -> Void = { _, _ in }
+    ) {
         self.camera = camera
+        refreshInterval = UInt64(max(0, referenceRefreshSeconds) * 1e9)
+        referenceMadeAt = DispatchTime.now().uptimeNanoseconds
+        self.rejectedObject = rejectedObject
+        self.phaseSign = PhaseSignState(phaseSign)
         phase = reconstructor.map(Phase.ready) ?? .collecting([])
         tracker = FlowTracker(configuration: tracking)
         if let reconstructor { tracker.field = Self.field(of: reconstructor) }
@@ -133,6 +160,7 @@ final class CameraStage: @unchecked Sendable {
         switch made {
         case .success(let reconstructor):
             phase = .ready(reconstructor)
+            referenceMadeAt = DispatchTime.now().uptimeNanoseconds
             tracker.field = Self.field(of: reconstructor)
             backlog = held + backlog
             return .process(reconstructor, [backlog.removeFirst()])
@@ -159,6 +187,49 @@ final class CameraStage: @unchecked Sendable {
         guard case .collecting(let held) = phase, !held.isEmpty else { return .held }
         phase = .building(rows: held[0].frame.header.rows, cols: held[0].frame.header.cols)
         return .build(held)
+    }
+
+    /// Records the background residual of a frame just reconstructed, nm.
+    func observeBackground(rmsNm: Double) {
+        condition.withLock { backgroundRmsNm = rmsNm }
+    }
+
+    /// The last frame's background residual, nm RMS, and the references refreshed so far.
+    var referenceHealth: (backgroundRmsNm: Double, refreshes: Int) {
+        condition.withLock { (backgroundRmsNm, referenceRefreshes) }
+    }
+
+    /// Reference refresh: once `reconstruction.reference_refresh_s` has passed since the
+    /// reference in use was made, the next `count` frames processed are collected; this returns
+    /// them, once, to the worker that completes the set, which makes their median reference
+    /// (cells move, so the median is cell-free) and ``replaceReference(_:)``s.
+    func collectForRefresh(_ frame: ReceivedFrame, count: Int) -> [ReceivedFrame]? {
+        guard refreshInterval > 0 else { return nil }
+        condition.lock()
+        defer { condition.unlock() }
+        guard case .ready = phase, DispatchTime.now().uptimeNanoseconds &- referenceMadeAt >= refreshInterval else { return nil }
+        var frames = refreshFrames ?? []
+        frames.append(frame)
+        guard frames.count >= count else {
+            refreshFrames = frames
+            return nil
+        }
+        // Not collecting again until the new reference is in service (or failed).
+        refreshFrames = nil
+        referenceMadeAt = .max / 2
+        return frames
+    }
+
+    /// Puts a refreshed reference in service (`nil`: making it failed; the old one stays, and
+    /// the next refresh is tried one interval later).
+    func replaceReference(_ reconstructor: OffAxisReconstructor?) {
+        condition.lock()
+        defer { condition.unlock() }
+        if let reconstructor {
+            phase = .ready(reconstructor)
+            referenceRefreshes += 1
+        }
+        referenceMadeAt = DispatchTime.now().uptimeNanoseconds
     }
 
     /// Hands a processed (or rejected) frame to the tracker once every earlier frame of the
@@ -199,13 +270,26 @@ final class CameraStage: @unchecked Sendable {
         return completed
     }
 
-    /// Gives the tracks that count (wholly in view at least once) their cell ids.
+    /// Gives the tracks that count (wholly in view at least once) and are cells their cell ids;
+    /// those that are not cells go to `rejectedObject`.
     private func count(_ tracks: [FlowTracker.Track]) -> [CompletedCell] {
-        tracks.sorted { $0.id < $1.id }.filter(\.wasWhollyInView).map { track in
+        let whole = tracks.sorted { $0.id < $1.id }.filter(\.wasWhollyInView)
+        for track in whole { if let reason = track.rejection { rejectedObject(track, reason) } }
+        return whole.filter { $0.rejection == nil }.map { track in
             defer { nextCellID += 1 }
             return CompletedCell(
                 track: track, best: frames[track.best.frame], lastSeen: frames[track.appearances.last!.frame],
-                cellID: nextCellID)
+                cellID: nextCellID, pixelsPerSecond: speed(of: track))
         }
+    }
+
+    /// See ``CompletedCell/pixelsPerSecond``.
+    private func speed(of track: FlowTracker.Track) -> Double? {
+        let whole = track.appearances.filter { !$0.cell.touchesEdge }
+        guard let first = whole.first, let last = whole.last, last.frame > first.frame,
+            let t0 = frames[first.frame]?.tNanoseconds, let t1 = frames[last.frame]?.tNanoseconds, t1 > t0
+        else { return nil }
+        let dx = last.cell.x - first.cell.x, dy = last.cell.y - first.cell.y
+        return (dx * dx + dy * dy).squareRoot() / (Double(t1 - t0) / 1e9)
     }
 }

@@ -93,6 +93,10 @@ final class CellPipeline: Sendable {
         parameters.wavelengthNm = settings.wavelengthNm
         parameters.pixelUm = settings.pixelUm
         parameters.alphaMlPerGram = settings.alphaMlPerGram
+        parameters.phaseSign = PhaseSign(rawValue: settings.phaseSign) ?? .auto
+        parameters.refocus = settings.refocus != "off"
+        parameters.refocusRangeUm = settings.refocusRangeUm
+        parameters.mediumIndex = settings.mediumIndex
         if let model {
             parameters.cropSize = model.inputSize
             parameters.cropPixelUm = model.pixelMicrometres
@@ -116,6 +120,15 @@ final class CellPipeline: Sendable {
         let next = try Self.classifier(model, workers: workers.count, settings: settings, threads: inferenceThreads)
         guard var previous = try classifier.swap(to: next) else { return }
         while !isKnownUniquelyReferenced(&previous) { usleep(1000) }
+    }
+
+    /// Each camera's reference health: its last frame's background residual (nm RMS) and the
+    /// references refreshed from running frames, for `/metrics`.
+    var referenceHealth: [(camera: String, backgroundRmsNm: Double, refreshes: Int)] {
+        stages.withLock { Array($0.values) }.sorted { $0.camera < $1.camera }.map {
+            let health = $0.referenceHealth
+            return ($0.camera, health.backgroundRmsNm, health.refreshes)
+        }
     }
 
     /// Frame workers this pipeline was made for.
@@ -156,8 +169,11 @@ final class CellPipeline: Sendable {
         stages.withLock { stages in
             if let stage = stages[camera] { return stage }
             let stage = CameraStage(
-                camera: camera, reconstructor: sharedReconstructor,
-                tracking: .init(velocity: [settings.velocityPixels, 0], gatePixels: settings.gatePixels))
+                camera: camera, reconstructor: sharedReconstructor, phaseSign: parameters.phaseSign,
+                tracking: .init(
+                    velocity: settings.velocityPixels > 0 ? [settings.velocityPixels, 0] : nil, gatePixels: settings.gatePixels),
+                referenceRefreshSeconds: settings.referenceRefreshSeconds
+            ) { [tally] _, reason in tally.countRejected(reason.rawValue) }
             stages[camera] = stage
             return stage
         }
@@ -169,6 +185,20 @@ final class CellPipeline: Sendable {
         logger.info(
             "camera \(frames[0].camera): reference built from the median of \(frames.count) frames (\(reference.rows)×\(reference.cols))")
         return reconstructor
+    }
+
+    /// Makes a camera's refreshed reference from `frames` (on the worker that collected the last
+    /// of them) and puts it in service; a failure keeps the old one and is logged.
+    private func refreshReference(_ frames: [ReceivedFrame], of stage: CameraStage) {
+        let before = stage.referenceHealth.backgroundRmsNm
+        do {
+            stage.replaceReference(try buildReference(frames))
+            logger.notice(
+                "camera \(stage.camera): reference refreshed from running frames (reconstruction.reference_refresh_s); background residual was \(String(format: "%.1f", before)) nm RMS")
+        } catch {
+            stage.replaceReference(nil)
+            logger.warning("camera \(stage.camera): the reference could not be refreshed, the previous one stays: \(error)")
+        }
     }
 
     /// `stopping`: at shutdown, rejections are summed up in one notice per camera (they end the
@@ -202,7 +232,7 @@ final class CellPipeline: Sendable {
     private func reconstructAndTrack(
         _ frame: ReceivedFrame, with reconstructor: OffAxisReconstructor, in stage: CameraStage, on worker: PipelineWorker
     ) {
-        labelAndRelease(stage.track(reconstruct(frame, with: reconstructor, on: worker)), from: stage, on: worker)
+        labelAndRelease(stage.track(reconstruct(frame, with: reconstructor, in: stage, on: worker)), from: stage, on: worker)
     }
 
     /// Labels the cells `stage` completed, on `worker`'s inference context and outside the
@@ -228,7 +258,7 @@ final class CellPipeline: Sendable {
     /// Reconstructs one frame, with a crop of each cell: for the classifier and the run's
     /// record (cells.rtdc), also without a model.
     private func reconstruct(
-        _ frame: ReceivedFrame, with reconstructor: OffAxisReconstructor, on worker: PipelineWorker
+        _ frame: ReceivedFrame, with reconstructor: OffAxisReconstructor, in stage: CameraStage, on worker: PipelineWorker
     ) -> FrameResult {
         var result = FrameResult(
             ordinal: frame.ordinal, cells: nil, seq: frame.frame.header.seq, tNanoseconds: frame.frame.header.timeNanoseconds,
@@ -238,13 +268,20 @@ final class CellPipeline: Sendable {
         do {
             cells = try reconstructor.process(
                 HologramImage(frame: frame.frame), workspace: worker.workspace(for: reconstructor),
-                crops: true)
+                crops: true, phaseSign: stage.phaseSign, rejects: true)
+            if let sign = stage.phaseSign.newDecision() {
+                logger.notice(
+                    "camera \(stage.camera): phase sign \(sign.rawValue), decided from frame seq \(frame.frame.header.seq) (reconstruction.phase_sign: auto; cells are denser than their medium)")
+            }
         } catch {
             // The only failure is a size mismatch, which admission has ruled out; counted anyway.
             reject(frame, .shapeChanged, "\(error)")
             return result
         }
         reconstructLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+        stage.observeBackground(
+            rmsNm: Double(worker.workspace(for: reconstructor).plane.residualRms) * parameters.wavelengthNm / (2 * .pi))
+        if let frames = stage.collectForRefresh(frame, count: settings.referenceFrames) { refreshReference(frames, of: stage) }
         result.cells = cells
         return result
     }
@@ -261,10 +298,21 @@ final class CellPipeline: Sendable {
             camera: camera, cellID: cell.cellID, seq: cell.best?.seq, tNanoseconds: cell.best?.tNanoseconds,
             xPixels: best.x, yPixels: best.y, bbox: [box.x, box.y, box.width, box.height], label: label.label,
             probabilities: label.probabilities,
-            features: Dictionary(uniqueKeysWithValues: zip(CellFeatures.names, best.features.values)),
+            features: features(of: cell), flags: best.refocusFailed ? ["refocus_failed"] : nil,
             framesSeen: cell.track.appearances.count, latencyMilliseconds: Double(now &- arrival) / 1e6)
         tally.count(label.label) { send(message, best.crop) }
         publishLatency.observe(nanoseconds: now &- arrival)
+    }
+
+    /// The measurements a cell's message carries: its best view's ``CellFeatures``, `focus_um`
+    /// (the distance its field was propagated to be in focus; absent when refocusing is off or
+    /// failed) and `velocity_um_s` (its speed; absent without frame timestamps).
+    private func features(of cell: CameraStage.CompletedCell) -> [String: Double] {
+        let best = cell.track.best.cell
+        var features = Dictionary(uniqueKeysWithValues: zip(CellFeatures.names, best.features.values))
+        features["focus_um"] = best.focusUm
+        features["velocity_um_s"] = cell.pixelsPerSecond.map { $0 * settings.pixelUm }
+        return features
     }
 
     /// The label and fused probabilities of each cell: its `classify.max_views` largest
@@ -275,7 +323,7 @@ final class CellPipeline: Sendable {
         guard let current = classifier.current else { return cells.map { _ in .unclassified } }
         let viewsPerCell = cells.map { cell in
             Array(
-                cell.track.appearances.map(\.cell).filter { !$0.touchesEdge }
+                cell.track.appearances.map(\.cell).filter { !$0.touchesEdge && $0.rejection == nil }
                     .sorted { $0.features.areaUm2 > $1.features.areaUm2 }.prefix(settings.maxViews))
         }
         let start = DispatchTime.now().uptimeNanoseconds

@@ -1,7 +1,8 @@
 import Protocol
 import Synchronization
 
-/// Cells published in this run, per label: what `counts` and `/metrics` report.
+/// Cells published in this run, per label, and the objects that were not cells, per reason:
+/// what `counts` and `/metrics` report.
 ///
 /// A cell is sent and counted in one step (``count(_:sending:)``), and a new run starts
 /// with ``reset(at:_:)`` under the same lock: so every cell falls wholly into one run, and a
@@ -10,6 +11,7 @@ final class CellTally: Sendable {
     private struct State {
         var byClass: [String: UInt64] = [:]
         var total: UInt64 = 0
+        var objectsRejected: [String: UInt64] = [:]
         /// Total and time (monotonic ns) at the previous rate reading.
         var lastTotal: UInt64 = 0
         var lastNanoseconds: UInt64
@@ -19,7 +21,7 @@ final class CellTally: Sendable {
             let rate = seconds > 0 ? Double(total - lastTotal) / seconds : 0
             lastTotal = total
             lastNanoseconds = now
-            return CellCounts(total: total, byClass: byClass, perSecond: rate)
+            return CellCounts(total: total, byClass: byClass, perSecond: rate, objectsRejectedByReason: objectsRejected)
         }
     }
 
@@ -38,6 +40,11 @@ final class CellTally: Sendable {
         }
     }
 
+    /// Counts an object that is not a cell, under `reason` (an ``ObjectRejection`` raw value).
+    func countRejected(_ reason: String) {
+        state.withLock { $0.objectsRejected[reason, default: 0] += 1 }
+    }
+
     /// Ends the run: `body` gets its final counts (and may switch the recording to a new run),
     /// then the counts restart from zero, at `now` (monotonic ns).
     func reset<Outcome: Sendable>(at now: UInt64, _ body: (CellCounts) -> Outcome) -> Outcome {
@@ -50,6 +57,9 @@ final class CellTally: Sendable {
 
     /// Counts per label and in total.
     var byClass: [String: UInt64] { state.withLock { $0.byClass } }
+
+    /// Objects that were not cells, per reason.
+    var objectsRejected: [String: UInt64] { state.withLock { $0.objectsRejected } }
 
     /// The counts with the rate since the previous reading (since start for the first), which
     /// starts the next rate interval.

@@ -8,7 +8,8 @@ import Reconstruction
 /// seen `latency_ms` earlier), `camera` (index into the `FLOWD_CAMERAS` keyword), `class`
 /// (index into `FLOWD_CLASSES`: the model's classes in its order, then `unknown` (below
 /// `classify.min_confidence`), then `unclassified` (no model)), `prob_<class>` for each of the
-/// model's classes, the ``CellFeatures`` (`area_um2` … `ellipse_fill`), `frames_seen` and
+/// model's classes, the ``CellFeatures`` (`area_um2` … `ellipse_fill`), `focus_um`,
+/// `velocity_um_s`, `frames_seen` and
 /// `latency_ms`. A value the message does not carry (a non-finite feature) is NaN.
 struct CellEventLayout: Sendable {
     /// The model's classes (empty without a model).
@@ -19,6 +20,15 @@ struct CellEventLayout: Sendable {
     var classNames: [String] { modelClasses + ["unknown", "unclassified"] }
 
     private let classIndex: [String: Int]
+
+    /// Measurements beyond the ``CellFeatures`` that a `cell` message carries: name,
+    /// description, range.
+    static let trackFeatures: [(String, String, Float)] = [
+        ("focus_um", "distance the field was propagated to be in focus, µm (NaN: not refocused)", 1000),
+        ("velocity_um_s", "speed through the field, µm/s (NaN: no frame timestamps)", 1e7),
+    ]
+    /// Every feature parameter, in order.
+    static let featureNames = CellFeatures.names + trackFeatures.map(\.0)
 
     init(modelClasses: [String], maxCameras: Int) {
         self.modelClasses = modelClasses
@@ -36,7 +46,7 @@ struct CellEventLayout: Sendable {
             ("projected area, µm²", 1e4), ("mean OPD, nm", 1e4), ("max OPD, nm", 1e4), ("phase volume, µm³", 1e5),
             ("dry mass, pg", 1e5), ("aspect ratio of the moment ellipse", 100), ("area / ellipse area", 2),
         ]
-        for (name, (description, range)) in zip(CellFeatures.names, features) {
+        for (name, (description, range)) in zip(Self.featureNames, features + Self.trackFeatures.map { ($0.1, $0.2) }) {
             parameters.append(.init(name: name, description: description, range: range))
         }
         parameters.append(.init(name: "frames_seen", description: "frames the cell appeared in", range: 1e4))
@@ -55,7 +65,7 @@ struct CellEventLayout: Sendable {
         var values: [Float] = [Float(seconds), Float(camera), classValue(of: message.label)]
         values.reserveCapacity(parameters.count)
         for name in modelClasses { values.append(message.probabilities[name].map(Float.init) ?? .nan) }
-        for name in CellFeatures.names { values.append(message.features[name].map(Float.init) ?? .nan) }
+        for name in Self.featureNames { values.append(message.features[name].map(Float.init) ?? .nan) }
         values.append(Float(message.framesSeen))
         values.append(Float(message.latencyMilliseconds))
         return values

@@ -9,8 +9,9 @@ import Reconstruction
 ///   `cropSize²` pixels of `cropPixelUm`), `mask` (``CropMask``);
 /// - dclab's scalar features: `index` (1, 2, …), `time` (s from the run's start to the cell's
 ///   publishing, as the FCS `Time`), `frame` (the best appearance's frame `seq`; 0 when the
-///   camera sends none), `pos_x`, `pos_y` (its centroid, µm on the hologram), and each
-///   ``CellFeatures`` value dclab has a name for (``dclabFeatures``: `area_um`, `qpi_dm`, …);
+///   camera sends none), `pos_x`, `pos_y` (its centroid, µm on the hologram), and each feature
+///   of the cell message dclab has a name for (``dclabFeatures``: `area_um`, `qpi_dm`,
+///   `qpi_focus`);
 /// - `ml_score_<id>` per model class: its fused probability (they sum to 1 per cell), with a
 ///   three-letter id (``classIDs``); dclab derives `ml_class` from them (the index of the
 ///   largest score, classes in the order of their ids sorted; -1 when a cell has no scores);
@@ -36,10 +37,13 @@ struct RtdcEventLayout: Sendable {
         var wavelengthNm: Double
         /// The segmentation threshold the mask is redrawn with, nm.
         var maskThresholdNm: Double
+        /// Refractive index of the medium (dclab's `qpi:medium index`).
+        var mediumIndex: Double
     }
 
-    /// dclab feature ← ``CellFeatures`` name, for the values dclab has a name for. `qpi_focus`
-    /// (µm) is recorded as soon as the pipeline measures `focus_um`.
+    /// dclab feature ← the cell message's feature (``CellEventLayout/featureNames``), for the
+    /// values dclab has a name for (NaN where a cell lacks it, e.g. `focus_um` when refocusing
+    /// is off or failed).
     static let dclabFeatures: [(dclab: String, flowd: String)] = [
         ("area_um", "area_um2"), ("qpi_dm", "dry_mass_pg"), ("qpi_focus", "focus_um"),
     ]
@@ -52,9 +56,9 @@ struct RtdcEventLayout: Sendable {
     /// `ml_score_<id>` of each of ``modelClasses``, in their order.
     let classIDs: [String]
     let optics: Optics
-    /// What each `userdefN` holds, N = 0, 1, …: a ``CellFeatures`` name, or `frames_seen`,
-    /// `latency_ms`, `camera` (index into run.json's `cameras`), `class` (index into its
-    /// `classes`: the label, also `unknown` and `unclassified`), `cell_id`.
+    /// What each `userdefN` holds, N = 0, 1, …: a cell message feature without a dclab name, or
+    /// `frames_seen`, `latency_ms`, `camera` (index into run.json's `cameras`), `class` (index
+    /// into its `classes`: the label, also `unknown` and `unclassified`).
     let userdefFeatures: [String]
 
     private let dclabColumns: [(dclab: String, flowd: String)]
@@ -63,10 +67,10 @@ struct RtdcEventLayout: Sendable {
         self.modelClasses = modelClasses
         self.optics = optics
         classIDs = Self.ids(for: modelClasses)
-        dclabColumns = Self.dclabFeatures.filter { CellFeatures.names.contains($0.flowd) }
+        dclabColumns = Self.dclabFeatures.filter { CellEventLayout.featureNames.contains($0.flowd) }
         let named = Set(dclabColumns.map(\.flowd))
         userdefFeatures =
-            CellFeatures.names.filter { !named.contains($0) } + ["frames_seen", "latency_ms", "camera", "class", "cell_id"]
+            CellEventLayout.featureNames.filter { !named.contains($0) } + ["frames_seen", "latency_ms", "camera", "class"]
         // dclab defines userdef0 … userdef9.
         precondition(userdefFeatures.count <= 10, "more userdef features than dclab defines")
     }
@@ -123,7 +127,6 @@ struct RtdcEventLayout: Sendable {
         case "latency_ms": cell.message.latencyMilliseconds
         case "camera": Double(cell.camera)
         case "class": Double(cell.classIndex)
-        case "cell_id": Double(cell.message.cellID)
         default: cell.message.features[name] ?? .nan
         }
     }

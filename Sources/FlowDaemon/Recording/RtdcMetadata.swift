@@ -1,6 +1,5 @@
 import FlowdConfig
 import Foundation
-import Protocol
 
 /// The metadata of a run's cells.rtdc: the keys dclab's integrity check requires
 /// (`dclab.rtdc_dataset.check.IMPORTANT_KEYS`) and those that describe the phase images
@@ -32,7 +31,7 @@ enum RtdcMetadata {
             ("imaging:flash device", .text(lab.lightSource)),
             ("imaging:flash duration", .number(lab.exposureMicroseconds)),
             ("qpi:wavelength", .number(optics.wavelengthNm)),
-            ("qpi:medium index", .number(DefaultOptics.mediumIndex)),
+            ("qpi:medium index", .number(optics.mediumIndex)),
             ("qpi:pixel size raw", .number(optics.hologramPixelUm)),
             ("setup:channel width", .number(lab.channelWidthUm)),
             ("setup:chip region", .text("channel")),

@@ -41,7 +41,7 @@ struct Extract: AsyncParsableCommand {
 
     @OptionGroup var options: ReconstructionOptions
 
-    @Option(help: "Cell displacement per frame along x, hologram pixels (tracking); default from the simulation.")
+    @Option(help: "A guess of the cells' displacement per frame along x, hologram pixels (tracking); default: the simulation's, else learned.")
     var velocityPx: Double?
 
     @Option(help: "Output dataset (.npz).")
@@ -54,7 +54,6 @@ struct Extract: AsyncParsableCommand {
         if let simulate, simulate <= 0 { throw ValidationError("--simulate must be positive") }
         if stream != nil {
             guard reference != nil else { throw ValidationError("--stream needs --reference (a cell-free hologram of the rig)") }
-            guard velocityPx != nil else { throw ValidationError("--stream needs --velocity-px (cell displacement per frame)") }
             do { _ = try InputSpec(parsing: stream!) } catch { throw ValidationError("--stream: \(error)") }
             guard timeoutS > 0, frames.map({ $0 > 0 }) ?? true else { throw ValidationError("--timeout-s and --frames must be positive") }
         }

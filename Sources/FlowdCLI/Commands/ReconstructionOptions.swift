@@ -13,8 +13,23 @@ struct ReconstructionOptions: ParsableArguments {
     @Option(help: "Filter radius as a fraction of the sideband distance (qpretrieve: 1/3).")
     var filterSize: Double = 1.0 / 3.0
 
-    @Flag(help: "Negate the phase (for rigs whose +1 order lies in the other half plane).")
+    @Option(
+        help: ArgumentHelp(
+            "The phase's sign: auto, as-is or inverted.",
+            discussion: "auto decides from the data: cells are optically denser than their medium."))
+    var phaseSign: String = "auto"
+
+    @Flag(help: ArgumentHelp("Deprecated: --phase-sign inverted.", visibility: .hidden))
     var invertPhase = false
+
+    @Option(help: "Refocus every cell: auto (search its focus) or off.")
+    var refocus: String = "auto"
+
+    @Option(help: "Half-width of the focus search, µm.")
+    var refocusRangeUm: Double = 15
+
+    @Option(help: "Refractive index of the medium, for the refocusing propagation.")
+    var mediumIndex: Double = DefaultOptics.mediumIndex
 
     @Option(help: "OPD above which a pixel belongs to a cell, nm.")
     var thresholdNm: Double = 20
@@ -58,7 +73,17 @@ struct ReconstructionOptions: ParsableArguments {
         }
         p.filter = f
         p.filterRadiusFraction = filterSize
-        p.invertPhase = invertPhase
+        guard let sign = PhaseSign(rawValue: phaseSign) else {
+            throw ValidationError("--phase-sign must be one of " + PhaseSign.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        if invertPhase && sign == .asIs {
+            throw ValidationError("--invert-phase (deprecated: --phase-sign inverted) contradicts --phase-sign as-is")
+        }
+        p.phaseSign = invertPhase ? .inverted : sign
+        guard ["auto", "off"].contains(refocus) else { throw ValidationError("--refocus must be auto or off") }
+        p.refocus = refocus == "auto"
+        p.refocusRangeUm = refocusRangeUm
+        p.mediumIndex = mediumIndex
         p.detectionThresholdNm = thresholdNm
         p.maskThresholdNm = thresholdNm
         p.minAreaUm2 = minAreaUm2

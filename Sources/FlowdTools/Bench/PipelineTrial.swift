@@ -33,7 +33,7 @@ struct PipelineTrial {
             arguments: [
                 "run", "--input", "pull+bind:tcp://127.0.0.1:\(inputPort)", "--publish", "tcp://127.0.0.1:\(publishPort)",
                 "--model", model, "--set", "metrics.listen=127.0.0.1:\(metricsPort)", "--set", "log.level=warning",
-                "--set", "publish.counts_interval_s=0.25", "--set", "tracking.velocity_px=\(pool.pixelsPerFrame)",
+                "--set", "publish.counts_interval_s=0.25",
             ] + (workers.map { ["--set", "workers=\($0)"] } ?? []),
             log: nil)
         defer { daemon.send(SIGKILL) }

@@ -57,7 +57,8 @@ public struct ReconstructBenchmark {
         let report = BenchReconstructReport(
             size: size, bitDepth: bitDepth, frames: frames, fieldShape: [reconstructor.fieldRows, reconstructor.fieldCols],
             cellsPerFrame: Double(cellCount) / Double(images.count), msPerFrame: msPerFrame,
-            framesPerSecondPerCore: 1000 / msPerFrame, fftOnlyMs: fft * 1000, stagesMs: stages)
+            framesPerSecondPerCore: 1000 / msPerFrame, fftOnlyMs: fft * 1000, stagesMs: stages,
+            refocusMsPerCell: stages[Stage.refocus.rawValue]! / max(Double(cellCount) / Double(images.count), 1e-9))
         if json {
             try report.printJSON()
         } else {
@@ -66,6 +67,7 @@ public struct ReconstructBenchmark {
             for stage in Stage.allCases { print("  \(stage.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(String(format: "%7.3f", stages[stage.rawValue]!)) ms") }
             print(String(format: "  total        %7.3f ms/frame = %.0f frames/s per core", msPerFrame, report.framesPerSecondPerCore))
             print(String(format: "  FFTW r2c %d² alone (MEASURE plan): %.3f ms", size, report.fftOnlyMs))
+            print(String(format: "  refocusing: %.3f ms per cell", report.refocusMsPerCell))
         }
     }
 
@@ -97,10 +99,12 @@ struct BenchReconstructReport: Codable {
     var framesPerSecondPerCore: Double
     var fftOnlyMs: Double
     var stagesMs: [String: Double]
+    /// Refocusing's time per cell found (it refocuses every object region, cells or not), ms.
+    var refocusMsPerCell: Double
 
     enum CodingKeys: String, CodingKey {
         case size, bitDepth = "bit_depth", frames, fieldShape = "field_shape", cellsPerFrame = "cells_per_frame"
         case msPerFrame = "ms_per_frame", framesPerSecondPerCore = "frames_per_second_per_core"
-        case fftOnlyMs = "fft_only_ms", stagesMs = "stages_ms"
+        case fftOnlyMs = "fft_only_ms", stagesMs = "stages_ms", refocusMsPerCell = "refocus_ms_per_cell"
     }
 }

@@ -54,11 +54,10 @@ public struct DemoSession: Sendable {
         ]
         var cameraOptics: [String] = []
         if let pixelUm {
-            // The same optics on both sides, and the tracker told how far a cell moves per frame.
+            // The same optics on both sides (the tracker learns how far cells move per frame).
             cameraOptics = ["--pixel-um", "\(pixelUm)"]
             daemonArguments += [
                 "--set", "reconstruction.pixel_um=\(pixelUm)",
-                "--set", "tracking.velocity_px=\(FlowConfiguration().umPerFrame / pixelUm)",
                 "--set", "tracking.gate_px=\(8 / pixelUm)",
             ]
         }

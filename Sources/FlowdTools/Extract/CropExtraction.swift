@@ -12,7 +12,8 @@ import Tracking
 public struct CropExtraction {
     public var source: ExtractSource
     public var parameters: ReconstructionParameters
-    /// Cell displacement per frame along x, hologram pixels; `nil`: the source's.
+    /// A guess of the cells' displacement per frame along x, hologram pixels; `nil`: the
+    /// source's, if it says, else learned by the tracker.
     public var velocityPixels: Double?
     /// The dataset file to write (.npz).
     public var out: String
@@ -27,11 +28,9 @@ public struct CropExtraction {
         do { reconstructor = try OffAxisReconstructor(reference: source.reference, parameters: parameters) } catch let error as ReconstructionError {
             throw HologramFileError(error.description)
         }
-        guard let velocity = velocityPixels ?? source.pixelsPerFrame else {
-            throw ToolError("--velocity-px is needed: the folder has no twin.json to read the flow speed from")
-        }
+        let velocity = (velocityPixels ?? source.pixelsPerFrame).map { SIMD2($0, 0) }
         let workspace = reconstructor.makeWorkspace()
-        var tracker = FlowTracker(configuration: .init(velocity: [velocity, 0], gatePixels: 8 / parameters.pixelUm))
+        var tracker = FlowTracker(configuration: .init(velocity: velocity, gatePixels: 8 / parameters.pixelUm))
         var tracks: [FlowTracker.Track] = []
         var truthByFrame: [Int: [CellTruth]] = [:]
         var frameCount = 0

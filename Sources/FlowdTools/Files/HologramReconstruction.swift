@@ -35,10 +35,12 @@ public struct HologramReconstruction {
                 let report = CellsReport(
                     sideband: [reconstructor.sideband.ky, reconstructor.sideband.kx],
                     fieldShape: [reconstructor.fieldRows, reconstructor.fieldCols],
-                    cells: found.map(CellRecord.init))
+                    phaseSign: workspace.phaseSign.rawValue, phaseSignSetting: parameters.phaseSign.rawValue,
+                    refocus: parameters.refocus ? "auto" : "off", cells: found.map(CellRecord.init))
                 try encoder.encode(report).write(to: URL(fileURLWithPath: cells), options: .atomic)
             }
-            print("flowd reconstruct: \(found.count) cell(s); OPD map \(holo.rows)×\(holo.cols) → \(out)")
+            let sign = parameters.phaseSign == .auto ? "\(workspace.phaseSign.rawValue) (auto)" : workspace.phaseSign.rawValue
+            print("flowd reconstruct: \(found.count) cell(s), phase sign \(sign); OPD map \(holo.rows)×\(holo.cols) → \(out)")
         } catch let error as ReconstructionError {
             throw HologramFileError(error.description)
         }

@@ -1,0 +1,200 @@
+import CFFTW
+import FFTWSupport
+import Foundation
+import SystemSupport
+
+/// Step 6a of the off-axis pipeline: each cell region brought into focus.
+///
+/// Cells cross the field at different depths of a channel tens of µm deep, so most are out of
+/// focus; a hologram records the complex field, which can be propagated to any plane. For each
+/// candidate region, the field U = A·exp(iφ) (A = |E|/|E_ref|, φ the levelled phase) in a square
+/// window around the region, large enough that the blur of a cell `range` µm out of focus stays
+/// inside, is propagated by the angular-spectrum method (``AngularSpectrum``). The distance d
+/// that minimises the focus metric is the cell's focus distance (nrefocus's convention: the
+/// recorded field propagated by d is in focus), and the region's phase is replaced by the
+/// refocused one before it is unwrapped, measured and cropped.
+///
+/// Focus metric: the mean squared gradient of the amplitude |U_d| over the region (nrefocus's
+/// "average gradient"). A transparent cell is a phase object, whose amplitude is flattest in
+/// focus and shows diffraction fringes out of it (Langehanenberg et al. 2008, Appl. Opt.
+/// 47:D176; Dubois et al. 2006, Opt. Express 14:5895).
+///
+/// Search: the metric on a grid of ``gridStepUm`` over [−range, +range], then golden-section
+/// search between the best grid point's neighbours down to ``toleranceUm``. A minimum at an end
+/// of the range is not a focus (the cell lies further out, or the region is no cell): the region
+/// keeps its recorded field and the cell is flagged.
+struct CellRefocuser: Sendable {
+    /// Search range, µm: d ∈ [−rangeUm, +rangeUm].
+    let rangeUm: Double
+    let mediumIndex: Double
+    let wavelengthNm: Double
+    /// Field-grid pixel, µm (x, y).
+    let pixelUm: (x: Double, y: Double)
+    /// Field-grid pixels a cell's blur reaches beyond the cell at the end of the range: the
+    /// range times the tangent of the steepest angle the field grid carries (its Nyquist
+    /// frequency 1/(2·pixel), in the medium).
+    let spreadPixels: Int
+
+    /// Spacing of the coarse search, µm: about half the depth of field λ/(n·NA²) of the field
+    /// grid's band, so that the metric's minimum (a few µm wide) is always bracketed.
+    static let gridStepUm = 1.0
+    /// Golden-section search stops when the bracket is this narrow, µm.
+    static let toleranceUm = 0.05
+
+    init(rangeUm: Double, mediumIndex: Double, wavelengthNm: Double, pixelUm: (x: Double, y: Double)) {
+        self.rangeUm = rangeUm
+        self.mediumIndex = mediumIndex
+        self.wavelengthNm = wavelengthNm
+        self.pixelUm = pixelUm
+        let finest = min(pixelUm.x, pixelUm.y)
+        let sine = min(0.95, wavelengthNm / 1000 / (2 * finest * mediumIndex))
+        spreadPixels = Int((rangeUm * sine / (1 - sine * sine).squareRoot() / finest).rounded(.up))
+    }
+
+    /// What refocusing one region found.
+    enum Outcome {
+        /// In focus after propagating by this distance, µm.
+        case refocused(distanceUm: Double)
+        /// No focus within the range (or the region is too large to refocus): the region keeps
+        /// its recorded field.
+        case failed
+
+        var distanceUm: Double? {
+            if case .refocused(let d) = self { d } else { nil }
+        }
+    }
+
+    /// Refocuses `region` of `w.opd` (levelled, wrapped phase in nm; the amplitude in
+    /// `w.amplitude`): on success the region holds the refocused wrapped phase, in nm.
+    func refocus(_ r: CellSegmenter.Region, fieldRows: Int, fieldCols: Int, workspace w: ReconstructionWorkspace) -> Outcome {
+        let needed = max(r.width, r.height) + 2 * spreadPixels
+        guard let size = Self.windowSizes.first(where: { $0 >= needed }) else { return .failed }
+        let window = w.refocusWindow(size: size) {
+            AngularSpectrum(rows: size, cols: size, pixelUm: pixelUm, mediumIndex: mediumIndex, wavelengthNm: wavelengthNm)
+        }
+        let ox = (r.x0 + r.x1) / 2 - size / 2, oy = (r.y0 + r.y1) / 2 - size / 2
+        let radiansPerNm = Float(2 * Double.pi / wavelengthNm)
+        let opd = w.opd.pointer, amplitude = w.amplitude.pointer
+        @inline(__always) func recorded(_ x: Int, _ y: Int) -> (Float, Float) {
+            let i = y * fieldCols + x
+            let phase = opd[i] * radiansPerNm
+            return (amplitude[i] * cosf(phase), amplitude[i] * sinf(phase))
+        }
+        // The background b: the mean field on the region's border (background by construction).
+        var bRe: Float = 0, bIm: Float = 0, borderCount: Float = 0
+        for y in r.y0..<r.y1 {
+            for x in r.x0..<r.x1 where y == r.y0 || y == r.y1 - 1 || x == r.x0 || x == r.x1 - 1 {
+                let (re, im) = recorded(x, y)
+                bRe += re
+                bIm += im
+                borderCount += 1
+            }
+        }
+        bRe /= borderCount
+        bIm /= borderCount
+        // U − b, zero outside the frame: the window's edges carry no field that would wrap around.
+        let spectrum = window.spectrum.pointer
+        for wy in 0..<size {
+            let y = oy + wy
+            for wx in 0..<size {
+                let x = ox + wx
+                if x >= 0, y >= 0, x < fieldCols, y < fieldRows {
+                    let (re, im) = recorded(x, y)
+                    spectrum[wy * size + wx] = (re - bRe, im - bIm)
+                } else {
+                    spectrum[wy * size + wx] = (0, 0)
+                }
+            }
+        }
+        window.propagator.transform(spectrum)
+        let roi = (x0: r.x0 - ox, y0: r.y0 - oy, x1: r.x1 - ox, y1: r.y1 - oy)
+        func metric(_ d: Double) -> Double {
+            window.propagator.field(ofSpectrum: spectrum, distanceUm: d, into: window.field.pointer)
+            return averageGradient(window.field.pointer, size: size, roi: roi, background: (bRe, bIm), scratch: window.amplitude.pointer)
+        }
+
+        // Coarse: the grid; fine: golden section between the best point's neighbours.
+        let steps = Int((rangeUm / Self.gridStepUm).rounded(.up))
+        let grid = (-steps...steps).map { Double($0) * rangeUm / Double(steps) }
+        let values = grid.map(metric)
+        guard let best = values.indices.min(by: { values[$0] < values[$1] }), values[best].isFinite,
+            best > 0, best < grid.count - 1
+        else { return .failed }
+        var lo = grid[best - 1], hi = grid[best + 1]
+        let ratio = (5.0.squareRoot() - 1) / 2
+        var c = hi - ratio * (hi - lo), d = lo + ratio * (hi - lo)
+        var fc = metric(c), fd = metric(d)
+        while hi - lo > Self.toleranceUm {
+            if fc < fd {
+                (hi, d, fd) = (d, c, fc)
+                c = hi - ratio * (hi - lo)
+                fc = metric(c)
+            } else {
+                (lo, c, fc) = (c, d, fd)
+                d = lo + ratio * (hi - lo)
+                fd = metric(d)
+            }
+        }
+        let focus = (lo + hi) / 2
+
+        // The region's phase from the field in focus.
+        window.propagator.field(ofSpectrum: spectrum, distanceUm: focus, into: window.field.pointer)
+        let field = window.field.pointer
+        let nmPerRadian = 1 / radiansPerNm
+        for y in r.y0..<r.y1 {
+            for x in r.x0..<r.x1 {
+                let (re, im) = field[(y - oy) * size + x - ox]
+                opd[y * fieldCols + x] = FastMath.atan2(im + bIm, re + bRe) * nmPerRadian
+            }
+        }
+        return .refocused(distanceUm: focus)
+    }
+
+    /// Mean squared gradient (central differences, per µm) of |U + b| over the interior of `roi`.
+    private func averageGradient(
+        _ u: UnsafePointer<fftwf_complex>, size: Int, roi: (x0: Int, y0: Int, x1: Int, y1: Int), background b: (Float, Float),
+        scratch: UnsafeMutablePointer<Float>
+    ) -> Double {
+        for y in roi.y0..<roi.y1 {
+            for x in roi.x0..<roi.x1 {
+                let (re, im) = u[y * size + x]
+                let a = re + b.0, c = im + b.1
+                scratch[y * size + x] = (a * a + c * c).squareRoot()
+            }
+        }
+        let hx = Float(1 / (2 * pixelUm.x)), hy = Float(1 / (2 * pixelUm.y))
+        var sum: Double = 0
+        for y in (roi.y0 + 1)..<(roi.y1 - 1) {
+            var row: Float = 0
+            for x in (roi.x0 + 1)..<(roi.x1 - 1) {
+                let gx = (scratch[y * size + x + 1] - scratch[y * size + x - 1]) * hx
+                let gy = (scratch[(y + 1) * size + x] - scratch[(y - 1) * size + x]) * hy
+                row += gx * gx + gy * gy
+            }
+            sum += Double(row)
+        }
+        return sum / Double(max(1, (roi.x1 - roi.x0 - 2) * (roi.y1 - roi.y0 - 2)))
+    }
+
+    /// Window sizes (products of 2, 3 and 5: fast FFT sizes), field-grid pixels.
+    static let windowSizes = [32, 40, 48, 64, 80, 96, 120, 128, 160, 192, 240, 256, 320, 384, 480, 512]
+}
+
+/// One window size's propagator and scratch, kept by a worker's workspace.
+final class RefocusWindow {
+    let propagator: AngularSpectrum
+    /// F{U − b} of the window.
+    let spectrum: AlignedBuffer<fftwf_complex>
+    /// The field propagated to the distance under test.
+    let field: AlignedBuffer<fftwf_complex>
+    /// Its amplitude over the region.
+    let amplitude: AlignedBuffer<Float>
+
+    init(_ propagator: AngularSpectrum) {
+        self.propagator = propagator
+        let n = propagator.rows * propagator.cols
+        spectrum = AlignedBuffer(count: n, initial: (0, 0))
+        field = AlignedBuffer(count: n, initial: (0, 0))
+        amplitude = AlignedBuffer(count: n, initial: 0)
+    }
+}
