@@ -19,6 +19,7 @@ static inline hid_t flowd_h5t_native_int64(void) { return H5T_NATIVE_INT64; }
 static inline hid_t flowd_h5t_c_s1(void) { return H5T_C_S1; }
 static inline hsize_t flowd_h5s_unlimited(void) { return H5S_UNLIMITED; }
 
-/// Turns off HDF5's automatic error printing on stderr: the writer reports each failure
+/// Turns off HDF5's automatic error printing on stderr, for the calling thread (Debian builds
+/// libhdf5 thread-safe, with an error stack per thread): the writer reports each failure
 /// itself, naming the file and the operation.
 static inline void flowd_h5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

@@ -86,6 +86,8 @@ def test_dclab_reads_images_features_and_scores_of_every_counted_cell(demo_run):
         column = {name: fcs_values[:, i] for i, name in enumerate(fcs.pnn_labels)}
         np.testing.assert_allclose(ds["area_um"], column["area_um2"], rtol=1e-6)
         np.testing.assert_allclose(ds["qpi_dm"], column["dry_mass_pg"], rtol=1e-6)
+        # Refocusing is on by default: each cell's focus distance is dclab's qpi_focus.
+        np.testing.assert_allclose(ds["qpi_focus"], column["focus_um"], rtol=1e-6, equal_nan=True)
         np.testing.assert_array_equal(ds["index"], np.arange(1, n + 1))
         assert np.all(np.diff(ds["time"]) >= 0)
 
@@ -101,6 +103,7 @@ def test_dclab_reads_images_features_and_scores_of_every_counted_cell(demo_run):
         # userdef features: what run.json says each one holds.
         userdef = {name: ds[f"userdef{i}"] for i, name in enumerate(run["rtdc_userdef"])}
         np.testing.assert_allclose(userdef["mean_opd_nm"], column["mean_opd_nm"], rtol=1e-6)
+        np.testing.assert_allclose(userdef["velocity_um_s"], column["velocity_um_s"], rtol=1e-6, equal_nan=True)
         np.testing.assert_array_equal(userdef["class"], column["class"])
 
 

@@ -24,6 +24,13 @@ final class RtdcWriter {
 
     struct Failure: Error, CustomStringConvertible {
         let description: String
+
+        /// `what` failed in libhdf5; with the system's reason when the last system call set
+        /// one (a full disk: "No space left on device").
+        static func library(_ what: String) -> Failure {
+            let reason = errno != 0 ? ": " + String(cString: strerror(errno)) : ""
+            return Failure(description: what + reason)
+        }
     }
 
     /// The element type of a feature's dataset (dclab's: `index`, `ml_class` uint32, `frame`
@@ -66,8 +73,9 @@ final class RtdcWriter {
     static let imageChunkEvents = 8
     /// Events per chunk of a scalar feature (2 KiB of float64).
     static let scalarChunkEvents = 256
-    /// Deflate level (dclab's Zstandard uses 5; deflate is what libhdf5 always has).
-    static let deflateLevel: UInt32 = 5
+    /// Deflate level (deflate is what libhdf5 always has; dclab's own writer uses Zstandard 5).
+    /// Level 1: the recorder shares the cores with the frame workers (docs/benchmarks.md).
+    static let deflateLevel: UInt32 = 1
 
     let path: String
     /// Events on disk as of the last successful ``append(_:)``.
@@ -140,6 +148,8 @@ final class RtdcWriter {
         guard !closed else { throw Failure(description: "\(path) is closed") }
         Self.library.lock()
         defer { Self.library.unlock() }
+        flowd_h5_silence_errors()
+        errno = 0
         for (name, dataset) in datasets {
             guard let column = columns[name] else { throw Failure(description: "no values for feature \(name)") }
             let itemCount = Int(dataset.itemShape.reduce(1, *))
@@ -150,7 +160,7 @@ final class RtdcWriter {
         let start = hsize_t(events), added = hsize_t(count)
         for (name, dataset) in datasets {
             let dims = [start + added] + dataset.itemShape
-            guard H5Dset_extent(dataset.id, dims) >= 0 else { throw Failure(description: "cannot extend \(name) in \(path)") }
+            guard H5Dset_extent(dataset.id, dims) >= 0 else { throw .library("cannot write \(path) (extending \(name))") }
             let fileSpace = H5Dget_space(dataset.id)
             defer { H5Sclose(fileSpace) }
             let offset = [start] + dataset.itemShape.map { _ in hsize_t(0) }
@@ -160,12 +170,12 @@ final class RtdcWriter {
             guard H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, offset, nil, shape, nil) >= 0,
                 columns[name]!.withBytes({ H5Dwrite(dataset.id, dataset.element.type, memorySpace, fileSpace, flowd_h5p_default(), $0) })
                     >= 0
-            else { throw Failure(description: "cannot write \(name) in \(path)") }
+            else { throw .library("cannot write \(path) (\(name))") }
         }
         events += count
         var total = Int64(events)
         guard H5Awrite(eventCount, flowd_h5t_native_int64(), &total) >= 0 else {
-            throw Failure(description: "cannot update the event count of \(path)")
+            throw .library("cannot write \(path) (the event count)")
         }
     }
 
@@ -174,7 +184,9 @@ final class RtdcWriter {
         guard !closed else { return }
         Self.library.lock()
         defer { Self.library.unlock() }
-        guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw Failure(description: "cannot flush \(path)") }
+        flowd_h5_silence_errors()
+        errno = 0
+        guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw .library("cannot write \(path) (flush)") }
     }
 
     /// Closes the file (its SWMR flag is cleared: any HDF5 reader opens it normally).
@@ -183,6 +195,7 @@ final class RtdcWriter {
         closed = true
         Self.library.lock()
         defer { Self.library.unlock() }
+        flowd_h5_silence_errors()
         for dataset in datasets.values { H5Dclose(dataset.id) }
         if eventCount >= 0 { H5Aclose(eventCount) }
         H5Fclose(file)

@@ -257,8 +257,7 @@ final class RunRecord: @unchecked Sendable {
             recordsImages = false
             cells.removeAll()
             queueLock.unlock()
-            let failure = Failure(
-                description: "cells.rtdc stopped at \(file.events) cells (the run goes on without it): \(error)")
+            let failure = Failure(description: "\(error); cells.rtdc stops at \(file.events) cells, the run goes on without it")
             metadata.rtdcError = failure.description
             return failure
         }
