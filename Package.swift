@@ -34,6 +34,9 @@ let package = Package(
             name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(
             name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        // HDF5 for each run's dclab .rtdc file (Debian's serial build; pkg-config finds its paths).
+        .systemLibrary(
+            name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
 
         // Small shared support: the 64-byte aligned buffer, the background-thread loop.
         .target(name: "SystemSupport", swiftSettings: swiftSettings),
@@ -93,7 +96,7 @@ let package = Package(
             name: "FlowDaemon",
             dependencies: [
                 "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Reconstruction", "Tracking", "SystemSupport",
-                "FlowdConfig",
+                "FlowdConfig", "CHDF5",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

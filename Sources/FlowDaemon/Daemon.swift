@@ -51,15 +51,23 @@ public struct Daemon: Sendable {
         let frameLatency = LatencyHistogram()
         let workerCount = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
         let startNanoseconds = DispatchTime.now().uptimeNanoseconds
-        let modelFile = try config.pipeline.modelPath.isEmpty ? nil : ModelFile(path: config.pipeline.modelPath)
+        let modelFile = try DefaultModel.path(configured: config.pipeline.modelPath).map(ModelFile.init(path:))
+        let parameters = CellPipeline.parameters(settings: config.pipeline, model: modelFile?.model)
         let recorder = RunRecorder(
             root: RecordDirectory.resolve(configured: config.record.directory),
             layout: CellEventLayout(modelClasses: modelFile?.model.classes ?? [], maxCameras: config.ingest.maxCameras),
+            rtdcLayout: RtdcEventLayout(
+                modelClasses: modelFile?.model.classes ?? [],
+                optics: .init(
+                    cropSize: parameters.cropSize, cropPixelUm: parameters.cropPixelUm,
+                    hologramPixelUm: parameters.pixelUm, wavelengthNm: parameters.wavelengthNm,
+                    maskThresholdNm: parameters.maskThresholdNm, mediumIndex: parameters.mediumIndex)),
+            lab: config.record,
             maxCameras: config.ingest.maxCameras + 1,
             maxCameraBytes: max(FrameHeader.maxCameraIDBytes, config.inputs.map(\.endpoint.utf8.count).max() ?? 0),
             logger: logger)
         let pipeline = try Self.makePipeline(
-            config: config, model: modelFile?.model, workers: workerCount, ingest: ingest, publisher: publisher,
+            config: config, model: modelFile, workers: workerCount, ingest: ingest, publisher: publisher,
             recorder: recorder, rejectLog: malformedLog, startNanoseconds: startNanoseconds, logger: logger)
         let workers = FrameWorkers(queue: ingest.queue, count: workerCount, idle: pipeline.idle) { frame, worker in
             pipeline.process(frame, worker: worker)
@@ -126,23 +134,28 @@ public struct Daemon: Sendable {
     /// here, before systemd hears READY, with the loader's message. Each published cell is also
     /// recorded (in the order published).
     private static func makePipeline(
-        config: DaemonConfig, model: Model?, workers: Int, ingest: FrameIngest, publisher: ResultPublisher,
+        config: DaemonConfig, model file: ModelFile?, workers: Int, ingest: FrameIngest, publisher: ResultPublisher,
         recorder: RunRecorder, rejectLog: RateLimitedLog, startNanoseconds: UInt64, logger: Logger
     ) throws -> CellPipeline {
         let settings = config.pipeline
-        if model == nil { logger.info("no model configured (model.path): cells are published as unclassified") }
+        let model = file?.model
+        if model == nil { logger.info("model.path: none: no classifier, cells are published as unclassified") }
         let reference = settings.referencePath.isEmpty ? nil : try HologramFiles.hologram(settings.referencePath)
         let pipeline = try CellPipeline(
             settings: settings, model: model, reference: reference, workers: workers, counters: ingest.counters,
             rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds
-        ) { message in
+        ) { message, crop in
             do { try publisher.publish(.cell, message.jsonBytes()) } catch {
                 logger.warning("could not publish cell \(message.camera)/\(message.cellID): \(error)")
             }
-            recorder.record(message)
+            recorder.record(message, crop: crop)
         }
         // After the inference contexts exist: they set OpenBLAS to one thread per call.
-        if let model { logger.info("model \(settings.modelPath): \(model.summary); \(BLASRuntime.selection)") }
+        if let file {
+            let origin = settings.modelPath.isEmpty ? "the installed default model (model.path is empty)" : "model.path"
+            logger.info(
+                "model \(file.path), \(origin), sha256 \(file.sha256): \(file.model.summary); \(BLASRuntime.selection)")
+        }
         return pipeline
     }
 

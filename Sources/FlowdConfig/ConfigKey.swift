@@ -87,6 +87,13 @@ public struct ConfigKey: Sendable {
         },
         text("record.dir", \.record.directory),
         number("record.flush_interval_s", \.record.flushIntervalSeconds, 0.01...1),
+        text("record.sample", \.record.sample),
+        text("record.medium", \.record.medium),
+        number("record.flow_rate_ul_s", \.record.flowRateMicrolitresPerSecond, 1e-6...1e4),
+        number("record.channel_width_um", \.record.channelWidthUm, 0.1...1e5),
+        number("record.frame_rate_hz", \.record.frameRateHz, 0.001...1e7),
+        text("record.light_source", \.record.lightSource),
+        number("record.exposure_us", \.record.exposureMicroseconds, 1e-6...1e7),
     ]
 
     public static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }

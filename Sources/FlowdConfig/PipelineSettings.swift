@@ -3,8 +3,9 @@ import Protocol
 /// What the cell pipeline is configured with (`model.*`, `reconstruction.*`, `tracking.*`,
 /// `classify.*` in config/flowd.yaml).
 public struct PipelineSettings: Sendable, Equatable {
-    /// Classifier file (safetensors from `topgan export`); empty: no classifier, cells are
-    /// tracked, counted and published with the label `unclassified` (`model.path`).
+    /// Classifier file (safetensors from `topgan export`) (`model.path`); empty: the installed
+    /// default model (`DefaultModel`); `none`: no classifier, cells are tracked, counted and
+    /// published with the label `unclassified`.
     public var modelPath = ""
     /// Illumination wavelength, nm (`reconstruction.wavelength_nm`). Config values, not the
     /// frame headers', so that every frame of a run is measured on the same scale.

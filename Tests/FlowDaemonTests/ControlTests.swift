@@ -44,7 +44,7 @@ private struct Controlled {
         let file = try ModelFile(path: config.pipeline.modelPath)
         let recorder = RunRecorder(
             root: temporaryPath("runs"), layout: CellEventLayout(modelClasses: file.model.classes, maxCameras: 4),
-            maxCameras: 5, maxCameraBytes: 64, logger: Logger(label: "test"))
+            rtdcLayout: nil, maxCameras: 5, maxCameraBytes: 64, logger: Logger(label: "test"))
         harness = try PipelineHarness(seed: 6, model: file.model, reference: true, workers: 2, recorder: recorder)
         control = DaemonControl(
             config: config, model: file.info, pipeline: harness.pipeline, recorder: recorder,

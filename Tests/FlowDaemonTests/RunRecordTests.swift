@@ -15,9 +15,17 @@ private func temporaryDirectory() -> String {
 
 private func recorder(root: String, classes: [String] = []) -> RunRecorder {
     RunRecorder(
-        root: root, layout: CellEventLayout(modelClasses: classes, maxCameras: 4), maxCameras: 5, maxCameraBytes: 64,
+        root: root, layout: CellEventLayout(modelClasses: classes, maxCameras: 4),
+        rtdcLayout: RtdcEventLayout(modelClasses: classes, optics: testOptics), maxCameras: 5, maxCameraBytes: 64,
         logger: Logger(label: "test"))
 }
+
+/// Crops of 8 × 8 pixels of 0.5 µm at 633 nm: small enough to write many in a test.
+private let testOptics = RtdcEventLayout.Optics(
+    cropSize: 8, cropPixelUm: 0.5, hologramPixelUm: 0.1, wavelengthNm: 633, maskThresholdNm: 20, mediumIndex: 1.335)
+
+/// A crop with a 4 × 4 cell of 100 nm in its centre.
+private let testCrop: [Float] = (0..<64).map { index in (2..<6).contains(index % 8) && (2..<6).contains(index / 8) ? 100 : 0 }
 
 private func runJSON(_ run: RunRecord) throws -> RunMetadata {
     try JSONDecoder().decode(RunMetadata.self, from: Data(contentsOf: URL(fileURLWithPath: run.metadataPath)))
@@ -77,13 +85,15 @@ struct RunRecordTests {
         #expect(started.config["model.path"] == .string(""))
         #expect(started.config.count == ConfigKey.all.count)
 
-        cells.count("a") { recorder.record(cell(camera: "cam0", label: "a", probabilities: ["a": 0.9, "b": 0.1])) }
+        cells.count("a") { recorder.record(cell(camera: "cam0", label: "a", probabilities: ["a": 0.9, "b": 0.1]), crop: testCrop) }
         recorder.finish(counts: counts.current(final: true))
         let ended = try runJSON(run)
         #expect(ended.endReason == "stopped" && ended.endedAt != nil)
         #expect(ended.counts?.final == true && ended.counts?.cells.total == 1)
         #expect(ended.eventsRecorded == 1 && ended.cameras == ["cam0"])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: run.directory).sorted() == ["cells.fcs", "run.json"])
+        #expect(ended.rtdcFile == "cells.rtdc" && ended.rtdcEvents == 1 && ended.rtdcError == nil)
+        #expect(ended.sample == RecordSettings().sample)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: run.directory).sorted() == ["cells.fcs", "cells.rtdc", "run.json"])
     }
 
     @Test("each event holds the cell's camera, class index, probabilities, features, focus and speed, frames seen and latency")
@@ -94,7 +104,7 @@ struct RunRecordTests {
         let recorder = recorder(root: root, classes: ["a", "b"])
         let run = try recorder.startRun(config: [:], model: nil, counts: counts).get()
         for (camera, label) in [("cam0", "b"), ("cam1", "unknown"), ("cam0", "unclassified")] {
-            cells.count(label) { recorder.record(cell(camera: camera, label: label, probabilities: ["a": 0.25, "b": 0.75])) }
+            cells.count(label) { recorder.record(cell(camera: camera, label: label, probabilities: ["a": 0.25, "b": 0.75]), crop: testCrop) }
         }
         try run.flush()
         let file = try readFCS(run.fcsPath)

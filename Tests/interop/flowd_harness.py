@@ -162,6 +162,11 @@ class Flowd:
         self.record_dir = self.workdir / "runs"
         self.settings["record.dir"] = str(self.record_dir)
         self.settings.update(settings or {})
+        # Without a model of their own (`--model`, or model.path in a `--config` file), the
+        # daemons of the tests run without a classifier, as before the default model became
+        # the default (issue 14); the tests of the default model say so.
+        if "model.path" not in self.settings and not {"--config", "--model"} & set(self.arg_templates):
+            self.settings["model.path"] = "none"
         self.env = hermetic_env(env)
         self.with_publish = publish
         self.pass_publish = pass_publish

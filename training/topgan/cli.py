@@ -1,5 +1,7 @@
-"""``topgan``: pretrain, finetune, export, experiment.
+"""``topgan``: dataset, pretrain, finetune, export, experiment.
 
+    topgan dataset    --class healthy=A.rtdc --class primary_cancer=B.rtdc \
+                      --class metastatic_cancer=C.rtdc --out cells.npz  # from recorded runs
     topgan pretrain   --data sperm.npz --out gan.pt                  # DCGAN on unlabelled OPD crops
     topgan finetune   --pretrained gan.pt --data cells.npz --shots 10 --out clf.pt
     topgan finetune   --data cells.npz --shots 10 --out scratch.pt    # the from-scratch baseline
@@ -21,12 +23,34 @@ import numpy as np
 import torch
 
 from . import data as datamod
+from . import rtdc as rtdcmod
 from .data import DataError
 
 
 def _threads(n: int) -> None:
     # Two cores, shared with the Swift builds: more threads only add contention.
     torch.set_num_threads(n)
+
+
+def cmd_dataset(args) -> int:
+    Gate, build, parse_class = rtdcmod.Gate, rtdcmod.build, rtdcmod.parse_class
+    if args.test_out and not args.hold_out:
+        raise DataError("--test-out needs --hold-out RUN.rtdc (the runs whose cells go there)")
+    if args.hold_out and not args.test_out:
+        raise DataError("--hold-out needs --test-out FILE.npz (where the held-out runs' cells go)")
+    classes = [parse_class(c) for c in args.class_]
+    train, test, report = build(classes, args.unlabelled or [], [Gate.parse(g) for g in args.gate or []],
+                                args.hold_out or [])
+    for line in report:
+        print(line)
+    for path, arrays in ((args.out, train), (args.test_out, test)):
+        if arrays is None:
+            continue
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **arrays)
+        counts = ", ".join(f"{name} {int((arrays['label'] == c).sum())}" for c, name in enumerate(arrays["classes"]))
+        print(f"wrote {path}: {len(arrays['opd'])} cells ({counts}, unlabelled {int((arrays['label'] < 0).sum())})")
+    return 0
 
 
 def cmd_pretrain(args) -> int:
@@ -114,6 +138,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("dataset", help="a dataset file from recorded runs (cells.rtdc), one run per class",
+                       description=rtdcmod.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("--class", dest="class_", action="append", required=True, metavar="NAME=RUN.rtdc[,RUN2.rtdc]",
+                   help="every cell of these runs is of class NAME (repeat, in the model's class order)")
+    d.add_argument("--unlabelled", action="append", metavar="RUN.rtdc", help="a run whose cells get label -1")
+    d.add_argument("--gate", action="append", metavar="FEATURE=LO:HI",
+                   help="keep cells with LO <= FEATURE <= HI (a dclab feature, e.g. area_um=50:400)")
+    d.add_argument("--hold-out", action="append", metavar="RUN.rtdc",
+                   help="all cells of this run go to --test-out, none to --out")
+    d.add_argument("--out", required=True, help="the dataset file (.npz)")
+    d.add_argument("--test-out", help="the held-out runs' dataset file (.npz)")
+    d.set_defaults(func=cmd_dataset)
 
     a = sub.add_parser("pretrain", help="train a DCGAN on unlabelled OPD crops")
     a.add_argument("--data", required=True, help=".npz from flowd extract (labels ignored)")

@@ -64,7 +64,7 @@ final class DaemonControl: Sendable {
         defer { operation.unlock() }
         switch request.command {
         case .status: return status()
-        case .newRun: return newRun()
+        case .newRun: return newRun(sample: request.sample)
         case .reloadModel: return reloadModel(path: request.path)
         case .snapshot: return snapshot()
         }
@@ -83,10 +83,10 @@ final class DaemonControl: Sendable {
         return ControlReply.success(fields)
     }
 
-    private func newRun() -> [UInt8] {
+    private func newRun(sample: String?) -> [UInt8] {
         let previous = recorder.run
         let (config, model) = state.withLock { ($0.config.effectiveValues, $0.model) }
-        switch recorder.startRun(config: config, model: model, counts: counts) {
+        switch recorder.startRun(config: config, model: model, counts: counts, sample: sample) {
         case .success(let run):
             var fields = recording(run)
             fields["previous_run_id"] = previous.map { .string($0.id.description) } ?? .null
@@ -97,9 +97,11 @@ final class DaemonControl: Sendable {
     }
 
     private func reloadModel(path: String?) -> [UInt8] {
-        let path = path ?? state.withLock { $0.config.pipeline.modelPath }
-        guard !path.isEmpty else { return ControlReply.failure("no model path: give \"path\" (model.path is empty)") }
+        let configured = path ?? state.withLock { $0.config.pipeline.modelPath }
         do throws(ModelError) {
+            guard let path = try DefaultModel.path(configured: configured) else {
+                return ControlReply.failure("no model to load: give \"path\" (model.path is none)")
+            }
             let file = try ModelFile(path: path)
             try swap(to: file)
             return ControlReply.success([
@@ -107,7 +109,7 @@ final class DaemonControl: Sendable {
                 "classes": .array(file.model.classes.map(JSONValue.string)),
             ])
         } catch {
-            logger.error("reload-model \(path) rejected, the running model keeps serving: \(error)")
+            logger.error("reload-model \(configured) rejected, the running model keeps serving: \(error)")
             return ControlReply.failure("\(error)")
         }
     }
@@ -143,17 +145,16 @@ final class DaemonControl: Sendable {
         }
         // The model file is read again even under the same path: it may have been replaced.
         var file: ModelFile?
-        let path = loaded.pipeline.modelPath
-        if !path.isEmpty {
-            do throws(ModelError) {
+        do throws(ModelError) {
+            if let path = try DefaultModel.path(configured: loaded.pipeline.modelPath) {
                 let candidate = try ModelFile(path: path)
                 if candidate.info != current.model { file = candidate }
-            } catch {
-                logger.error("SIGHUP: model rejected, nothing changed: \(error)")
+            } else if current.model != nil {
+                logger.error("SIGHUP: model.path is none but a model is in service; nothing changed (restart to run without a model)")
                 return
             }
-        } else if current.model != nil {
-            logger.error("SIGHUP: model.path is empty but a model is in service; nothing changed (restart to run without a model)")
+        } catch {
+            logger.error("SIGHUP: model rejected, nothing changed: \(error)")
             return
         }
         if let file {
@@ -206,6 +207,7 @@ final class DaemonControl: Sendable {
             "run_id": .string(run.id.description), "run_dir": .string(run.directory), "fcs_path": .string(run.fcsPath),
             "run_json": .string(run.metadataPath),
         ]
+        if recorder.rtdcLayout != nil { fields["rtdc_path"] = .string(run.rtdcPath) }
         if let failure = recorder.lastFailure { fields["record_error"] = .string(failure) }
         return fields
     }

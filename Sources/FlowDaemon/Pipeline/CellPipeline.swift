@@ -51,8 +51,9 @@ final class CellPipeline: Sendable {
     private let counters: IngestCounters
     private let rejectLog: RateLimitedLog
     private let logger: Logger
-    /// Sends one labelled cell's message: publishes it on the result socket and records it.
-    private let send: @Sendable (CellMessage) -> Void
+    /// Sends one labelled cell's message: publishes it on the result socket and records it
+    /// with its crop (the best appearance's, OPD in nm, as classified).
+    private let send: @Sendable (CellMessage, [Float]) -> Void
     /// The configured reference's reconstructor, shared by all cameras; `nil`: per camera.
     private let sharedReconstructor: OffAxisReconstructor?
     private let workers: [PipelineWorker]
@@ -64,21 +65,9 @@ final class CellPipeline: Sendable {
         settings: PipelineSettings, model: Model?, reference: HologramImage?, workers: Int,
         counters: IngestCounters, rejectLog: RateLimitedLog, logger: Logger,
         startNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds,
-        send: @escaping @Sendable (CellMessage) -> Void
+        send: @escaping @Sendable (CellMessage, [Float]) -> Void
     ) throws {
-        var parameters = ReconstructionParameters()
-        parameters.wavelengthNm = settings.wavelengthNm
-        parameters.pixelUm = settings.pixelUm
-        parameters.alphaMlPerGram = settings.alphaMlPerGram
-        parameters.phaseSign = PhaseSign(rawValue: settings.phaseSign) ?? .auto
-        parameters.refocus = settings.refocus != "off"
-        parameters.refocusRangeUm = settings.refocusRangeUm
-        parameters.mediumIndex = settings.mediumIndex
-        if let model {
-            // Crops exactly as the classifier was trained on them.
-            parameters.cropSize = model.inputSize
-            parameters.cropPixelUm = model.pixelMicrometres
-        }
+        let parameters = Self.parameters(settings: settings, model: model)
         self.settings = settings
         self.parameters = parameters
         self.counters = counters
@@ -95,6 +84,24 @@ final class CellPipeline: Sendable {
                 try Self.classifier($0, workers: workers, settings: settings, threads: inferenceThreads)
             },
             minConfidence: settings.minConfidence)
+    }
+
+    /// The reconstruction parameters of `settings`, with crops exactly as `model` was trained
+    /// on them (its `input.size` and `input.pixel_um`; the defaults without a model).
+    static func parameters(settings: PipelineSettings, model: Model?) -> ReconstructionParameters {
+        var parameters = ReconstructionParameters()
+        parameters.wavelengthNm = settings.wavelengthNm
+        parameters.pixelUm = settings.pixelUm
+        parameters.alphaMlPerGram = settings.alphaMlPerGram
+        parameters.phaseSign = PhaseSign(rawValue: settings.phaseSign) ?? .auto
+        parameters.refocus = settings.refocus != "off"
+        parameters.refocusRangeUm = settings.refocusRangeUm
+        parameters.mediumIndex = settings.mediumIndex
+        if let model {
+            parameters.cropSize = model.inputSize
+            parameters.cropPixelUm = model.pixelMicrometres
+        }
+        return parameters
     }
 
     /// A context per worker for `model`, each for the views of ``cellsPerBatch`` cells.
@@ -248,7 +255,8 @@ final class CellPipeline: Sendable {
             at: DispatchTime.now().uptimeNanoseconds)
     }
 
-    /// Reconstructs one frame (with a crop of each cell for the classifier when there is one).
+    /// Reconstructs one frame, with a crop of each cell: for the classifier and the run's
+    /// record (cells.rtdc), also without a model.
     private func reconstruct(
         _ frame: ReceivedFrame, with reconstructor: OffAxisReconstructor, in stage: CameraStage, on worker: PipelineWorker
     ) -> FrameResult {
@@ -260,7 +268,7 @@ final class CellPipeline: Sendable {
         do {
             cells = try reconstructor.process(
                 HologramImage(frame: frame.frame), workspace: worker.workspace(for: reconstructor),
-                crops: classifier.classes != nil, phaseSign: stage.phaseSign, rejects: true)
+                crops: true, phaseSign: stage.phaseSign, rejects: true)
             if let sign = stage.phaseSign.newDecision() {
                 logger.notice(
                     "camera \(stage.camera): phase sign \(sign.rawValue), decided from frame seq \(frame.frame.header.seq) (reconstruction.phase_sign: auto; cells are denser than their medium)")
@@ -292,7 +300,7 @@ final class CellPipeline: Sendable {
             probabilities: label.probabilities,
             features: features(of: cell), flags: best.refocusFailed ? ["refocus_failed"] : nil,
             framesSeen: cell.track.appearances.count, latencyMilliseconds: Double(now &- arrival) / 1e6)
-        tally.count(label.label) { send(message) }
+        tally.count(label.label) { send(message, best.crop) }
         publishLatency.observe(nanoseconds: now &- arrival)
     }
 

@@ -41,7 +41,7 @@ final class ClassifierSlot: Sendable {
     /// Why `model` cannot replace the current one, or nil if it can.
     func incompatibility(of model: Model) -> String? {
         guard let classes else {
-            return "flowd runs without a model (model.path was empty at start); restart it to classify"
+            return "flowd runs without a model (model.path was none at start); restart it to classify"
         }
         if model.classes != classes {
             return "its classes \(model.classes) differ from the running model's \(classes); restart flowd to change classes"

@@ -62,12 +62,17 @@ struct CellEventLayout: Sendable {
     /// number `camera`. A label outside ``classNames`` (none is: a model swap keeps the
     /// classes) would be NaN rather than a wrong class.
     func event(_ message: CellMessage, seconds: Double, camera: Int) -> [Float] {
-        var values: [Float] = [Float(seconds), Float(camera), classIndex[message.label].map(Float.init) ?? .nan]
+        var values: [Float] = [Float(seconds), Float(camera), classValue(of: message.label)]
         values.reserveCapacity(parameters.count)
         for name in modelClasses { values.append(message.probabilities[name].map(Float.init) ?? .nan) }
         for name in Self.featureNames { values.append(message.features[name].map(Float.init) ?? .nan) }
         values.append(Float(message.framesSeen))
         values.append(Float(message.latencyMilliseconds))
         return values
+    }
+
+    /// The `class` value of `label`: its index into ``classNames`` (NaN for another label).
+    func classValue(of label: String) -> Float {
+        classIndex[label].map(Float.init) ?? .nan
     }
 }

@@ -16,8 +16,9 @@ struct RunMetadata: Codable, Sendable, Equatable {
 
     /// A setting changed while the run was recording (SIGHUP, or the `reload-model` command).
     struct Change: Codable, Sendable, Equatable {
-        /// Seconds from the run's start.
+        /// Seconds from the run's start, and the time (UTC, ISO 8601 with milliseconds).
         var sinceSeconds: Double
+        var at: String?
         /// Cells recorded before the change took effect.
         var cellsBefore: UInt64
         var key: String
@@ -26,7 +27,7 @@ struct RunMetadata: Codable, Sendable, Equatable {
         var model: ModelInfo?
 
         enum CodingKeys: String, CodingKey {
-            case sinceSeconds = "since_s", cellsBefore = "cells_before", key, value, model
+            case sinceSeconds = "since_s", at, cellsBefore = "cells_before", key, value, model
         }
     }
 
@@ -41,6 +42,17 @@ struct RunMetadata: Codable, Sendable, Equatable {
     var fcsFile = "cells.fcs"
     /// Events on disk in the FCS file when this was written.
     var eventsRecorded: Int = 0
+    /// The dclab file of the same cells with their images (nil when not written), its events on
+    /// disk when this was written, and why it stopped early, if it did.
+    var rtdcFile: String?
+    var rtdcEvents: Int?
+    var rtdcError: String?
+    /// What the .rtdc file's `userdef0`, `userdef1`, … hold (``RtdcEventLayout/userdefFeatures``).
+    var rtdcUserdef: [String]?
+    /// The run's sample (`record.sample`, or `flowd control new-run --sample`).
+    var sample: String?
+    /// Thread CPU time the recorder spent writing this run's files so far, s.
+    var recorderCPUSeconds: Double = 0
     /// Every config key's value in force when the run started (see ``changes``).
     var config: [String: JSONValue]
     /// The model at the run's start; nil without one.
@@ -57,6 +69,8 @@ struct RunMetadata: Codable, Sendable, Equatable {
         case v
         case runID = "run_id", startedAt = "started_at", endedAt = "ended_at", endReason = "end_reason"
         case fcsFile = "fcs_file", eventsRecorded = "events_recorded"
+        case rtdcFile = "rtdc_file", rtdcEvents = "rtdc_events", rtdcError = "rtdc_error", rtdcUserdef = "rtdc_userdef"
+        case sample, recorderCPUSeconds = "recorder_cpu_s"
         case config, model, classes, cameras, changes, counts
     }
 

@@ -1,4 +1,5 @@
 import Dispatch
+import FlowdConfig
 import Logging
 import Protocol
 import Synchronization
@@ -16,6 +17,10 @@ final class RunRecorder: Sendable {
     /// The directory that holds the runs.
     let root: String
     let layout: CellEventLayout
+    /// The features of each run's cells.rtdc; nil: no .rtdc file.
+    let rtdcLayout: RtdcEventLayout?
+    /// The lab's metadata for the .rtdc files (`record.*`).
+    let lab: RecordSettings
     /// Failed record operations (creating a run, a flush, writing run.json).
     let errors = Atomic<UInt64>(0)
     /// Published cells that are in no run's FCS file (no run could be started, or a run's
@@ -26,14 +31,21 @@ final class RunRecorder: Sendable {
     private let maxCameraBytes: Int
     private let logger: Logger
     private let current = Mutex<RunRecord?>(nil)
+    /// Runs started so far (the next run's dclab `run index` is this plus one).
+    private let runsStarted = Mutex(0)
     /// The last failure's message, until an operation succeeds again (for `status`, and so that
     /// a failure repeated at every flush is logged once).
     private let failure = Mutex<String?>(nil)
 
     /// `maxCameras`: camera names a run must have room for; `maxCameraBytes`: the longest.
-    init(root: String, layout: CellEventLayout, maxCameras: Int, maxCameraBytes: Int, logger: Logger) {
+    init(
+        root: String, layout: CellEventLayout, rtdcLayout: RtdcEventLayout?, lab: RecordSettings = RecordSettings(),
+        maxCameras: Int, maxCameraBytes: Int, logger: Logger
+    ) {
         self.root = root
         self.layout = layout
+        self.rtdcLayout = rtdcLayout
+        self.lab = lab
         self.maxCameras = maxCameras
         self.maxCameraBytes = maxCameraBytes
         self.logger = logger
@@ -45,9 +57,10 @@ final class RunRecorder: Sendable {
     /// The last failure, while it has not been followed by a success.
     var lastFailure: String? { failure.withLock { $0 } }
 
-    /// Called as each cell is published, inside ``CellTally/count(_:sending:)``.
-    func record(_ message: CellMessage) {
-        guard let run = current.withLock({ $0 }), run.record(message) else {
+    /// Called as each cell is published, inside ``CellTally/count(_:sending:)``, with the crop
+    /// the classifier saw (OPD, nm): only queued here, written by ``flush()``.
+    func record(_ message: CellMessage, crop: [Float]) {
+        guard let run = current.withLock({ $0 }), run.record(message, crop: crop) else {
             unrecorded.add(1, ordering: .relaxed)
             return
         }
@@ -60,15 +73,19 @@ final class RunRecorder: Sendable {
     ///   - config: the effective config values, for run.json.
     ///   - model: the model in service.
     ///   - counts: the counts whose cells restart with the run.
+    ///   - sample: the run's sample name; nil: `record.sample`.
     @discardableResult
     func startRun(
-        config: [String: JSONValue], model: RunMetadata.ModelInfo?, counts: CountsSource
+        config: [String: JSONValue], model: RunMetadata.ModelInfo?, counts: CountsSource, sample: String? = nil
     ) -> Result<RunRecord, RunRecord.Failure> {
         let next: RunRecord
         do {
+            let runIndex = runsStarted.withLock { $0 + 1 }
             next = try RunRecord.create(
-                in: root, layout: layout, config: config, model: model, maxCameras: maxCameras,
-                maxCameraBytes: maxCameraBytes)
+                in: root, layout: layout,
+                rtdc: rtdcLayout.map { .init(layout: $0, lab: lab, sample: sample ?? lab.sample, runIndex: runIndex) },
+                config: config, model: model, maxCameras: maxCameras, maxCameraBytes: maxCameraBytes)
+            runsStarted.withLock { $0 = runIndex }
         } catch {
             failed(error)
             return .failure(error)

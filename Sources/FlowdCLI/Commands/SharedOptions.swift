@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlowDaemon
 import Foundation
 
 // Options several subcommands take, each declared and checked once.
@@ -13,14 +14,15 @@ struct FrameSizeOption: ParsableArguments {
     }
 }
 
-/// `--model`, defaulting to the model the repository ships (for the tools run from its root).
+/// `--model`, defaulting to the default model installed with flowd (``DefaultModel``: the
+/// daemon's own default for an empty `model.path`).
 struct ShippedModelOption: ParsableArguments {
-    @Option(help: "Classifier model file.")
-    var model: String = "models/topgan-default.safetensors"
+    @Option(help: "Classifier model file (default: the installed default model).")
+    var model: String = DefaultModel.locate() ?? DefaultModel.candidates()[0]
 
     func validate() throws {
         guard FileManager.default.isReadableFile(atPath: model) else {
-            throw ValidationError("no readable model file at \(model): run from the repository root, or give --model PATH")
+            throw ValidationError("no readable model file at \(model): give --model PATH (or install flowd: make install)")
         }
     }
 }

@@ -181,7 +181,7 @@ public struct DemoSession: Sendable {
                 cells: cells, cellsCounted: Int(final.cells.total), truth: truth,
                 classes: CellClass.labelled.map(\.rawValue)),
             frames: final.frames, framesSent: framesSent, cameraSeconds: cameraSeconds, cellMessages: cells.count,
-            fcsPath: nil, fcsNote: nil, runDirectory: runDirectory.path, truthPath: truthURL.path, model: model,
+            fcsPath: nil, fcsNote: nil, rtdcPath: nil, runDirectory: runDirectory.path, truthPath: truthURL.path, model: model,
             objectsRejected: final.cells.objectsRejectedByReason,
             twin: [
                 "size": Double(size), "pixel_um": pixelUm ?? DefaultOptics.pixelUm, "concentration": concentration,

@@ -1,8 +1,9 @@
 import Foundation
 
 extension DemoSummary {
-    /// With the run's FCS file, `<record dir>/<run id>/cells.fcs` as the daemon writes it; if
-    /// there is none (the daemon could not write it: its log says why) or several, a note says so.
+    /// With the run's FCS file, `<record dir>/<run id>/cells.fcs` as the daemon writes it, and
+    /// its cells.rtdc beside it; if there is none (the daemon could not write it: its log says
+    /// why) or several, a note says so.
     func withFCS(in recordDirectory: URL) -> DemoSummary {
         var summary = self
         let runs = (try? FileManager.default.contentsOfDirectory(atPath: recordDirectory.path)) ?? []
@@ -15,6 +16,8 @@ extension DemoSummary {
             summary.fcsNote = files.isEmpty
                 ? "no cells.fcs under \(recordDirectory.path)" : "\(files.count) runs under \(recordDirectory.path)"
         }
+        summary.rtdcPath = summary.fcsPath.map { URL(fileURLWithPath: $0).deletingLastPathComponent().appendingPathComponent("cells.rtdc").path }
+            .flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
         return summary
     }
 }

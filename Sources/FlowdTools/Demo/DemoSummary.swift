@@ -16,6 +16,8 @@ struct DemoSummary: Encodable {
     /// The run's FCS file, or `nil` with ``fcsNote`` saying why there is none.
     var fcsPath: String?
     var fcsNote: String?
+    /// The same cells with their phase images, dclab's .rtdc (beside the FCS file), if written.
+    var rtdcPath: String?
     var runDirectory: String
     var truthPath: String
     var model: String
@@ -34,7 +36,7 @@ struct DemoSummary: Encodable {
         case objectsRejected = "objects_rejected_by_reason"
         case framesSent = "frames_sent", framesReceived = "frames_received", framesDropped = "frames_dropped"
         case framesMalformed = "frames_malformed", cameraSeconds = "camera_seconds"
-        case fcsPath = "fcs_path", fcsNote = "fcs_note", runDirectory = "run_dir", truthPath = "truth_path", model, twin
+        case fcsPath = "fcs_path", fcsNote = "fcs_note", rtdcPath = "rtdc_path", runDirectory = "run_dir", truthPath = "truth_path", model, twin
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -64,6 +66,7 @@ struct DemoSummary: Encodable {
         try c.encode(cameraSeconds, forKey: .cameraSeconds)
         try c.encode(fcsPath, forKey: .fcsPath)
         try c.encode(fcsNote, forKey: .fcsNote)
+        try c.encode(rtdcPath, forKey: .rtdcPath)
         try c.encode(runDirectory, forKey: .runDirectory)
         try c.encode(truthPath, forKey: .truthPath)
         try c.encode(model, forKey: .model)
@@ -114,6 +117,7 @@ struct DemoSummary: Encodable {
                     + zip(c.confusion[row], columnWidths).map { "  " + String($0.0).leftPadded(to: $0.1) }.joined())
         }
         lines.append("  FCS       " + (fcsPath ?? "none: \(fcsNote ?? "")"))
+        lines.append("  .rtdc     " + (rtdcPath ?? "none"))
         if cellMessages != c.cellsCounted {
             lines.append("  note: \(cellMessages) cell messages received, the daemon counted \(c.cellsCounted)")
         }

@@ -1,0 +1,145 @@
+import Foundation
+import Protocol
+import Reconstruction
+
+/// The features of a run's cells.rtdc (dclab's names and units; docs/operations.md lists them)
+/// and one batch of recorded cells as their columns.
+///
+/// - images: `qpi_pha` (the crop the classifier saw, as phase: φ = OPD·2π/λ, rad, float32,
+///   `cropSize²` pixels of `cropPixelUm`), `mask` (``CropMask``);
+/// - dclab's scalar features: `index` (1, 2, …), `time` (s from the run's start to the cell's
+///   publishing, as the FCS `Time`), `frame` (the best appearance's frame `seq`; 0 when the
+///   camera sends none), `pos_x`, `pos_y` (its centroid, µm on the hologram), and each feature
+///   of the cell message dclab has a name for (``dclabFeatures``: `area_um`, `qpi_dm`,
+///   `qpi_focus`);
+/// - `ml_score_<id>` per model class: its fused probability (they sum to 1 per cell), with a
+///   three-letter id (``classIDs``); dclab derives `ml_class` from them (the index of the
+///   largest score, classes in the order of their ids sorted; -1 when a cell has no scores);
+/// - `userdef0`…: every other value of the cell message, in the order of ``userdefFeatures``.
+struct RtdcEventLayout: Sendable {
+    /// A published cell as queued for the file: the message, its crop (OPD, nm), when it was
+    /// published (s from the run's start) and its index into the FCS `FLOWD_CLASSES`.
+    struct Cell: Sendable {
+        var message: CellMessage
+        var crop: [Float]
+        var seconds: Double
+        var classIndex: Float
+        var camera: Int
+    }
+
+    /// The geometry and optics of the recorded images.
+    struct Optics: Sendable, Equatable {
+        /// Side of the square crop, pixels, and its pixel size, µm.
+        var cropSize: Int
+        var cropPixelUm: Double
+        /// Hologram pixel in the sample plane, µm, and the wavelength, nm.
+        var hologramPixelUm: Double
+        var wavelengthNm: Double
+        /// The segmentation threshold the mask is redrawn with, nm.
+        var maskThresholdNm: Double
+        /// Refractive index of the medium (dclab's `qpi:medium index`).
+        var mediumIndex: Double
+    }
+
+    /// dclab feature ← the cell message's feature (``CellEventLayout/featureNames``), for the
+    /// values dclab has a name for (NaN where a cell lacks it, e.g. `focus_um` when refocusing
+    /// is off or failed).
+    static let dclabFeatures: [(dclab: String, flowd: String)] = [
+        ("area_um", "area_um2"), ("qpi_dm", "dry_mass_pg"), ("qpi_focus", "focus_um"),
+    ]
+
+    /// Three-letter ids of the classes flowd's models know (dclab's `ml_score_???`); another
+    /// class name gets the first three of its letters and digits, or `c` and its index.
+    static let knownClassIDs = ["healthy": "hea", "primary_cancer": "pri", "metastatic_cancer": "met"]
+
+    let modelClasses: [String]
+    /// `ml_score_<id>` of each of ``modelClasses``, in their order.
+    let classIDs: [String]
+    let optics: Optics
+    /// What each `userdefN` holds, N = 0, 1, …: a cell message feature without a dclab name, or
+    /// `frames_seen`, `latency_ms`, `camera` (index into run.json's `cameras`), `class` (index
+    /// into its `classes`: the label, also `unknown` and `unclassified`).
+    let userdefFeatures: [String]
+
+    private let dclabColumns: [(dclab: String, flowd: String)]
+
+    init(modelClasses: [String], optics: Optics) {
+        self.modelClasses = modelClasses
+        self.optics = optics
+        classIDs = Self.ids(for: modelClasses)
+        dclabColumns = Self.dclabFeatures.filter { CellEventLayout.featureNames.contains($0.flowd) }
+        let named = Set(dclabColumns.map(\.flowd))
+        userdefFeatures =
+            CellEventLayout.featureNames.filter { !named.contains($0) } + ["frames_seen", "latency_ms", "camera", "class"]
+        // dclab defines userdef0 … userdef9.
+        precondition(userdefFeatures.count <= 10, "more userdef features than dclab defines")
+    }
+
+    var imageFeatures: [(String, RtdcWriter.Element)] { [("qpi_pha", .float32), ("mask", .uint8)] }
+
+    var scalarFeatures: [(String, RtdcWriter.Element)] {
+        [("index", .uint32), ("time", .float64), ("frame", .uint64), ("pos_x", .float64), ("pos_y", .float64)]
+            + dclabColumns.map { ($0.dclab, .float64) } + classIDs.map { ("ml_score_" + $0, .float64) }
+            + userdefFeatures.indices.map { ("userdef\($0)", .float64) }
+    }
+
+    /// The columns of `cells`, the first of which is event number `firstIndex` (0-based) of the
+    /// file. A crop of another size than ``optics`` (none is: the pipeline's crop size is fixed)
+    /// is recorded as zeros with an empty mask rather than shifting the images of later cells.
+    func columns(of cells: [Cell], firstIndex: Int) -> [String: RtdcWriter.Column] {
+        let pixels = optics.cropSize * optics.cropSize
+        let radiansPerNm = Float(2 * Double.pi / optics.wavelengthNm)
+        var phase = [Float](), mask = [UInt8]()
+        phase.reserveCapacity(cells.count * pixels)
+        mask.reserveCapacity(cells.count * pixels)
+        for cell in cells {
+            guard cell.crop.count == pixels else {
+                phase += [Float](repeating: 0, count: pixels)
+                mask += [UInt8](repeating: 0, count: pixels)
+                continue
+            }
+            phase += cell.crop.map { $0 * radiansPerNm }
+            mask += CropMask.mask(of: cell.crop, size: optics.cropSize, thresholdNm: Float(optics.maskThresholdNm))
+        }
+        var columns: [String: RtdcWriter.Column] = [
+            "qpi_pha": .float32(phase), "mask": .uint8(mask),
+            "index": .uint32(cells.indices.map { UInt32(firstIndex + $0 + 1) }),
+            "time": .float64(cells.map(\.seconds)),
+            "frame": .uint64(cells.map { $0.message.seq ?? 0 }),
+            "pos_x": .float64(cells.map { $0.message.xPixels * optics.hologramPixelUm }),
+            "pos_y": .float64(cells.map { $0.message.yPixels * optics.hologramPixelUm }),
+        ]
+        for (dclab, flowd) in dclabColumns {
+            columns[dclab] = .float64(cells.map { $0.message.features[flowd] ?? .nan })
+        }
+        for (name, id) in zip(modelClasses, classIDs) {
+            columns["ml_score_" + id] = .float64(cells.map { $0.message.probabilities[name] ?? .nan })
+        }
+        for (number, name) in userdefFeatures.enumerated() {
+            columns["userdef\(number)"] = .float64(cells.map { Self.value(name, of: $0) })
+        }
+        return columns
+    }
+
+    private static func value(_ name: String, of cell: Cell) -> Double {
+        switch name {
+        case "frames_seen": Double(cell.message.framesSeen)
+        case "latency_ms": cell.message.latencyMilliseconds
+        case "camera": Double(cell.camera)
+        case "class": Double(cell.classIndex)
+        default: cell.message.features[name] ?? .nan
+        }
+    }
+
+    /// Distinct three-letter ids (lower-case letters and digits, as dclab's `ml_score_???`).
+    static func ids(for classes: [String]) -> [String] {
+        var used = Set<String>()
+        return classes.enumerated().map { index, name in
+            let letters = name.lowercased().filter { ("a"..."z").contains($0) || ("0"..."9").contains($0) }
+            var id = knownClassIDs[name] ?? String(letters.prefix(3))
+            if id.count < 3 || used.contains(id) { id = String(format: "c%02d", index % 100) }
+            used.insert(id)
+            return id
+        }
+    }
+}

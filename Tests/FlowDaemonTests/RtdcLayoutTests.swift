@@ -1,0 +1,78 @@
+import Foundation
+import Protocol
+import Testing
+
+@testable import FlowDaemon
+
+@Suite("cells.rtdc: the class ids, the masks and the columns of a batch")
+struct RtdcLayoutTests {
+    @Test("ml_score ids: three lower-case letters or digits, distinct, the known classes' documented ones")
+    func classIDs() {
+        #expect(RtdcEventLayout.ids(for: ["healthy", "primary_cancer", "metastatic_cancer"]) == ["hea", "pri", "met"])
+        #expect(RtdcEventLayout.ids(for: ["T-Cell", "tcells", "B"]) == ["tce", "c01", "c02"])
+    }
+
+    @Test("the mask is the cell connected to the crop's centre; a neighbour reaching into the crop stays out")
+    func mask() {
+        let size = 8
+        var crop = [Float](repeating: 0, count: size * size)
+        for y in 3..<6 { for x in 3..<6 { crop[y * size + x] = 100 } }  // the cell, at the centre
+        crop[0] = 100  // a neighbour's edge in the corner
+        let mask = CropMask.mask(of: crop, size: size, thresholdNm: 20)
+        #expect(mask.reduce(0) { $0 + Int($1) } == 9)
+        #expect(mask[0] == 0 && mask[4 * size + 4] == 1)
+        #expect(CropMask.mask(of: [Float](repeating: 5, count: 64), size: 8, thresholdNm: 20).allSatisfy { $0 == 0 })
+    }
+
+    @Test("a batch's columns: phase in rad, 1-based index, positions in µm, scores per class, userdef values")
+    func columns() {
+        let layout = RtdcEventLayout(
+            modelClasses: ["healthy", "primary_cancer"],
+            optics: .init(
+                cropSize: 2, cropPixelUm: 0.3, hologramPixelUm: 0.5, wavelengthNm: 600, maskThresholdNm: 20,
+                mediumIndex: 1.335))
+        let message = CellMessage(
+            camera: "cam", cellID: 7, seq: 42, tNanoseconds: nil, xPixels: 10, yPixels: 4, bbox: [0, 0, 1, 1],
+            label: "healthy", probabilities: ["healthy": 0.75, "primary_cancer": 0.25],
+            features: ["area_um2": 80, "dry_mass_pg": 30, "mean_opd_nm": 120, "focus_um": -2.5], framesSeen: 5,
+            latencyMilliseconds: 3)
+        let cell = RtdcEventLayout.Cell(message: message, crop: [300, 0, 0, 0], seconds: 1.5, classIndex: 0, camera: 0)
+        let columns = layout.columns(of: [cell], firstIndex: 9)
+        #expect(Set(columns.keys) == Set((layout.imageFeatures + layout.scalarFeatures).map(\.0)))
+        guard case .float32(let phase)? = columns["qpi_pha"], case .uint32(let index)? = columns["index"],
+            case .float64(let x)? = columns["pos_x"], case .float64(let score)? = columns["ml_score_pri"],
+            case .uint64(let frame)? = columns["frame"], case .float64(let focus)? = columns["qpi_focus"]
+        else {
+            Issue.record("a column is missing or of the wrong type")
+            return
+        }
+        #expect(abs(phase[0] - Float(300 * 2 * Double.pi / 600)) < 1e-5 && phase[1] == 0)
+        #expect(index == [10] && x == [5] && score == [0.25] && frame == [42] && focus == [-2.5])
+        let userdef = Dictionary(uniqueKeysWithValues: layout.userdefFeatures.enumerated().map { ($1, "userdef\($0)") })
+        guard case .float64(let frames)? = columns[userdef["frames_seen"]!],
+            case .float64(let meanOPD)? = columns[userdef["mean_opd_nm"]!]
+        else {
+            Issue.record("a userdef column is missing")
+            return
+        }
+        #expect(frames == [5] && meanOPD == [120])
+    }
+
+    @Test("a file that exists is never overwritten: creating it again fails and names it; the first stays usable")
+    func neverOverwrites() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("flowd-\(UUID()).rtdc").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let first = try RtdcWriter(
+            path: path, imageSize: 2, imageFeatures: [("qpi_pha", .float32)], scalarFeatures: [("index", .uint32)],
+            metadata: [("experiment:sample", .text("first"))])
+        try first.append(count: 1, ["qpi_pha": .float32([1, 2, 3, 4]), "index": .uint32([1])])
+        #expect(throws: RtdcWriter.Failure.self) {
+            try RtdcWriter(path: path, imageSize: 2, imageFeatures: [], scalarFeatures: [], metadata: [])
+        }
+        #expect(throws: RtdcWriter.Failure.self) { try first.append(count: 1, ["index": .uint32([2])]) }
+        try first.append(count: 1, ["qpi_pha": .float32([5, 6, 7, 8]), "index": .uint32([2])])
+        try first.flush()
+        #expect(first.events == 2)
+        first.close()
+    }
+}
