@@ -12,8 +12,10 @@ struct Demo: AsyncParsableCommand {
             truth (camera/truth.jsonl, twin.json, reference.npy), the logs of both processes, and \
             the daemon's records (records/<run id>/cells.fcs and run.json). The camera sends \
             --duration × --rate frames; Ctrl-C stops early and still prints the summary of what \
-            was sent. The optics are the daemon's defaults (\(DefaultOptics.pixelUm) µm pixels, \(Int(DefaultOptics.wavelengthNm)) nm, 187 px per \
-            frame) unless --pixel-um; docs/simulator.md explains the summary.
+            was sent. The twin runs at lab conditions unless --conditions ideal: cells at random \
+            depths and Poiseuille speeds, debris, doublets and sperm in the sample, a drifting \
+            reference arm. The optics are the daemon's defaults (\(DefaultOptics.pixelUm) µm pixels, \(Int(DefaultOptics.wavelengthNm)) nm) \
+            unless --pixel-um; docs/simulator.md explains the summary.
             """)
 
     @Option(help: "Seconds of camera frames to send (frames = duration × rate).")
@@ -58,7 +60,7 @@ struct Demo: AsyncParsableCommand {
         var session = DemoSession(
             duration: duration, rate: rate, size: frame.size, concentration: concentration, pixelUm: pixelUm,
             seed: seed, model: model.model, out: out, summaryJson: summaryJson)
-        session.twinArguments = conditions.arguments
+        session.twinArguments = conditions.arguments(preset: .lab)
         try await session.run()
     }
 }

@@ -10,8 +10,9 @@ extension ClassParameters.Name: ExpressibleByArgument {}
 /// The twin's conditions: `--conditions ideal|lab` and one option per effect, which overrides
 /// the preset's value when given (docs/simulator.md, "Lab conditions").
 struct TwinConditionOptions: ParsableArguments {
-    @Option(help: "Preset: ideal (every cell in focus at one speed, an ideal reference) or lab (a real rig's flow, sample and reference arm).")
-    var conditions: TwinConditions = .ideal
+    @Option(
+        help: "Preset: ideal (every cell in focus at one speed, an ideal reference) or lab (a real rig's flow, sample and reference arm). Default: lab for flowd demo, ideal otherwise.")
+    var conditions: TwinConditions?
 
     @Option(help: "Class parameters of the labelled cells: standard (nuclei denser than the cytoplasm) or nucleus-less-dense (Schürmann et al. 2016).")
     var classParameters: ClassParameters.Name = .standard
@@ -55,9 +56,9 @@ struct TwinConditionOptions: ParsableArguments {
         if let problem = flow.validationError() ?? optics.validationError() { throw ValidationError(problem) }
     }
 
-    /// The preset, then every option given.
-    func apply(to flow: inout FlowConfiguration, optics: inout RigOptics) {
-        conditions.apply(to: &flow, optics: &optics)
+    /// The preset (`preset` unless `--conditions` was given), then every option given.
+    func apply(to flow: inout FlowConfiguration, optics: inout RigOptics, preset: TwinConditions = .ideal) {
+        (conditions ?? preset).apply(to: &flow, optics: &optics)
         flow.classParameters = classParameters
         flow.channelDepthUm = channelDepthUm
         if let cellDepth { flow.cellDepth = cellDepth }
@@ -72,9 +73,10 @@ struct TwinConditionOptions: ParsableArguments {
         if let referenceFocusDrift { optics.referenceArm.focusRadPerMinute = referenceFocusDrift }
     }
 
-    /// The command-line arguments that give these conditions to another `flowd` (the demo's camera).
-    var arguments: [String] {
-        var list = ["--conditions", conditions.rawValue, "--class-parameters", classParameters.rawValue, "--channel-depth-um", "\(channelDepthUm)"]
+    /// The command-line arguments that give these conditions to another `flowd` (the demo's
+    /// camera), with `preset` unless `--conditions` was given.
+    func arguments(preset: TwinConditions) -> [String] {
+        var list = ["--conditions", (conditions ?? preset).rawValue, "--class-parameters", classParameters.rawValue, "--channel-depth-um", "\(channelDepthUm)"]
         func add(_ name: String, _ value: CustomStringConvertible?) { if let value { list += ["--" + name, value.description] } }
         add("cell-depth", cellDepth?.rawValue)
         add("flow-profile", flowProfile?.rawValue)
