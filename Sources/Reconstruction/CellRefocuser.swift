@@ -19,8 +19,10 @@ import SystemSupport
 /// focus and shows diffraction fringes out of it (Langehanenberg et al. 2008, Appl. Opt.
 /// 47:D176; Dubois et al. 2006, Opt. Express 14:5895).
 ///
-/// Search: the metric on a grid of ``gridStepUm`` over [−range, +range], then golden-section
-/// search between the best grid point's neighbours down to ``toleranceUm``. A minimum at an end
+/// Search: the metric on a grid of ``gridStepUm`` over [−range, +range] and golden-section search
+/// between the best grid point's neighbours down to ``toleranceUm``, both on the field low-passed
+/// to half its band (a quarter of the work per distance); then, on the whole band, the vertex of
+/// the parabola through three distances ``fineStepUm`` apart around the smallest. A minimum at an end
 /// of the range is not a focus (the cell lies further out, or the region is no cell): the region
 /// keeps its recorded field and the cell is flagged.
 struct CellRefocuser: Sendable {
@@ -35,11 +37,13 @@ struct CellRefocuser: Sendable {
     /// frequency 1/(2·pixel), in the medium).
     let spreadPixels: Int
 
-    /// Spacing of the coarse search, µm: about half the depth of field λ/(n·NA²) of the field
-    /// grid's band, so that the metric's minimum (a few µm wide) is always bracketed.
-    static let gridStepUm = 1.0
-    /// Golden-section search stops when the bracket is this narrow, µm.
+    /// Spacing of the coarse search, µm: about the depth of field λ/(n·NA²) of half the field
+    /// grid's band, on which it runs, so that the metric's minimum is always bracketed.
+    static let gridStepUm = 1.5
+    /// Golden-section search on the half band stops when the bracket is this narrow, µm.
     static let toleranceUm = 0.05
+    /// Spacing of the three distances the whole band's parabola goes through, µm.
+    static let fineStepUm = 0.4
 
     init(rangeUm: Double, mediumIndex: Double, wavelengthNm: Double, pixelUm: (x: Double, y: Double)) {
         self.rangeUm = rangeUm
@@ -69,7 +73,7 @@ struct CellRefocuser: Sendable {
     func refocus(_ r: CellSegmenter.Region, fieldRows: Int, fieldCols: Int, workspace w: ReconstructionWorkspace) -> Outcome {
         let needed = max(r.width, r.height) + 2 * spreadPixels
         guard let size = Self.windowSizes.first(where: { $0 >= needed }) else { return .failed }
-        let window = w.refocusWindow(size: size) {
+        let window = w.refocusWindow(size: size, coarse: false) {
             AngularSpectrum(rows: size, cols: size, pixelUm: pixelUm, mediumIndex: mediumIndex, wavelengthNm: wavelengthNm)
         }
         let ox = (r.x0 + r.x1) / 2 - size / 2, oy = (r.y0 + r.y1) / 2 - size / 2
@@ -110,32 +114,64 @@ struct CellRefocuser: Sendable {
         let roi = (x0: r.x0 - ox, y0: r.y0 - oy, x1: r.x1 - ox, y1: r.y1 - oy)
         func metric(_ d: Double) -> Double {
             window.propagator.field(ofSpectrum: spectrum, distanceUm: d, into: window.field.pointer)
-            return averageGradient(window.field.pointer, size: size, roi: roi, background: (bRe, bIm), scratch: window.amplitude.pointer)
+            return averageGradient(
+                window.field.pointer, size: size, roi: roi, pixelUm: pixelUm, background: (bRe, bIm),
+                scratch: window.amplitude.pointer)
         }
 
-        // Coarse: the grid; fine: golden section between the best point's neighbours.
+        // Coarse: the grid, on the central half of the spectrum (the field low-passed to half
+        // its band on a grid of twice the pixel: a quarter of the work per distance, and a
+        // metric minimum a few µm wide, which the grid brackets).
+        let half = size / 2
+        let coarse = w.refocusWindow(size: half, coarse: true) {
+            AngularSpectrum(
+                rows: half, cols: half, pixelUm: (2 * pixelUm.x, 2 * pixelUm.y), mediumIndex: mediumIndex,
+                wavelengthNm: wavelengthNm)
+        }
+        let low = coarse.spectrum.pointer
+        for v in 0..<half {
+            let y = v < half / 2 ? v : v + size - half
+            for u in 0..<half {
+                let x = u < half / 2 ? u : u + size - half
+                let (re, im) = spectrum[y * size + x]
+                low[v * half + u] = (re / 4, im / 4)  // the inverse of a quarter of the points
+            }
+        }
+        let coarseROI = (x0: roi.x0 / 2, y0: roi.y0 / 2, x1: max(roi.x0 / 2 + 3, roi.x1 / 2), y1: max(roi.y0 / 2 + 3, roi.y1 / 2))
+        let coarsePixel = (x: 2 * pixelUm.x, y: 2 * pixelUm.y)
         let steps = Int((rangeUm / Self.gridStepUm).rounded(.up))
         let grid = (-steps...steps).map { Double($0) * rangeUm / Double(steps) }
-        let values = grid.map(metric)
+        func coarseMetric(_ d: Double) -> Double {
+            coarse.propagator.field(ofSpectrum: low, distanceUm: d, into: coarse.field.pointer)
+            return averageGradient(
+                coarse.field.pointer, size: half, roi: coarseROI, pixelUm: coarsePixel, background: (bRe, bIm),
+                scratch: coarse.amplitude.pointer)
+        }
+        let values = grid.map(coarseMetric)
         guard let best = values.indices.min(by: { values[$0] < values[$1] }), values[best].isFinite,
             best > 0, best < grid.count - 1
         else { return .failed }
-        var lo = grid[best - 1], hi = grid[best + 1]
-        let ratio = (5.0.squareRoot() - 1) / 2
-        var c = hi - ratio * (hi - lo), d = lo + ratio * (hi - lo)
-        var fc = metric(c), fd = metric(d)
-        while hi - lo > Self.toleranceUm {
-            if fc < fd {
-                (hi, d, fd) = (d, c, fc)
-                c = hi - ratio * (hi - lo)
-                fc = metric(c)
+        let estimate = Self.goldenSection(grid[best - 1], grid[best + 1], tolerance: Self.toleranceUm, coarseMetric)
+
+        // Fine: on the whole band, the parabola through three distances ``fineStepUm`` apart
+        // around the smallest (the half band's minimum may sit a fraction of a µm off).
+        let h = Self.fineStepUm
+        var centre = estimate
+        var (left, middle, right) = (metric(centre - h), metric(centre), metric(centre + h))
+        for _ in 0..<4 where !(middle <= left && middle <= right) {
+            if left < right {
+                centre -= h
+                (middle, right) = (left, middle)
+                left = metric(centre - h)
             } else {
-                (lo, c, fc) = (c, d, fd)
-                d = lo + ratio * (hi - lo)
-                fd = metric(d)
+                centre += h
+                (left, middle) = (middle, right)
+                right = metric(centre + h)
             }
         }
-        let focus = (lo + hi) / 2
+        let curvature = left - 2 * middle + right
+        let focus = centre + (curvature > 0 ? max(-h, min(h, h * (left - right) / (2 * curvature))) : 0)
+        guard abs(focus) < rangeUm else { return .failed }
 
         // The region's phase from the field in focus.
         window.propagator.field(ofSpectrum: spectrum, distanceUm: focus, into: window.field.pointer)
@@ -152,8 +188,8 @@ struct CellRefocuser: Sendable {
 
     /// Mean squared gradient (central differences, per µm) of |U + b| over the interior of `roi`.
     private func averageGradient(
-        _ u: UnsafePointer<fftwf_complex>, size: Int, roi: (x0: Int, y0: Int, x1: Int, y1: Int), background b: (Float, Float),
-        scratch: UnsafeMutablePointer<Float>
+        _ u: UnsafePointer<fftwf_complex>, size: Int, roi: (x0: Int, y0: Int, x1: Int, y1: Int),
+        pixelUm: (x: Double, y: Double), background b: (Float, Float), scratch: UnsafeMutablePointer<Float>
     ) -> Double {
         for y in roi.y0..<roi.y1 {
             for x in roi.x0..<roi.x1 {
@@ -174,6 +210,26 @@ struct CellRefocuser: Sendable {
             sum += Double(row)
         }
         return sum / Double(max(1, (roi.x1 - roi.x0 - 2) * (roi.y1 - roi.y0 - 2)))
+    }
+
+    /// The minimum of `f` between `lo` and `hi` (unimodal there), within `tolerance`.
+    static func goldenSection(_ lo: Double, _ hi: Double, tolerance: Double, _ f: (Double) -> Double) -> Double {
+        var (lo, hi) = (lo, hi)
+        let ratio = (5.0.squareRoot() - 1) / 2
+        var c = hi - ratio * (hi - lo), d = lo + ratio * (hi - lo)
+        var fc = f(c), fd = f(d)
+        while hi - lo > tolerance {
+            if fc < fd {
+                (hi, d, fd) = (d, c, fc)
+                c = hi - ratio * (hi - lo)
+                fc = f(c)
+            } else {
+                (lo, c, fc) = (c, d, fd)
+                d = lo + ratio * (hi - lo)
+                fd = f(d)
+            }
+        }
+        return (lo + hi) / 2
     }
 
     /// Window sizes (products of 2, 3 and 5: fast FFT sizes), field-grid pixels.

@@ -22,7 +22,7 @@ public final class ReconstructionWorkspace {
     var border: [Float] = []
     /// Component labelling scratch (its union–find table keeps its capacity between frames).
     var labeller = ConnectedComponents()
-    /// Refocusing's propagators and scratch, one per window size (made on first use).
+    /// Refocusing's propagators and scratch, one per window size and grid (made on first use).
     private var refocusWindows: [Int: RefocusWindow] = [:]
     /// The regions of the last frame that were refocused, with their focus distances (µm), for
     /// the full-resolution map.
@@ -53,11 +53,13 @@ public final class ReconstructionWorkspace {
         self.fieldCols = fieldCols
     }
 
-    /// The refocusing window of `size`, made by `propagator` the first time.
-    func refocusWindow(size: Int, propagator: () -> AngularSpectrum) -> RefocusWindow {
-        if let window = refocusWindows[size] { return window }
+    /// The refocusing window of `size` (on the field grid, or `coarse`: on a grid of twice its
+    /// pixel), made by `propagator` the first time.
+    func refocusWindow(size: Int, coarse: Bool, propagator: () -> AngularSpectrum) -> RefocusWindow {
+        let key = 2 * size + (coarse ? 1 : 0)
+        if let window = refocusWindows[key] { return window }
         let window = RefocusWindow(propagator())
-        refocusWindows[size] = window
+        refocusWindows[key] = window
         return window
     }
 
