@@ -121,6 +121,7 @@ def cmd_experiment(args) -> int:
     cfg = ExperimentConfig(shots=[int(n) for n in args.shots.split(",")], seeds=args.seeds,
                            methods=args.methods.split(","), test_per_class=args.test_per_class,
                            gan=PretrainConfig(epochs=args.gan_epochs, ndf=args.ndf, ngf=args.ndf),
+                           control_gan_epochs=args.control_gan_epochs,
                            finetune=FinetuneConfig(ndf=args.ndf))
     records = {}
     for r in args.record or []:
@@ -141,9 +142,9 @@ def parser() -> argparse.ArgumentParser:
     a = sub.add_parser("pretrain", help="train a DCGAN on unlabelled OPD crops")
     a.add_argument("--data", required=True, help=".npz from flowd extract (labels ignored)")
     a.add_argument("--out", required=True, help="checkpoint (also <out>.losses.png, <out>.samples.png)")
-    a.add_argument("--epochs", type=int, default=15, help="passes over the data (default 15)")
+    a.add_argument("--epochs", type=int, default=12, help="passes over the data (default 12)")
     a.add_argument("--seed", type=int, default=0)
-    a.add_argument("--batch-size", type=int, default=64)
+    a.add_argument("--batch-size", type=int, default=32)
     a.add_argument("--ndf", type=int, default=32, help="discriminator width (default 32: ~0.05 GFLOP at 64x64)")
     a.add_argument("--ngf", type=int, default=32, help="generator width")
     a.add_argument("--opd-scale-nm", type=float, default=0.0,
@@ -195,7 +196,8 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--seeds", type=int, default=10)
     x.add_argument("--methods", default=",".join(EXPERIMENT_METHODS))
     x.add_argument("--test-per-class", type=int, default=200)
-    x.add_argument("--gan-epochs", type=int, default=15, help="epochs of the GANs the experiment trains")
+    x.add_argument("--gan-epochs", type=int, default=12, help="epochs of the GANs the experiment trains")
+    x.add_argument("--control-gan-epochs", type=int, default=2, help="epochs of the noise and target-cell GANs")
     x.add_argument("--ndf", type=int, default=32)
     x.add_argument("--record", action="append", help="file to record with the results (twin.json, commands)")
     x.set_defaults(func=cmd_experiment)

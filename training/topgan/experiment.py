@@ -78,6 +78,12 @@ METHODS: dict[str, Method] = {
     "probe-target": Method("GAN on unlabelled target cells, linear probe", "linear", ("trunk:target",)),
     "features-lr-u": Method("QPI features + LR, standardised on unlabelled cells", "linear", ("qpi",)),
     "hybrid": Method("hybrid: sperm-GAN features + QPI features, LR", "linear", ("qpi", "trunk:sperm")),
+    "features+-lr-u": Method("QPI + scale-texture features, LR, standardised on unlabelled cells", "linear",
+                             ("qpi+",)),
+    "features+-selftrain": Method("QPI + scale-texture features, LR, self-trained on unlabelled cells", "linear",
+                                  ("qpi+",), selftrain=True),
+    "hybrid+": Method("hybrid: sperm-GAN features + QPI + scale-texture features, LR", "linear",
+                      ("qpi+", "trunk:sperm")),
     "features-selftrain": Method("QPI features + LR, self-trained on unlabelled cells", "linear", ("qpi",),
                                  selftrain=True),
     "hybrid-selftrain": Method("hybrid, self-trained on unlabelled cells", "linear", ("qpi", "trunk:sperm"),
@@ -106,6 +112,7 @@ class ExperimentConfig:
     selftrain_rounds: int = 3
     selftrain_fraction: float = 0.2   # of the unlabelled cells added per round
     gan: PretrainConfig = field(default_factory=PretrainConfig)
+    control_gan_epochs: int = 2       # the noise and target-cell GANs (a smaller budget, reported)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 
@@ -122,6 +129,8 @@ class Split:
         self.inputs: dict[str, np.ndarray] = {}
         if "qpi" in needed:
             self.inputs["qpi"] = feature_matrix(data)[None].astype(np.float32)
+        if "qpi+" in needed:
+            self.inputs["qpi+"] = feature_matrix(data, extended=True)[None].astype(np.float32)
         scale = fit_opd_scale(data.opd)
         for name in sorted(n.split(":")[1] for n in needed if n.startswith("trunk:")):
             netD, _ = load_discriminator(trunks[name])
@@ -233,8 +242,8 @@ def tune(split: Split, gans: dict[str, Path], cfg: ExperimentConfig, out: Path, 
 def train_gans(cfg: ExperimentConfig, needed: set[str], sperm: CellDataset | None, target: CellDataset,
                out: Path, gans: dict[str, Path], progress: bool) -> dict[str, dict]:
     """The GANs the methods need, trained (or resumed) with one configuration: the sperm GAN, a
-    GAN on noise (control: same steps, images of uniform noise in the input range), a GAN on the
-    unlabelled target cells; ``untrained`` is the DCGAN initialisation. A path given in ``gans``
+    GAN on noise (control: images of uniform noise in the input range) and a GAN on the unlabelled
+    target cells (both for ``control_gan_epochs``); ``untrained`` is the DCGAN initialisation. A path given in ``gans``
     (e.g. the committed sperm GAN) is used as it is."""
     info = {}
     for name in sorted(needed):
@@ -243,7 +252,8 @@ def train_gans(cfg: ExperimentConfig, needed: set[str], sperm: CellDataset | Non
             if name == "sperm" and sperm is None:
                 raise DataError("the sperm-GAN methods need --sperm or --sperm-gan")
             source = {"sperm": sperm, "target": target, "untrained": target, "noise": noise_like(sperm or target)}[name]
-            gcfg = replace(cfg.gan, epochs=0) if name == "untrained" else cfg.gan
+            epochs = {"sperm": cfg.gan.epochs, "untrained": 0}.get(name, cfg.control_gan_epochs)
+            gcfg = replace(cfg.gan, epochs=epochs)
             if name == "noise":
                 gcfg = replace(gcfg, opd_scale_nm=1.0)  # noise already spans [-1, 1]
             pretrain(source, path, gcfg, resume=True, progress=progress)
@@ -320,14 +330,15 @@ def bootstrap_mean(truth: np.ndarray, score: np.ndarray, resamples: int = 2000,
     rng = np.random.default_rng(seed)
     by_class = [np.flatnonzero(truth == c) for c in np.unique(truth)]
     s = len(score)
-
-    def balanced(d: np.ndarray, cells: list[np.ndarray]) -> float:
-        return float(np.mean([d[:, ix].mean(1) for ix in cells], 0).mean())
-
-    stats = np.array([balanced(score[rng.integers(0, s, s)], [rng.choice(ix, len(ix)) for ix in by_class])
-                      for _ in range(resamples)])
+    rows = rng.integers(0, s, (resamples, s))                       # [B, S] the seeds drawn
+    stats = np.zeros(resamples)
+    for ix in by_class:
+        cells = ix[rng.integers(0, len(ix), (resamples, len(ix)))]  # [B, n_c] the cells drawn
+        per_seed = score[:, cells].mean(2)                           # [S, B]
+        stats += np.take_along_axis(per_seed.T, rows, 1).mean(1) / len(by_class)
+    point = float(np.mean([score[:, ix].mean() for ix in by_class]))
     lo, hi = np.quantile(stats, [0.025, 0.975])
-    return balanced(score, by_class), float(lo), float(hi)
+    return point, float(lo), float(hi)
 
 
 def predictions(runs: list[dict], method: str, shots: int) -> np.ndarray:

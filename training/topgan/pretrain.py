@@ -67,8 +67,8 @@ def dcgan_init(m: nn.Module) -> None:
 
 @dataclass
 class PretrainConfig:
-    epochs: int = 15
-    batch_size: int = 64
+    epochs: int = 12            # 5000 crops: 1872 steps, ≈ 17 min of one core (docs/experiments.md)
+    batch_size: int = 32
     ndf: int = 32
     ngf: int = 32
     nz: int = 100
