@@ -263,3 +263,49 @@ def test_pretrain_with_zero_epochs_writes_the_untrained_control(files, tmp_path)
     ckpt = pretrain(datamod.load(files / "unlabelled.npz"), tmp_path / "g0.pt", cfg, progress=False)
     assert ckpt["epoch"] == 0 and (tmp_path / "g0.pt").exists()
     assert load_discriminator(tmp_path / "g0.pt")[0](torch.zeros(1, 1, SIZE, SIZE)).shape == (1,)
+
+
+def test_cli_finetune_defaults_to_the_probe_and_reports_cross_validation(gan, files, tmp_path, capsys):
+    """`topgan finetune --pretrained GAN --data L --shots N` uses the default recipe (the probe)
+    and says how accurate it is on the labelled cells, or that N is too small to tell."""
+    out = tmp_path / "clf.pt"
+    assert main(["--quiet", "finetune", "--pretrained", str(gan), "--data", str(files / "labelled.npz"),
+                 "--shots", "10", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "cross-validated balanced accuracy (5-fold on the labelled cells)" in printed and "95 % interval" in printed
+    model, ckpt = load_classifier(out)
+    assert ckpt["config"]["mode"] == "probe" and ckpt["config"]["head"] == "global_pool"
+    assert 0 <= ckpt["cross_validation"]["lower"] <= ckpt["cross_validation"]["balanced_accuracy"] <= ckpt["cross_validation"]["upper"]
+    assert main(["--quiet", "finetune", "--pretrained", str(gan), "--data", str(files / "labelled.npz"),
+                 "--shots", "2", "--out", str(out)]) == 0
+    assert "too few to estimate the accuracy" in capsys.readouterr().out
+
+
+def test_cross_validation_calls_a_small_interval_inconclusive():
+    from topgan.crossval import cross_validate
+    label = np.repeat([0, 1, 2], 4)
+    perfect = cross_validate(label, 3, lambda fit, held: label[held])
+    assert perfect.balanced_accuracy == 1.0 and perfect.folds == 4
+    guess = cross_validate(label, 3, lambda fit, held: np.zeros(len(held), np.int64))
+    assert not guess.conclusive and "too few labelled cells to tell" in guess.sentence()
+    assert cross_validate(np.repeat([0, 1, 2], 2), 3, lambda fit, held: label[held]) is None
+
+
+@pytest.mark.parametrize("change, complaint", [
+    ("pixel", "was trained on crops at 0.3 µm per pixel but"),
+    ("classes", "classifies ['healthy', 'primary', 'metastatic'] but"),
+])
+def test_cli_finetune_refuses_data_the_pretrained_model_cannot_serve(gan, files, tmp_path, capsys, change, complaint):
+    clf = tmp_path / "clf.pt"
+    assert main(["--quiet", "finetune", "--pretrained", str(gan), "--data", str(files / "labelled.npz"),
+                 "--shots", "3", "--no-cv", "--out", str(clf)]) == 0
+    arrays = synthetic_cells(5, 4)
+    if change == "pixel":
+        arrays["pixel_um"] = np.array([0.25], np.float32)
+    else:
+        arrays["classes"] = np.array(["a", "b", "c"])
+    np.savez(tmp_path / "other.npz", **arrays)
+    assert main(["--quiet", "finetune", "--pretrained", str(clf), "--data", str(tmp_path / "other.npz"),
+                 "--shots", "2", "--out", str(tmp_path / "c2.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("topgan: error:") and complaint in err and "Traceback" not in err, err

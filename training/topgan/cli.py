@@ -121,7 +121,7 @@ def cmd_experiment(args) -> int:
     cfg = ExperimentConfig(shots=[int(n) for n in args.shots.split(",")], seeds=args.seeds,
                            methods=args.methods.split(","), test_per_class=args.test_per_class,
                            gan=PretrainConfig(epochs=args.gan_epochs, ndf=args.ndf, ngf=args.ndf),
-                           control_gan_epochs=args.control_gan_epochs,
+                           control_gan_steps=args.control_gan_steps,
                            finetune=FinetuneConfig(ndf=args.ndf))
     records = {}
     for r in args.record or []:
@@ -197,7 +197,7 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--methods", default=",".join(EXPERIMENT_METHODS))
     x.add_argument("--test-per-class", type=int, default=200)
     x.add_argument("--gan-epochs", type=int, default=12, help="epochs of the GANs the experiment trains")
-    x.add_argument("--control-gan-epochs", type=int, default=2, help="epochs of the noise and target-cell GANs")
+    x.add_argument("--control-gan-steps", type=int, default=320, help="steps of the noise and target-cell GANs")
     x.add_argument("--ndf", type=int, default=32)
     x.add_argument("--record", action="append", help="file to record with the results (twin.json, commands)")
     x.set_defaults(func=cmd_experiment)

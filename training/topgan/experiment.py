@@ -29,6 +29,7 @@ stopped and a larger grid reuses what a smaller one did.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -112,7 +113,7 @@ class ExperimentConfig:
     selftrain_rounds: int = 3
     selftrain_fraction: float = 0.2   # of the unlabelled cells added per round
     gan: PretrainConfig = field(default_factory=PretrainConfig)
-    control_gan_epochs: int = 2       # the noise and target-cell GANs (a smaller budget, reported)
+    control_gan_steps: int = 320      # the noise and target-cell GANs (a smaller budget, reported)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 
@@ -243,7 +244,7 @@ def train_gans(cfg: ExperimentConfig, needed: set[str], sperm: CellDataset | Non
                out: Path, gans: dict[str, Path], progress: bool) -> dict[str, dict]:
     """The GANs the methods need, trained (or resumed) with one configuration: the sperm GAN, a
     GAN on noise (control: images of uniform noise in the input range) and a GAN on the unlabelled
-    target cells (both for ``control_gan_epochs``); ``untrained`` is the DCGAN initialisation. A path given in ``gans``
+    target cells (both for about ``control_gan_steps`` steps); ``untrained`` is the DCGAN initialisation. A path given in ``gans``
     (e.g. the committed sperm GAN) is used as it is."""
     info = {}
     for name in sorted(needed):
@@ -252,8 +253,8 @@ def train_gans(cfg: ExperimentConfig, needed: set[str], sperm: CellDataset | Non
             if name == "sperm" and sperm is None:
                 raise DataError("the sperm-GAN methods need --sperm or --sperm-gan")
             source = {"sperm": sperm, "target": target, "untrained": target, "noise": noise_like(sperm or target)}[name]
-            epochs = {"sperm": cfg.gan.epochs, "untrained": 0}.get(name, cfg.control_gan_epochs)
-            gcfg = replace(cfg.gan, epochs=epochs)
+            control = math.ceil(cfg.control_gan_steps / math.ceil(len(source) / cfg.gan.batch_size))
+            gcfg = replace(cfg.gan, epochs={"sperm": cfg.gan.epochs, "untrained": 0}.get(name, control))
             if name == "noise":
                 gcfg = replace(gcfg, opd_scale_nm=1.0)  # noise already spans [-1, 1]
             pretrain(source, path, gcfg, resume=True, progress=progress)
