@@ -230,7 +230,7 @@ def test_experiment_tunes_on_validation_runs_resumes_and_reports(gan, files, tmp
     assert len(first["runs"]) == 16 and len(list((tmp_path / "x" / "test" / "runs").glob("*.json"))) == 16
     assert set(first["chosen"]) == set(cfg.methods)
     validation_runs = list((tmp_path / "x" / "validation" / "runs").glob("*.json"))
-    assert len(validation_runs) == 3 * 4 * 2 + 4 * 1  # 3 linear methods x 4 C x 2 seeds, 4 CNN settings x 1 seed
+    assert len(validation_runs) == 3 * 4 * 2 + 2 * 1  # 3 linear methods x 4 C x 2 seeds, 2 CNN settings x 1 seed
     assert run(data, validation, None, tmp_path / "x", cfg, progress=False, gans={"sperm": gan})["runs"] == first["runs"]
     md = (tmp_path / "x" / "results.md").read_text()
     assert "| QPI features + logistic regression (baseline) |" in md and "N = 5" in md and "Paired differences" in md
@@ -309,3 +309,13 @@ def test_cli_finetune_refuses_data_the_pretrained_model_cannot_serve(gan, files,
                  "--shots", "2", "--out", str(tmp_path / "c2.pt")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("topgan: error:") and complaint in err and "Traceback" not in err, err
+
+
+def test_the_committed_sperm_gan_serves_the_daemons_crops():
+    """training/pretrained/sperm-gan.pt: the discriminator a lab fine-tunes from, for the daemon's
+    64 x 64 crops at 0.3 µm, with the sperm population's own input scale."""
+    from pathlib import Path
+    netD, ckpt = load_discriminator(Path(__file__).parents[1] / "pretrained" / "sperm-gan.pt")
+    assert (ckpt["image_size"], ckpt["pixel_um"]) == (64, pytest.approx(0.3)) and ckpt["cells"] >= 5000
+    assert 60 <= ckpt["opd_scale_nm"] <= 150 and len(ckpt["history"]["loss_D"]) >= 750
+    assert netD.features(torch.zeros(1, 1, 64, 64)).shape == (1, 256, 4, 4)

@@ -1,13 +1,14 @@
 """``topgan``: pretrain, finetune, export, experiment.
 
     topgan pretrain   --data sperm.npz --out gan.pt                  # DCGAN on unlabelled OPD crops
-    topgan finetune   --pretrained gan.pt --data cells.npz --shots 10 --out clf.pt
+    topgan finetune   --pretrained training/pretrained/sperm-gan.pt --data cells.npz --shots 10 --out clf.pt
     topgan finetune   --data cells.npz --shots 10 --out scratch.pt    # the from-scratch baseline
     topgan export     clf.pt --out model.safetensors                  # flowd's model file
-    topgan experiment --labelled cells.npz --sperm sperm.npz --out out/experiment
+    topgan experiment --labelled cells.npz --validation val.npz --gan sperm=gan.pt --out out/experiment
 
-Bad input (a missing key, NaNs, a class with fewer cells than --shots, crops of another size than
-the pretrained network) ends with one ``topgan: error: ...`` line and exit status 2.
+Bad input (a missing key, NaNs, a class with fewer cells than --shots, crops of another size or
+pixel than the pretrained network, other classes than a pretrained classifier's) ends with one
+``topgan: error: ...`` line and exit status 2.
 """
 
 from __future__ import annotations
