@@ -128,7 +128,7 @@ def cmd_experiment(args) -> int:
     for r in args.record or []:
         p = Path(r)
         records[p.name] = json.loads(p.read_text()) if p.suffix == ".json" else p.read_text()
-    run(labelled, validation, sperm, Path(args.out), cfg, records, gans, progress=not args.quiet)
+    run(labelled, validation, sperm, Path(args.out), cfg, records, gans, not args.quiet, args.report_only)
     print(f"wrote {args.out}/results.md, accuracy.png, results.json")
     return 0
 
@@ -201,6 +201,7 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--control-gan-steps", type=int, default=320, help="steps of the noise and target-cell GANs")
     x.add_argument("--ndf", type=int, default=32)
     x.add_argument("--record", action="append", help="file to record with the results (twin.json, commands)")
+    x.add_argument("--report-only", action="store_true", help="train nothing: report the cached runs")
     x.set_defaults(func=cmd_experiment)
     return p
 

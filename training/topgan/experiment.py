@@ -274,9 +274,11 @@ def noise_like(data: CellDataset) -> CellDataset:
 
 def run(labelled: CellDataset, validation: CellDataset, sperm: CellDataset | None, out: Path,
         cfg: ExperimentConfig, records: dict | None = None, gans: dict[str, Path] | None = None,
-        progress: bool = True) -> dict:
+        progress: bool = True, report_only: bool = False) -> dict:
     """Tunes on ``validation``, runs (or resumes) the test grid on ``labelled``; writes
-    ``results.md``, ``accuracy.png`` and ``results.json``; returns the summary."""
+    ``results.md``, ``accuracy.png`` and ``results.json``; returns the summary. With
+    ``report_only`` nothing is trained: the report covers the cached runs (fewer seeds where a
+    method was stopped early; the tables say how many)."""
     out.mkdir(parents=True, exist_ok=True)
     k = len(labelled.classes)
     if validation.classes != labelled.classes:
@@ -296,6 +298,8 @@ def run(labelled: CellDataset, validation: CellDataset, sperm: CellDataset | Non
     gans = dict(gans or {})
     test_split_pool = np.setdiff1d(np.arange(len(labelled)), balanced_split(labelled.label, k, cfg.test_per_class,
                                                                              TEST_SEED)[0])
+    if report_only:
+        return report_cached(labelled, validation, sperm, out, cfg, records or {}, gans)
     gan_info = train_gans(cfg, needed_gans, sperm, labelled.subset(test_split_pool), out, gans, progress)
 
     val = Split(validation, cfg.validation_test_per_class, gans, needed_inputs)
@@ -310,15 +314,38 @@ def run(labelled: CellDataset, validation: CellDataset, sperm: CellDataset | Non
         runs.append(r)
         if progress and fresh:
             tqdm.write(f"{m:>18} N={n:<3} seed {s}: {r['balanced_accuracy']:.3f} ({r['cpu_seconds']} s CPU)")
-    truth = labelled.label[test.test]
+    return summarise(labelled, validation, sperm, out, cfg, records or {}, chosen, gan_info, runs)
+
+
+def summarise(labelled: CellDataset, validation: CellDataset, sperm: CellDataset | None, out: Path,
+              cfg: ExperimentConfig, records: dict, chosen: dict, gan_info: dict, runs: list[dict]) -> dict:
+    test, rest = balanced_split(labelled.label, len(labelled.classes), cfg.test_per_class, TEST_SEED)
     summary = {"config": asdict(cfg), "chosen": chosen, "classes": labelled.classes,
-               "test_cells": len(test.test), "pool_cells": len(test.pool), "unlabelled_cells": len(test.unlabelled),
-               "labelled_data": labelled.path, "validation_data": validation.path,
-               "sperm_data": sperm.path if sperm else None, "gans": gan_info, "records": records or {},
-               "truth": truth.tolist(), "runs": runs}
+               "test_cells": len(test), "unlabelled_cells": len(rest), "labelled_data": labelled.path,
+               "validation_data": validation.path, "sperm_data": sperm.path if sperm else None,
+               "gans": gan_info, "records": records, "truth": labelled.label[test].tolist(), "runs": runs}
     (out / "results.json").write_text(json.dumps(summary))
     report(summary, out)
     return summary
+
+
+def report_cached(labelled: CellDataset, validation: CellDataset, sperm: CellDataset | None, out: Path,
+                  cfg: ExperimentConfig, records: dict, gans: dict[str, Path]) -> dict:
+    """The report of every cached test run of ``cfg.methods`` (one hyper-parameter setting per
+    method: the validation choice recorded with the runs), without training anything."""
+    runs, chosen = [], {}
+    for name in cfg.methods:
+        for path in sorted((out / "test" / "runs").glob(f"{name}-*-N*-seed*.json")):
+            r = json.loads(path.read_text())
+            if r["method"] == name and r["shots"] in cfg.shots and r["seed"] < cfg.seeds:
+                runs.append(r)
+                chosen[name] = r["params"]
+    gan_info = {}
+    for name, path in gans.items():
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        gan_info[name] = {"path": str(path), "epochs": ckpt["epoch"], "cells": ckpt["cells"], "data": ckpt["data"],
+                          "steps": len(ckpt["history"]["loss_D"]), "opd_scale_nm": ckpt["opd_scale_nm"]}
+    return summarise(labelled, validation, sperm, out, cfg, records, chosen, gan_info, runs)
 
 
 def bootstrap_mean(truth: np.ndarray, score: np.ndarray, resamples: int = 2000,
@@ -342,9 +369,10 @@ def bootstrap_mean(truth: np.ndarray, score: np.ndarray, resamples: int = 2000,
     return point, float(lo), float(hi)
 
 
-def predictions(runs: list[dict], method: str, shots: int) -> np.ndarray:
-    rows = sorted((r for r in runs if r["method"] == method and r["shots"] == shots), key=lambda r: r["seed"])
-    return np.array([r["pred"] for r in rows])
+def predictions(runs: list[dict], method: str, shots: int, seeds: set[int] | None = None) -> dict[int, list[int]]:
+    """Seed -> predicted test labels of ``method`` at N = ``shots`` (only ``seeds`` if given)."""
+    return {r["seed"]: r["pred"] for r in runs
+            if r["method"] == method and r["shots"] == shots and (seeds is None or r["seed"] in seeds)}
 
 
 def table(summary: dict) -> str:
@@ -356,11 +384,12 @@ def table(summary: dict) -> str:
         cells = []
         for n in shots:
             p = predictions(runs, m, n)
-            if not len(p):
+            if not p:
                 cells.append("—")
                 continue
-            acc, lo, hi = bootstrap_mean(truth, (p == truth).astype(np.float32))
-            cells.append(f"{100 * acc:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]")
+            acc, lo, hi = bootstrap_mean(truth, (np.array(list(p.values())) == truth).astype(np.float32))
+            few = f" ({len(p)} seeds)" if len(p) < summary["config"]["seeds"] else ""
+            cells.append(f"{100 * acc:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]{few}")
         lines.append(f"| {METHODS[m].label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -375,10 +404,13 @@ def comparisons(summary: dict, reference: str = "features-lr") -> str:
             continue
         cells = []
         for n in shots:
-            a, b = predictions(runs, m, n), predictions(runs, reference, n)
-            if not len(a) or len(a) != len(b):
+            a = predictions(runs, m, n)
+            b = predictions(runs, reference, n, set(a))
+            if not b:
                 cells.append("—")
                 continue
+            both = sorted(b)  # the seeds both methods ran: the same training cells, paired
+            a, b = np.array([a[s] for s in both]), np.array([b[s] for s in both])
             d, lo, hi = bootstrap_mean(truth, (a == truth).astype(np.float32) - (b == truth).astype(np.float32))
             mark = " ✔" if lo > 0 else (" ✘" if hi < 0 else "")
             cells.append(f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]{mark}")
