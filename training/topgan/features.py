@@ -26,16 +26,21 @@ TEXTURE = ("opd_sd_nm", "opd_skew", "opd_kurtosis", "grad_mean", "laplacian_mean
            "gyration_radius_px")
 
 
+def cells_inside(opd: np.ndarray):
+    """(index, crop, cell mask, OPD values inside) for each crop whose cell (OPD > 10 % of the
+    crop's maximum) has at least 3 pixels; the features of the others stay 0."""
+    for i, img in enumerate(opd.astype(np.float64)):
+        mask = img > 0.1 * img.max()
+        if mask.sum() >= 3:
+            yield i, img, mask, img[mask]
+
+
 def texture_features(opd: np.ndarray) -> np.ndarray:
     """[N,S,S] OPD (nm) -> [N, len(TEXTURE)] texture features inside each cell."""
     out = np.zeros((len(opd), len(TEXTURE)), np.float64)
     s = opd.shape[-1]
     yy, xx = np.mgrid[0:s, 0:s]
-    for i, img in enumerate(opd.astype(np.float64)):
-        mask = img > 0.1 * img.max()
-        v = img[mask]
-        if v.size < 3:
-            continue
+    for i, img, mask, v in cells_inside(opd):
         sd = v.std() + 1e-9
         gy, gx = np.gradient(img)
         lap = np.abs(4 * img - np.roll(img, 1, 0) - np.roll(img, -1, 0) - np.roll(img, 1, 1) - np.roll(img, -1, 1))
@@ -65,11 +70,7 @@ def scale_features(opd: np.ndarray) -> np.ndarray:
       lifts them); ``dense70_fraction``: the share of the cell above 70 % of its peak."""
     from scipy.ndimage import gaussian_filter
     out = np.zeros((len(opd), len(SCALE)), np.float64)
-    for i, img in enumerate(opd.astype(np.float64)):
-        mask = img > 0.1 * img.max()
-        v = img[mask]
-        if v.size < 3:
-            continue
+    for i, img, mask, v in cells_inside(opd):
         mean = v.mean() + 1e-9
         blurred = {s: gaussian_filter(img, s) for s in (0.7,) + DOG_SIGMAS + tuple(2 * s for s in DOG_SIGMAS)}
         bands = [np.sqrt(((blurred[s] - blurred[2 * s])[mask] ** 2).mean()) / mean for s in DOG_SIGMAS]
