@@ -120,8 +120,8 @@ def normalise(opd: np.ndarray | torch.Tensor, opd_scale_nm: float) -> torch.Tens
 
 def fit_opd_scale(opd: np.ndarray) -> float:
     """The OPD (nm) that maps to input 1.0 for this population: 1.25 x the 99th percentile of the
-    crops' peak OPD, rounded to 10 nm. Sperm heads (peak ≈ 70 nm) get ≈ 90 nm, the twin's
-    labelled cells (200-530 nm) ≈ 600 nm, so both fill the input range instead of sperm using its
+    crops' peak OPD, rounded to 10 nm. Sperm heads (peaks 45-85 nm) get ≈ 100 nm, the twin's
+    labelled cells (200-570 nm) ≈ 710 nm, so both fill the input range instead of sperm using its
     bottom tenth; the scale is written into every checkpoint and model file (the model contract
     stays clamp(opd / scale, -1, 1)). Labels are not used, so unlabelled cells may set it."""
     peaks = np.asarray(opd, np.float64).reshape(len(opd), -1).max(1)
