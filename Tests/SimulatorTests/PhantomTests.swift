@@ -68,12 +68,26 @@ struct PopulationTests {
 
     static func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
 
+    /// The balanced accuracy of the best single threshold that puts `low` below and `high` above
+    /// it: 0.5 when the samples are indistinguishable, 1 when one number separates them.
+    static func bestThresholdAccuracy(_ low: [Double], _ high: [Double]) -> Double {
+        (low + high).map { t in
+            0.5 * Double(low.filter { $0 <= t }.count) / Double(low.count)
+                + 0.5 * Double(high.filter { $0 > t }.count) / Double(high.count)
+        }.max()!
+    }
+
     @Test("nucleus/cell ratio rises from healthy to primary to metastatic, with overlapping ranges")
     func nucleusRatio() {
         let h = Self.sample(.healthy).ratio, p = Self.sample(.primaryCancer).ratio, m = Self.sample(.metastaticCancer).ratio
         #expect(Self.mean(h) < Self.mean(p) && Self.mean(p) < Self.mean(m))
-        // Not trivially separable: the classes' ranges overlap.
-        #expect(h.max()! > p.min()! && p.max()! > m.min()! && h.max()! > m.min()!)
+        // Not trivially separable: the best threshold on the ratio alone leaves neighbouring
+        // classes confused (0.46 / 0.58 / 0.70 ± 0.05: ≈ 0.88 expected, docs/simulator.md) but
+        // tells them apart better than a coin.
+        for (low, high) in [(h, p), (p, m)] {
+            let accuracy = Self.bestThresholdAccuracy(low, high)
+            #expect(accuracy > 0.75 && accuracy < 0.95, "best threshold accuracy \(accuracy)")
+        }
     }
 
     @Test("sizes overlap: some healthy cells are larger than some cancer cells")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from flowd_harness import REPO, hermetic_env
 
 MODEL = REPO / "models" / "topgan-default.safetensors"
@@ -57,7 +59,8 @@ def test_short_run_reports_every_key_with_consistent_figures(flowd_bin):
     assert trial["classified_per_second"] >= 0
     labels = trial["labels"]
     assert labels["agree"] + labels["disagree"] + labels["unknown"] + labels["unmatched"] == trial["cells_published"]
-    assert 0 <= labels["accuracy"] <= 1
+    matched = labels["agree"] + labels["disagree"] + labels["unknown"]
+    assert labels["accuracy"] == pytest.approx(labels["agree"] / matched if matched else 0.0)
     assert abs(trial["frames_per_second"] * trial["window_seconds"] - frames["processed_in_window"]) < 1e-6
 
     assert trial["workers"] >= 1 and trial["inference_threads_per_worker"] >= 1 and trial["blas_core"]

@@ -95,7 +95,8 @@ def test_shot_sampling_is_deterministic_and_nested():
 def test_pretrain_writes_plots_and_resumes(gan, files):
     assert gan.with_suffix(".losses.png").stat().st_size > 0 and gan.with_suffix(".samples.png").exists()
     ckpt = torch.load(gan, weights_only=False)
-    assert ckpt["epoch"] == 2 and ckpt["opd_scale_nm"] == 600.0
+    unlabelled = datamod.load(files / "unlabelled.npz")
+    assert ckpt["epoch"] == 2 and ckpt["opd_scale_nm"] == datamod.fit_opd_scale(unlabelled.opd)
     cfg = PretrainConfig(epochs=3, batch_size=32, ndf=8, ngf=8, nz=16)
     resumed = pretrain(datamod.load(files / "unlabelled.npz"), gan, cfg, resume=True, progress=False)
     assert resumed["epoch"] == 3 and len(resumed["history"]["loss_D"]) == 3 * len(ckpt["history"]["loss_D"]) // 2
@@ -103,21 +104,22 @@ def test_pretrain_writes_plots_and_resumes(gan, files):
     assert netD(torch.zeros(2, 1, SIZE, SIZE)).shape == (2,)
 
 
-@pytest.mark.parametrize("mode", ["full", "frozen"])
+@pytest.mark.parametrize("mode", ["full", "frozen", "probe"])
 def test_finetuning_beats_chance_on_a_tiny_set(gan, files, mode):
-    """Full fine-tuning must learn the tiny task; the frozen trunk must stay the GAN's (a 3-epoch
-    GAN on 120 crops gives too weak features to promise accuracy through a frozen trunk)."""
+    """Full fine-tuning and the standardised linear probe must learn the tiny task; a frozen trunk
+    must stay the GAN's (a 3-epoch GAN on 120 crops gives too weak features to promise accuracy
+    through a frozen trunk with a plain trained head)."""
     torch.set_num_threads(2)
     data = datamod.load(files / "labelled.npz")
     test, pool = datamod.balanced_split(data.label, 3, 15, seed=0)
     train = pool[datamod.sample_shots(data.label[pool], 3, 5, seed=0)]
     model, ckpt = finetune(data, train, FinetuneConfig(**TINY, mode=mode, lr=3e-3), gan, progress=False)
-    if mode == "frozen":
+    if mode in ("frozen", "probe"):
         netD, _ = load_discriminator(gan)
         assert torch.equal(model.features[0].weight, netD.features[0].weight)
     p = predict(model, data.opd[test], ckpt["opd_scale_nm"])
     assert p.shape == (45, 3) and np.allclose(p.sum(1), 1, atol=1e-5)
-    if mode == "full":
+    if mode in ("full", "probe"):
         assert (p.argmax(1) == data.label[test]).mean() > 0.5  # chance is 1/3
 
 
@@ -129,9 +131,10 @@ def test_export_round_trip_and_parity_with_flowd(files, tmp_path):
     torch.save(ckpt, tmp_path / "clf.pt")
     assert main(["--quiet", "export", str(tmp_path / "clf.pt"), "--out", str(tmp_path / "m.safetensors")]) == 0
     back, meta = load_model_file(tmp_path / "m.safetensors")
-    assert meta["classes"] == CLASSES and meta["input"] == {"size": SIZE, "pixel_um": pytest.approx(0.3), "opd_scale_nm": 600.0}
-    want = predict(model, data.opd, 600.0)
-    assert np.abs(predict(back, data.opd, 600.0) - want).max() < 1e-6
+    scale = ckpt["opd_scale_nm"]
+    assert meta["classes"] == CLASSES and meta["input"] == {"size": SIZE, "pixel_um": pytest.approx(0.3), "opd_scale_nm": scale}
+    want = predict(model, data.opd, scale)
+    assert np.abs(predict(back, data.opd, scale) - want).max() < 1e-6
     np.save(tmp_path / "x.npy", data.opd)
     result = run_flowd("classify", "--model", str(tmp_path / "m.safetensors"), "--input", str(tmp_path / "x.npy"),
                        "--out", str(tmp_path / "p.npy"))
@@ -147,7 +150,7 @@ def test_features_have_texture_columns(files):
 def test_cli_finetune_from_scratch_and_export(files, tmp_path, capsys):
     out = tmp_path / "clf.pt"
     assert main(["--quiet", "finetune", "--data", str(files / "labelled.npz"), "--shots", "3", "--epochs", "1",
-                 "--ndf", "8", "--test-per-class", "5", "--out", str(out)]) == 0
+                 "--ndf", "8", "--test-per-class", "5", "--no-cv", "--out", str(out)]) == 0
     model, ckpt = load_classifier(out)
     assert ckpt["origin"]["pretrained"] is None and len(ckpt["train_index"]) == 9
     assert not set(ckpt["train_index"]) & set(ckpt["holdout"]["index"])
@@ -211,19 +214,48 @@ def test_cli_pretrain_refuses_nans(files, tmp_path, capsys):
     assert "NaN" in capsys.readouterr().err
 
 
-def test_experiment_runs_resumes_and_reports(gan, files, tmp_path):
-    """A 2-method, 1-seed, N=2 grid end to end; a second run reads every result from the cache."""
+def test_experiment_tunes_on_validation_runs_resumes_and_reports(gan, files, tmp_path):
+    """A small grid end to end: hyper-parameters chosen on the validation file only, every method on
+    the same cells, paired intervals in the report; a second run reads every result from the cache."""
     from topgan.experiment import ExperimentConfig, run
     data = datamod.load(files / "labelled.npz")
-    cfg = ExperimentConfig(shots=[2], seeds=2, methods=["scratch", "features"], test_per_class=10,
+    np.savez(tmp_path / "validation.npz", **synthetic_cells(30, 5))
+    validation = datamod.load(tmp_path / "validation.npz")
+    cfg = ExperimentConfig(shots=[2, 5], seeds=2, methods=["features-lr", "probe-untrained", "hybrid", "scratch"],
+                           test_per_class=10, validation_shots=[2], validation_seeds=2, validation_test_per_class=10,
+                           cnn_validation_shots=[2], cnn_validation_seeds=1,
+                           gan=PretrainConfig(epochs=1, batch_size=32, ndf=8, ngf=8, nz=16),
                            finetune=FinetuneConfig(**{**TINY, "epochs": 1}))
-    first = run(data, None, tmp_path, cfg, {"twin.json": {"seed": 1}}, progress=False)
-    assert len(first) == 4 and len(list((tmp_path / "runs").glob("*.json"))) == 4
-    assert run(data, None, tmp_path, cfg, progress=False) == first
-    md = (tmp_path / "results.md").read_text()
-    assert "| QPI features + logistic regression |" in md and "N = 2" in md
-    assert (tmp_path / "accuracy.png").exists() and (tmp_path / "confusion.png").exists()
-    assert json.loads((tmp_path / "results.json").read_text())["test_cells"] == 30
+    first = run(data, validation, None, tmp_path / "x", cfg, {"twin.json": {"seed": 1}}, {"sperm": gan}, progress=False)
+    assert len(first["runs"]) == 16 and len(list((tmp_path / "x" / "test" / "runs").glob("*.json"))) == 16
+    assert set(first["chosen"]) == set(cfg.methods)
+    validation_runs = list((tmp_path / "x" / "validation" / "runs").glob("*.json"))
+    assert len(validation_runs) == 3 * 4 * 2 + 2 * 1  # 3 linear methods x 4 C x 2 seeds, 2 CNN settings x 1 seed
+    assert run(data, validation, None, tmp_path / "x", cfg, progress=False, gans={"sperm": gan})["runs"] == first["runs"]
+    md = (tmp_path / "x" / "results.md").read_text()
+    assert "| QPI features + logistic regression (baseline) |" in md and "N = 5" in md and "Paired differences" in md
+    assert (tmp_path / "x" / "accuracy.png").exists()
+
+
+def test_bootstrap_mean_is_paired():
+    """Two methods that differ on the same cells: identical predictions give exactly 0 with a
+    zero-width interval; a method right everywhere minus one wrong everywhere gives +1."""
+    from topgan.experiment import bootstrap_mean
+    truth = np.repeat([0, 1, 2], 20)
+    rng = np.random.default_rng(0)
+    pred = rng.integers(0, 3, (5, 60))
+    same = (pred == truth).astype(np.float32)
+    assert bootstrap_mean(truth, same - same, resamples=200) == (0.0, 0.0, 0.0)
+    assert bootstrap_mean(truth, np.ones((5, 60)) - np.zeros((5, 60)), resamples=200) == (1.0, 1.0, 1.0)
+    acc, lo, hi = bootstrap_mean(truth, same, resamples=500)
+    assert lo < acc < hi and 0.15 < acc < 0.55
+
+
+def test_input_scale_is_fitted_to_the_population():
+    """Sperm heads (≈ 70 nm) and the labelled cells (≈ 500 nm) both fill the input range."""
+    peaks = lambda nm: np.outer(np.linspace(0.8, 1.0, 100) * nm, np.ones(64)).reshape(100, 8, 8).astype(np.float32)
+    assert datamod.fit_opd_scale(peaks(70)) == 90.0
+    assert datamod.fit_opd_scale(peaks(500)) == 620.0
 
 
 def test_pretrain_with_zero_epochs_writes_the_untrained_control(files, tmp_path):
@@ -231,3 +263,66 @@ def test_pretrain_with_zero_epochs_writes_the_untrained_control(files, tmp_path)
     ckpt = pretrain(datamod.load(files / "unlabelled.npz"), tmp_path / "g0.pt", cfg, progress=False)
     assert ckpt["epoch"] == 0 and (tmp_path / "g0.pt").exists()
     assert load_discriminator(tmp_path / "g0.pt")[0](torch.zeros(1, 1, SIZE, SIZE)).shape == (1,)
+
+
+def test_cli_finetune_uses_the_default_recipe_and_reports_cross_validation(gan, files, tmp_path, capsys):
+    """`topgan finetune --pretrained GAN --data L --shots N` uses the default recipe (full
+    fine-tuning, 24 epochs) and says how accurate it is on the labelled cells, or that N is too
+    small to tell; --mode probe gives the linear probe."""
+    from topgan.cli import parser
+    defaults = parser().parse_args(["finetune", "--pretrained", "g.pt", "--data", "l.npz", "--shots", "5", "--out", "c.pt"])
+    assert (defaults.mode, defaults.epochs, defaults.trunk_lr_scale) == ("full", 24, 0.1)
+    out = tmp_path / "clf.pt"
+    assert main(["--quiet", "finetune", "--pretrained", str(gan), "--data", str(files / "labelled.npz"),
+                 "--shots", "10", "--epochs", "1", "--out", str(out)]) == 0
+    assert "cross-validated balanced accuracy (5-fold" in capsys.readouterr().out
+    assert main(["--quiet", "finetune", "--pretrained", str(gan), "--data", str(files / "labelled.npz"),
+                 "--shots", "10", "--mode", "probe", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "cross-validated balanced accuracy (5-fold on the labelled cells)" in printed and "95 % interval" in printed
+    model, ckpt = load_classifier(out)
+    assert ckpt["config"]["mode"] == "probe" and ckpt["config"]["head"] == "global_pool"
+    assert 0 <= ckpt["cross_validation"]["lower"] <= ckpt["cross_validation"]["balanced_accuracy"] <= ckpt["cross_validation"]["upper"]
+    assert main(["--quiet", "finetune", "--pretrained", str(gan), "--data", str(files / "labelled.npz"),
+                 "--shots", "2", "--mode", "probe", "--out", str(out)]) == 0
+    assert "too few to estimate the accuracy" in capsys.readouterr().out
+
+
+def test_cross_validation_calls_a_small_interval_inconclusive():
+    from topgan.crossval import cross_validate
+    label = np.repeat([0, 1, 2], 4)
+    perfect = cross_validate(label, 3, lambda fit, held: label[held])
+    assert perfect.balanced_accuracy == 1.0 and perfect.folds == 4
+    guess = cross_validate(label, 3, lambda fit, held: np.zeros(len(held), np.int64))
+    assert not guess.conclusive and "too few labelled cells to tell" in guess.sentence()
+    assert cross_validate(np.repeat([0, 1, 2], 2), 3, lambda fit, held: label[held]) is None
+
+
+@pytest.mark.parametrize("change, complaint", [
+    ("pixel", "was trained on crops at 0.3 µm per pixel but"),
+    ("classes", "classifies ['healthy', 'primary', 'metastatic'] but"),
+])
+def test_cli_finetune_refuses_data_the_pretrained_model_cannot_serve(gan, files, tmp_path, capsys, change, complaint):
+    clf = tmp_path / "clf.pt"
+    assert main(["--quiet", "finetune", "--pretrained", str(gan), "--data", str(files / "labelled.npz"),
+                 "--shots", "3", "--no-cv", "--epochs", "1", "--out", str(clf)]) == 0
+    arrays = synthetic_cells(5, 4)
+    if change == "pixel":
+        arrays["pixel_um"] = np.array([0.25], np.float32)
+    else:
+        arrays["classes"] = np.array(["a", "b", "c"])
+    np.savez(tmp_path / "other.npz", **arrays)
+    assert main(["--quiet", "finetune", "--pretrained", str(clf), "--data", str(tmp_path / "other.npz"),
+                 "--shots", "2", "--out", str(tmp_path / "c2.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("topgan: error:") and complaint in err and "Traceback" not in err, err
+
+
+def test_the_committed_sperm_gan_serves_the_daemons_crops():
+    """training/pretrained/sperm-gan.pt: the discriminator a lab fine-tunes from, for the daemon's
+    64 x 64 crops at 0.3 µm, with the sperm population's own input scale."""
+    from pathlib import Path
+    netD, ckpt = load_discriminator(Path(__file__).parents[1] / "pretrained" / "sperm-gan.pt")
+    assert (ckpt["image_size"], ckpt["pixel_um"]) == (64, pytest.approx(0.3)) and ckpt["cells"] >= 5000
+    assert 60 <= ckpt["opd_scale_nm"] <= 150 and len(ckpt["history"]["loss_D"]) >= 750
+    assert netD.features(torch.zeros(1, 1, 64, 64)).shape == (1, 256, 4, 4)

@@ -18,9 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-#: OPD that maps to network input 1.0. Cells of the twin peak at 200-530 nm (docs/simulator.md),
-#: sperm heads at about 70 nm; 600 nm keeps every cell unclipped and inside tanh's range.
+#: OPD that maps to network input 1.0 when none is given or fitted. Cells of the twin peak at
+#: 200-530 nm (docs/simulator.md); 600 nm keeps every one unclipped and inside tanh's range.
 DEFAULT_OPD_SCALE_NM = 600.0
+
+#: :func:`fit_opd_scale` maps this quantile of the per-crop peak OPD to input 1 / SCALE_HEADROOM.
+SCALE_QUANTILE = 0.99
+SCALE_HEADROOM = 1.25
 
 #: The per-cell features ``flowd extract`` writes (docs/reconstruction.md).
 FEATURES = ("area_um2", "mean_opd_nm", "max_opd_nm", "phase_volume_um3", "dry_mass_pg",
@@ -114,11 +118,14 @@ def normalise(opd: np.ndarray | torch.Tensor, opd_scale_nm: float) -> torch.Tens
     return x.div(opd_scale_nm).clamp(-1.0, 1.0).unsqueeze(1)
 
 
-def check_size(data: CellDataset, image_size: int, what: str) -> None:
-    """A pretrained network only takes the crop size it was trained on."""
-    if data.size != image_size:
-        raise DataError(f"{data.path}: crops are {data.size}x{data.size} but {what} expects "
-                        f"{image_size}x{image_size}; extract with the same crop size")
+def fit_opd_scale(opd: np.ndarray) -> float:
+    """The OPD (nm) that maps to input 1.0 for this population: 1.25 x the 99th percentile of the
+    crops' peak OPD, rounded to 10 nm. Sperm heads (peaks 45-85 nm) get ≈ 100 nm, the twin's
+    labelled cells (200-570 nm) ≈ 710 nm, so both fill the input range instead of sperm using its
+    bottom tenth; the scale is written into every checkpoint and model file (the model contract
+    stays clamp(opd / scale, -1, 1)). Labels are not used, so unlabelled cells may set it."""
+    peaks = np.asarray(opd, np.float64).reshape(len(opd), -1).max(1)
+    return float(max(10.0, round(SCALE_HEADROOM * float(np.quantile(peaks, SCALE_QUANTILE)), -1)))
 
 
 def sample_shots(label: np.ndarray, num_classes: int, shots: int, seed: int,

@@ -21,7 +21,7 @@ the data's ``opd_scale_nm`` / ``pixel_um``; ``--resume`` continues from it, and 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .augment import augment
-from .data import CellDataset, normalise
+from .data import CellDataset, fit_opd_scale, normalise
 from .model import DCGANDiscriminator, trunk_depth
 
 
@@ -67,15 +67,15 @@ def dcgan_init(m: nn.Module) -> None:
 
 @dataclass
 class PretrainConfig:
-    epochs: int = 15
-    batch_size: int = 64
+    epochs: int = 12            # 5000 crops: 1872 steps, ≈ 17 min of one core (docs/experiments.md)
+    batch_size: int = 32
     ndf: int = 32
     ngf: int = 32
     nz: int = 100
     lr: float = 2e-4
     beta1: float = 0.5
     seed: int = 0
-    opd_scale_nm: float = 600.0
+    opd_scale_nm: float = 0.0   # 0 = fitted to the data (data.fit_opd_scale)
     max_cells: int = 0          # 0 = every cell in the file
     augment: bool = True        # random flips / 90-degree turns of the real crops
 
@@ -91,10 +91,21 @@ def build(image_size: int, cfg: PretrainConfig) -> tuple[DCGANGenerator, DCGANDi
 
 def load_discriminator(path: str | Path) -> tuple[DCGANDiscriminator, dict]:
     """The trained discriminator of a ``pretrain`` checkpoint and the checkpoint's metadata
-    (``image_size``, ``opd_scale_nm``, ``pixel_um``, ``config``)."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(ckpt, dict) or ckpt.get("kind") != "topgan-gan":
-        raise ValueError(f"{path}: not a `topgan pretrain` checkpoint")
+    (``image_size``, ``opd_scale_nm``, ``pixel_um``, ``config``). A ``finetune`` checkpoint is
+    accepted too (its trunk, with a fresh real/fake layer; its metadata then has ``classes``), so
+    that a lab can fine-tune a shipped classifier further on its own labels."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # a truncated file, not a checkpoint at all
+        raise ValueError(f"{path}: not a readable checkpoint ({error})") from error
+    kind = ckpt.get("kind") if isinstance(ckpt, dict) else None
+    if kind == "topgan-classifier":
+        netD = DCGANDiscriminator(ckpt["image_size"], ckpt["ndf"])
+        netD.features.load_state_dict({k[len("features."):]: v for k, v in ckpt["state_dict"].items()
+                                       if k.startswith("features.")})
+        return netD, {**ckpt, "config": {"ndf": ckpt["ndf"]}}
+    if kind != "topgan-gan":
+        raise ValueError(f"{path}: not a `topgan pretrain` or `topgan finetune` checkpoint")
     netD = DCGANDiscriminator(ckpt["image_size"], ckpt["config"]["ndf"])
     netD.load_state_dict(ckpt["netD"])
     return netD, ckpt
@@ -105,6 +116,8 @@ def pretrain(data: CellDataset, out: str | Path, cfg: PretrainConfig, resume: bo
     """Trains the GAN on every crop of ``data`` (labels ignored); returns the checkpoint dict."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if not cfg.opd_scale_nm:
+        cfg = replace(cfg, opd_scale_nm=fit_opd_scale(data.opd))
     images = normalise(data.opd, cfg.opd_scale_nm)
     if cfg.max_cells and len(images) > cfg.max_cells:
         keep = np.random.default_rng(cfg.seed).permutation(len(images))[:cfg.max_cells]
