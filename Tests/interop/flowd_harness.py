@@ -476,12 +476,14 @@ def stop_and_collect_cells(d: Flowd, sub: zmq.Socket, sent: dict[str, int]) -> t
 
 def load_truth(folder: Path) -> tuple[dict[int, list[dict]], dict[int, str]]:
     """truth.jsonl of a `flowd simulate` folder: the cells per frame index, and the countable
-    cells (wholly in view in at least one frame: flowd's counting rule) with their class."""
+    cells (of the labelled classes, wholly in view in at least one frame: flowd's counting rule;
+    debris, doublets and sperm are counted as rejected objects) with their class."""
     frames: dict[int, list[dict]] = {}
     for line in (Path(folder) / "truth.jsonl").read_text().splitlines():
         entry = json.loads(line)
         frames[entry["frame"]] = entry["cells"]
-    countable = {cell["id"]: cell["class"] for cells in frames.values() for cell in cells if cell["fully_inside"]}
+    countable = {cell["id"]: cell["class"] for cells in frames.values() for cell in cells
+                 if cell["fully_inside"] and cell["label"] >= 0}
     return frames, countable
 
 
