@@ -74,8 +74,8 @@ public struct AngularSpectrum: Sendable {
     /// sin x and cos x within 5e-6 (x reduced to [−π, π], then their Taylor series to x¹³ and
     /// x¹⁴: the next terms are below π¹⁵/15! ≈ 2e-5 and π¹⁶/16! ≈ 4e-6; a phase error of 2e-5
     /// rad is 0.002 nm of OPD). Several times faster than libm's, which dominated refocusing.
-    @inline(__always)
-    static func sinCos(_ x: Float) -> (sin: Float, cos: Float) {
+    @inlinable
+    public static func sinCos(_ x: Float) -> (sin: Float, cos: Float) {
         let twoPi: Float = 2 * .pi
         let r = x - twoPi * (x / twoPi).rounded()
         let r2 = r * r

@@ -82,7 +82,8 @@ struct CellRefocuser: Sendable {
         @inline(__always) func recorded(_ x: Int, _ y: Int) -> (Float, Float) {
             let i = y * fieldCols + x
             let phase = opd[i] * radiansPerNm
-            return (amplitude[i] * cosf(phase), amplitude[i] * sinf(phase))
+            let (sine, cosine) = AngularSpectrum.sinCos(phase)
+            return (amplitude[i] * cosine, amplitude[i] * sine)
         }
         // The background b: the mean field on the region's border (background by construction).
         var bRe: Float = 0, bIm: Float = 0, borderCount: Float = 0

@@ -72,6 +72,8 @@ final class CameraStage: @unchecked Sendable {
     private let refreshInterval: UInt64
     private var referenceMadeAt: UInt64
     private var refreshFrames: [ReceivedFrame]?
+    /// A refreshed reference is being made from collected frames: none are collected meanwhile.
+    private var refreshing = false
     /// The last frame's background residual (``BackgroundPlane/residualRms``), nm, and the
     /// references made from running frames so far: what `/metrics` reports of reference drift.
     private var backgroundRmsNm = 0.0
@@ -189,11 +191,6 @@ final class CameraStage: @unchecked Sendable {
         return .build(held)
     }
 
-    /// Records the background residual of a frame just reconstructed, nm.
-    func observeBackground(rmsNm: Double) {
-        condition.withLock { backgroundRmsNm = rmsNm }
-    }
-
     /// The last frame's background residual, nm RMS, and the references refreshed so far.
     var referenceHealth: (backgroundRmsNm: Double, refreshes: Int) {
         condition.withLock { (backgroundRmsNm, referenceRefreshes) }
@@ -207,16 +204,16 @@ final class CameraStage: @unchecked Sendable {
         guard refreshInterval > 0 else { return nil }
         condition.lock()
         defer { condition.unlock() }
-        guard case .ready = phase, DispatchTime.now().uptimeNanoseconds &- referenceMadeAt >= refreshInterval else { return nil }
+        guard case .ready = phase, !refreshing, DispatchTime.now().uptimeNanoseconds &- referenceMadeAt >= refreshInterval
+        else { return nil }
         var frames = refreshFrames ?? []
         frames.append(frame)
         guard frames.count >= count else {
             refreshFrames = frames
             return nil
         }
-        // Not collecting again until the new reference is in service (or failed).
         refreshFrames = nil
-        referenceMadeAt = .max / 2
+        refreshing = true
         return frames
     }
 
@@ -229,6 +226,7 @@ final class CameraStage: @unchecked Sendable {
             phase = .ready(reconstructor)
             referenceRefreshes += 1
         }
+        refreshing = false
         referenceMadeAt = DispatchTime.now().uptimeNanoseconds
     }
 
@@ -262,6 +260,7 @@ final class CameraStage: @unchecked Sendable {
 
     private func feedTracker(_ result: FrameResult) -> [CompletedCell] {
         guard let cells = result.cells else { return [] }
+        if let rms = result.backgroundRmsNm { backgroundRmsNm = rms }
         let frame = Int(result.ordinal)
         if !cells.isEmpty { frames[frame] = result }
         let completed = count(tracker.update(frame: frame, cells: cells))

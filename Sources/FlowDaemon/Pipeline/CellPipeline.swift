@@ -265,10 +265,10 @@ final class CellPipeline: Sendable {
             arrivalNanoseconds: frame.arrivalNanoseconds)
         let start = DispatchTime.now().uptimeNanoseconds
         let cells: [DetectedCell]
+        let workspace = worker.workspace(for: reconstructor)
         do {
             cells = try reconstructor.process(
-                HologramImage(frame: frame.frame), workspace: worker.workspace(for: reconstructor),
-                crops: true, phaseSign: stage.phaseSign, rejects: true)
+                HologramImage(frame: frame.frame), workspace: workspace, crops: true, phaseSign: stage.phaseSign, rejects: true)
             if let sign = stage.phaseSign.newDecision() {
                 logger.notice(
                     "camera \(stage.camera): phase sign \(sign.rawValue), decided from frame seq \(frame.frame.header.seq) (reconstruction.phase_sign: auto; cells are denser than their medium)")
@@ -279,8 +279,7 @@ final class CellPipeline: Sendable {
             return result
         }
         reconstructLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
-        stage.observeBackground(
-            rmsNm: Double(worker.workspace(for: reconstructor).plane.residualRms) * parameters.wavelengthNm / (2 * .pi))
+        result.backgroundRmsNm = Double(workspace.plane.residualRms) * parameters.wavelengthNm / (2 * .pi)
         if let frames = stage.collectForRefresh(frame, count: settings.referenceFrames) { refreshReference(frames, of: stage) }
         result.cells = cells
         return result

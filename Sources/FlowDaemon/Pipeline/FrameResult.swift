@@ -11,6 +11,9 @@ struct FrameResult: Sendable {
     /// From the frame header, when the camera sent them.
     var seq: UInt64?
     var tNanoseconds: Int64?
+    /// The background left after the plane fit, nm RMS (``BackgroundPlane/residualRms``): the
+    /// camera's reference drift, recorded by its stage.
+    var backgroundRmsNm: Double?
     /// Arrival time, monotonic ns.
     var arrivalNanoseconds: UInt64
 }
