@@ -4,21 +4,22 @@ import Foundation
 import SystemSupport
 
 extension OffAxisReconstructor {
-    /// The OPD map of the last `process`ed hologram on the hologram's own pixel grid, nm.
+    /// The OPD map of `hologram`, the last one `process`ed with `workspace`, on the hologram's
+    /// own pixel grid, nm.
     ///
-    /// The filtered window is inverse-transformed zero-padded to the full size (exact
-    /// band-limited interpolation of the field), divided by the reference field made the same
-    /// way, given the frame's phase sign, levelled with its background plane, refocused where
+    /// The field is filtered again at full size, on a zero-padded grid as qpretrieve does
+    /// (``SidebandFilter/paddedField(of:)``), divided by the reference field made the same way,
+    /// given the frame's phase sign, levelled with its background plane, refocused where
     /// the field-grid pass refocused (each region by its own distance, ``CellRefocuser``),
     /// unwrapped with the field-grid OPD as a guide, and levelled per cell region as that pass
     /// was: φ = φ_wrapped + 2π·round((φ_guide −
     /// φ_wrapped)/2π), exact wherever the bilinearly interpolated guide is within π of the
-    /// truth. Costs two full-size inverse FFTs (and one propagation per refocused cell), so it
-    /// is for `flowd reconstruct`, not for the live path.
-    public func fullResolutionOPD(workspace w: ReconstructionWorkspace) -> [Float] {
+    /// truth. Costs four FFTs of the padded grid (and one propagation per refocused cell), so
+    /// it is for `flowd reconstruct`, not for the live path.
+    public func fullResolutionOPD(of hologram: HologramImage, workspace w: ReconstructionWorkspace) -> [Float] {
         let n = rows * cols
-        let object = filter.fullSizeField(ofWindow: filter.filteredWindow(workspace: w))
-        let reference = referenceWindow.map(filter.fullSizeField(ofWindow:))
+        let object = filter.paddedField(of: hologram)
+        let reference = reference.map(filter.paddedField(of:))
         let sign: Float = w.phaseSign == .inverted ? -1 : 1
         let (decX, decY) = decimation
         // The levelled field U = A·exp(iφ), A = |E|/|E_ref|, as (amplitude, phase) per pixel.
@@ -27,19 +28,15 @@ extension OffAxisReconstructor {
         for y in 0..<rows {
             for x in 0..<cols {
                 let i = y * cols + x
-                let (a, b) = object[i]
-                let (c, d): (Float, Float)
+                var (a, b) = object[i]
                 if let reference {
                     let (re, im) = reference[i]
-                    let m = max((re * re + im * im).squareRoot(), .leastNormalMagnitude)
-                    (c, d) = (re / m, -im / m)
-                    amplitude[i] = (a * a + b * b).squareRoot() / m
-                } else {
-                    (c, d) = filter.residualCarrierConjugate(x: x, y: y, gridRows: rows, gridCols: cols)
-                    amplitude[i] = (a * a + b * b).squareRoot()
+                    let power = max(re * re + im * im, .leastNormalMagnitude)
+                    (a, b) = ((a * re + b * im) / power, (b * re - a * im) / power)
                 }
+                amplitude[i] = (a * a + b * b).squareRoot()
                 phase[i] = FastMath.wrap(
-                    sign * atan2f(a * d + b * c, a * c - b * d) - w.plane.value(x: Float(Double(x) / decX), y: Float(Double(y) / decY)))
+                    sign * atan2f(b, a) - w.plane.value(x: Float(Double(x) / decX), y: Float(Double(y) / decY)))
             }
         }
         for (region, distance) in w.refocused {

@@ -24,8 +24,8 @@ public final class OffAxisReconstructor: Sendable {
     let referenceConjugate: [Float]
     /// 1/|E_ref| on the field grid (all 1 without a reference), for the amplitude refocusing uses.
     let referenceInverseAmplitude: [Float]
-    /// The reference's filtered window, for the full-resolution output; nil without a reference.
-    let referenceWindow: [Float]?
+    /// The reference hologram, for the full-resolution output; nil without one.
+    let reference: HologramImage?
 
     /// Prepares the pipeline from a reference hologram (cell-free; same rig and size as the
     /// holograms to come). Pass `reference: nil` to find the sideband in `sidebandSource`
@@ -65,7 +65,6 @@ public final class OffAxisReconstructor: Sendable {
                 conj[2 * i + 1] = -im / m
                 inverseAmplitude[i] = 1 / m
             }
-            referenceWindow = filter.filteredWindow(workspace: workspace)
         } else {
             for y in 0..<fieldRows {
                 for x in 0..<fieldCols {
@@ -74,8 +73,8 @@ public final class OffAxisReconstructor: Sendable {
                     conj[2 * (y * fieldCols + x) + 1] = im
                 }
             }
-            referenceWindow = nil
         }
+        self.reference = reference
         referenceConjugate = conj
         referenceInverseAmplitude = inverseAmplitude
     }

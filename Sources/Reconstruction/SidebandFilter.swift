@@ -24,7 +24,8 @@ public final class SidebandFilter: Sendable {
     public let cols: Int
     /// Where the +1 order is (frequency bins, sub-pixel).
     public let sideband: Sideband
-    /// Filter radius, cycles per pixel.
+    /// The filter's shape, and its radius in cycles per pixel.
+    public let shape: FourierFilter
     public let radius: Double
     /// Size of the complex field after the cropped inverse FFT.
     public let fieldRows: Int
@@ -55,6 +56,7 @@ public final class SidebandFilter: Sendable {
         self.rows = rows
         self.cols = cols
         self.sideband = sideband
+        self.shape = shape
         let half = cols / 2 + 1
 
         // Window: the filter's support around the sideband, on FFT-friendly sizes.
@@ -115,7 +117,7 @@ public final class SidebandFilter: Sendable {
     public var decimation: (x: Double, y: Double) { (Double(cols) / Double(fieldCols), Double(rows) / Double(fieldRows)) }
 
     /// Steps 1–3: leaves the decimated complex field of `hologram` in `workspace.field`, and its
-    /// half spectrum in `workspace.spectrum` (for ``filteredWindow(workspace:)``).
+    /// half spectrum in `workspace.spectrum`.
     public func field(of hologram: HologramImage, workspace w: ReconstructionWorkspace, timings: StageTimings? = nil) {
         var clock = StageClock()
         let half = hologram.cols / 2 + 1
@@ -132,14 +134,6 @@ public final class SidebandFilter: Sendable {
         timings?.add(.filter, clock.lap())
         fftwf_execute_dft(inversePlan.raw, w.field.pointer, w.field.pointer)
         timings?.add(.inverseFFT, clock.lap())
-    }
-
-    /// Step 2 of the hologram last passed to ``field(of:workspace:timings:)`` with `workspace`:
-    /// the filtered window before its inverse FFT (re, im interleaved, inverse-FFT order, DC at 0).
-    public func filteredWindow(workspace w: ReconstructionWorkspace) -> [Float] {
-        var window = [Float](repeating: 0, count: 2 * fieldRows * fieldCols)
-        window.withUnsafeMutableBufferPointer { gatherWindow(of: w, into: $0.baseAddress!) }
-        return window
     }
 
     /// Step 2: window element i = weight_i · spectrum[gather_i] (conjugated for mirrored bins),
@@ -162,26 +156,6 @@ public final class SidebandFilter: Sendable {
                 }
             }
         }
-    }
-
-    /// Places a filtered window (``filteredWindow(workspace:)``) into a zero `rows × cols`
-    /// spectrum and inverse transforms it: the band-limited field on the hologram's own grid
-    /// (exact interpolation of the decimated field). Costs a full-size FFT.
-    func fullSizeField(ofWindow window: [Float]) -> AlignedBuffer<fftwf_complex> {
-        let full = AlignedBuffer<fftwf_complex>(count: rows * cols, initial: (0, 0))
-        for iy in 0..<fieldRows {
-            let dyBins = iy < fieldRows / 2 ? iy : iy - fieldRows
-            let ty = ((dyBins % rows) + rows) % rows
-            for ix in 0..<fieldCols {
-                let dxBins = ix < fieldCols / 2 ? ix : ix - fieldCols
-                let tx = ((dxBins % cols) + cols) % cols
-                let k = iy * fieldCols + ix
-                full[ty * cols + tx] = (window[2 * k], window[2 * k + 1])
-            }
-        }
-        let plan = FFTWPlanner.complex2D(rows: rows, cols: cols, direction: FFTW_BACKWARD)
-        fftwf_execute_dft(plan.raw, full.pointer, full.pointer)
-        return full
     }
 
     /// exp(−i·2π(δy·y/gridRows + δx·x/gridCols)) at pixel (x, y) of a `gridRows × gridCols` grid,

@@ -13,9 +13,10 @@ struct OPDAccuracyTests {
         let scene = try Scene(size: 1024, classes: [cellClass, cellClass], positions: [(300, 400), (700, 600)], seed: 11)
         let reconstructor = try OffAxisReconstructor(reference: HologramImage(frame: scene.reference), parameters: scene.parameters)
         let workspace = reconstructor.makeWorkspace()
-        let cells = try reconstructor.process(HologramImage(frame: scene.hologram), workspace: workspace)
+        let hologram = HologramImage(frame: scene.hologram)
+        let cells = try reconstructor.process(hologram, workspace: workspace)
         #expect(cells.count == 2)
-        let opd = reconstructor.fullResolutionOPD(workspace: workspace)
+        let opd = reconstructor.fullResolutionOPD(of: hologram, workspace: workspace)
         let error = rms(opd, scene.truth) { scene.truth[$0] > Self.insideNm }
         print("OPD RMS error inside \(cellClass) cells: \(error) nm; max OPD \(scene.truth.max()!) nm")
         #expect(error <= 2)
@@ -40,7 +41,7 @@ extension OPDAccuracyTests {
         let workspace = reconstructor.makeWorkspace()
         let cells = try reconstructor.process(hologram, workspace: workspace)
         #expect(cells.count == 1)
-        let error = rms(reconstructor.fullResolutionOPD(workspace: workspace), truth) { truth[$0] > Self.insideNm }
+        let error = rms(reconstructor.fullResolutionOPD(of: hologram, workspace: workspace), truth) { truth[$0] > Self.insideNm }
         print("noise-free OPD RMS error inside the cell: \(error) nm")
         #expect(error <= 0.5)
     }
@@ -89,8 +90,9 @@ extension OPDAccuracyTests {
         parameters.pixelUm = optics.pixelUm
         let reconstructor = try OffAxisReconstructor(reference: HologramImage(frame: reference), parameters: parameters)
         let workspace = reconstructor.makeWorkspace()
-        _ = try reconstructor.process(HologramImage(frame: hologram), workspace: workspace)
-        let error = rms(reconstructor.fullResolutionOPD(workspace: workspace), truth) { truth[$0] > Self.insideNm }
+        let image = HologramImage(frame: hologram)
+        _ = try reconstructor.process(image, workspace: workspace)
+        let error = rms(reconstructor.fullResolutionOPD(of: image, workspace: workspace), truth) { truth[$0] > Self.insideNm }
         #expect(error <= 2, "RMS error \(error) nm")
     }
 }

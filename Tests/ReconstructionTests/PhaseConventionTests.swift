@@ -24,8 +24,9 @@ struct PhaseConventionTests {
             parameters.phaseSign = sign
             let reconstructor = try OffAxisReconstructor(reference: HologramImage(frame: scene.reference), parameters: parameters)
             let workspace = reconstructor.makeWorkspace()
-            let cells = try reconstructor.process(HologramImage(frame: scene.hologram), workspace: workspace)
-            let mean = Self.meanInside(reconstructor.fullResolutionOPD(workspace: workspace), scene.truth)
+            let hologram = HologramImage(frame: scene.hologram)
+            let cells = try reconstructor.process(hologram, workspace: workspace)
+            let mean = Self.meanInside(reconstructor.fullResolutionOPD(of: hologram, workspace: workspace), scene.truth)
             let positive = sign == .auto || (sign == .inverted) == mirrored
             #expect(abs(mean - (positive ? expected : -expected)) < 2, "\(sign), mirrored: \(mirrored)")
             #expect(cells.count == (positive ? 1 : 0), "\(sign), mirrored: \(mirrored)")
@@ -62,7 +63,7 @@ struct PhaseConventionTests {
         let workspace = reconstructor.makeWorkspace()
         let cells = try reconstructor.process(hologram, workspace: workspace)
         #expect(cells.count == 1)
-        let error = rms(reconstructor.fullResolutionOPD(workspace: workspace), scene.truth) { scene.truth[$0] > 20 }
+        let error = rms(reconstructor.fullResolutionOPD(of: hologram, workspace: workspace), scene.truth) { scene.truth[$0] > 20 }
         print("no reference: OPD RMS error \(error) nm")
         #expect(error < 5)
     }

@@ -19,8 +19,9 @@ struct RefocusTests {
         parameters.refocusRangeUm = rangeUm
         let reconstructor = try OffAxisReconstructor(reference: HologramImage(frame: scene.reference), parameters: parameters)
         let workspace = reconstructor.makeWorkspace()
-        let cells = try reconstructor.process(HologramImage(frame: scene.hologram), workspace: workspace)
-        return (cells.count == 1 ? cells[0] : nil, reconstructor.fullResolutionOPD(workspace: workspace))
+        let hologram = HologramImage(frame: scene.hologram)
+        let cells = try reconstructor.process(hologram, workspace: workspace)
+        return (cells.count == 1 ? cells[0] : nil, reconstructor.fullResolutionOPD(of: hologram, workspace: workspace))
     }
 
     @Test(

@@ -17,10 +17,11 @@ struct UnwrappingTests {
         parameters.refocus = false  // the cell is in focus; this is about unwrapping alone
         let reconstructor = try OffAxisReconstructor(reference: HologramImage(frame: scene.reference), parameters: parameters)
         let workspace = reconstructor.makeWorkspace()
-        let cells = try reconstructor.process(HologramImage(frame: scene.hologram), workspace: workspace)
+        let hologram = HologramImage(frame: scene.hologram)
+        let cells = try reconstructor.process(hologram, workspace: workspace)
         #expect(cells.count == 1)
         #expect(scene.truth.max()! > 2 * 633)
-        let opd = reconstructor.fullResolutionOPD(workspace: workspace)
+        let opd = reconstructor.fullResolutionOPD(of: hologram, workspace: workspace)
         let error = rms(opd, scene.truth) { scene.truth[$0] > 20 }
         let worst = zip(opd, scene.truth).map { abs($0 - $1) }.max()!
         #expect(worst < 633 / 4, "a pixel is off by \(worst) nm: a wrong turn")

@@ -27,7 +27,7 @@ public struct HologramReconstruction {
             let reconstructor = try OffAxisReconstructor(reference: ref, parameters: parameters)
             let workspace = reconstructor.makeWorkspace()
             let found = try reconstructor.process(holo, workspace: workspace, crops: false)
-            let opd = reconstructor.fullResolutionOPD(workspace: workspace)
+            let opd = reconstructor.fullResolutionOPD(of: holo, workspace: workspace)
             try HologramFiles.writeFloat(opd, rows: holo.rows, cols: holo.cols, to: URL(fileURLWithPath: out))
             if let cells {
                 let encoder = JSONEncoder()
