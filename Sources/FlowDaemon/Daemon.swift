@@ -132,7 +132,7 @@ public struct Daemon: Sendable {
 
     /// Loads the reference file, if configured: a file that does not load stops the daemon
     /// here, before systemd hears READY, with the loader's message. Each published cell is also
-    /// recorded (in the order published).
+    /// recorded (in the order published), and each object that is not a cell.
     private static func makePipeline(
         config: DaemonConfig, model file: ModelFile?, workers: Int, ingest: FrameIngest, publisher: ResultPublisher,
         recorder: RunRecorder, rejectLog: RateLimitedLog, startNanoseconds: UInt64, logger: Logger
@@ -143,7 +143,8 @@ public struct Daemon: Sendable {
         let reference = settings.referencePath.isEmpty ? nil : try HologramFiles.hologram(settings.referencePath)
         let pipeline = try CellPipeline(
             settings: settings, model: model, reference: reference, workers: workers, counters: ingest.counters,
-            rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds
+            rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds,
+            recordRejected: { message, crop in recorder.recordRejected(message, crop: crop) }
         ) { message, crop in
             do { try publisher.publish(.cell, message.jsonBytes()) } catch {
                 logger.warning("could not publish cell \(message.camera)/\(message.cellID): \(error)")

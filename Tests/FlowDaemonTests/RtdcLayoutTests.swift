@@ -36,7 +36,7 @@ struct RtdcLayoutTests {
             label: "healthy", probabilities: ["healthy": 0.75, "primary_cancer": 0.25],
             features: ["area_um2": 80, "dry_mass_pg": 30, "mean_opd_nm": 120, "focus_um": -2.5], framesSeen: 5,
             latencyMilliseconds: 3)
-        let cell = RtdcEventLayout.Cell(message: message, crop: [300, 0, 0, 0], seconds: 1.5, classIndex: 0, camera: 0)
+        let cell = RtdcEventLayout.Cell(message: message, crop: [300, 0, 0, 0], seconds: 1.5, category: 0, camera: 0)
         let columns = layout.columns(of: [cell], firstIndex: 9)
         #expect(Set(columns.keys) == Set((layout.imageFeatures + layout.scalarFeatures).map(\.0)))
         guard case .float32(let phase)? = columns["qpi_pha"], case .uint32(let index)? = columns["index"],
@@ -56,6 +56,27 @@ struct RtdcLayoutTests {
             return
         }
         #expect(frames == [5] && meanOPD == [120])
+    }
+
+    @Test("rejects.rtdc: the same images and features, no scores, the reason's index in place of the class")
+    func rejectsLayout() {
+        let optics = RtdcEventLayout.Optics(
+            cropSize: 2, cropPixelUm: 0.3, hologramPixelUm: 0.5, wavelengthNm: 600, maskThresholdNm: 20, mediumIndex: 1.335)
+        let cells = RtdcEventLayout(modelClasses: ["healthy", "primary_cancer"], optics: optics)
+        let rejects = RtdcEventLayout.rejects(optics: optics)
+        #expect(rejects.imageFeatures.map(\.0) == cells.imageFeatures.map(\.0))
+        #expect(!rejects.scalarFeatures.contains { $0.0.hasPrefix("ml_score_") })
+        #expect(rejects.userdefFeatures == cells.userdefFeatures.dropLast() + ["reason"])
+        let message = CellMessage(
+            camera: "cam", cellID: 0, seq: 3, tNanoseconds: nil, xPixels: 1, yPixels: 1, bbox: [0, 0, 1, 1],
+            label: "too_small", probabilities: [:], features: ["area_um2": 2], framesSeen: 2, latencyMilliseconds: 1)
+        let columns = rejects.columns(
+            of: [.init(message: message, crop: [0, 0, 0, 0], seconds: 1, category: 0, camera: 0)], firstIndex: 0)
+        guard case .float64(let reason)? = columns["userdef\(rejects.userdefFeatures.count - 1)"] else {
+            Issue.record("the reason column is missing")
+            return
+        }
+        #expect(reason == [0])
     }
 
     @Test("a file that exists is never overwritten: creating it again fails and names it; the first stays usable")

@@ -4,6 +4,7 @@ import Foundation
 import InferenceTestSupport
 import Logging
 import Protocol
+import Reconstruction
 import Synchronization
 import Testing
 
@@ -45,7 +46,7 @@ final class Later<Value: Sendable>: Sendable {
     var value: Value? { box.withLock { $0 } }
 }
 
-@Suite("Run records: <record dir>/<run id>/cells.fcs and run.json")
+@Suite("Run records: <record dir>/<run id>/cells.fcs, cells.rtdc, rejects.rtdc and run.json")
 struct RunRecordTests {
     @Test("run ids are the UTC start second and millisecond, so that they sort in start order")
     func runIDs() {
@@ -86,14 +87,20 @@ struct RunRecordTests {
         #expect(started.config.count == ConfigKey.all.count)
 
         cells.count("a") { recorder.record(cell(camera: "cam0", label: "a", probabilities: ["a": 0.9, "b": 0.1]), crop: testCrop) }
+        for _ in 0..<2 {
+            cells.countRejected("elongated") { recorder.recordRejected(cell(camera: "cam1", label: "elongated"), crop: testCrop) }
+        }
         recorder.finish(counts: counts.current(final: true))
         let ended = try runJSON(run)
         #expect(ended.endReason == "stopped" && ended.endedAt != nil)
         #expect(ended.counts?.final == true && ended.counts?.cells.total == 1)
-        #expect(ended.eventsRecorded == 1 && ended.cameras == ["cam0"])
+        #expect(ended.counts?.cells.objectsRejectedByReason == ["elongated": 2])
+        #expect(ended.eventsRecorded == 1 && ended.cameras == ["cam0", "cam1"])
         #expect(ended.rtdcFile == "cells.rtdc" && ended.rtdcEvents == 1 && ended.rtdcError == nil)
+        #expect(ended.rejectsFile == "rejects.rtdc" && ended.rejectsEvents == 2 && ended.rejectsError == nil)
+        #expect(ended.rejectReasons == ObjectRejection.allCases.map(\.rawValue) && ended.rejectsUserdef?.last == "reason")
         #expect(ended.sample == RecordSettings().sample)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: run.directory).sorted() == ["cells.fcs", "cells.rtdc", "run.json"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: run.directory).sorted() == ["cells.fcs", "cells.rtdc", "rejects.rtdc", "run.json"])
     }
 
     @Test("each event holds the cell's camera, class index, probabilities, features, focus and speed, frames seen and latency")

@@ -107,6 +107,27 @@ def test_dclab_reads_images_features_and_scores_of_every_counted_cell(demo_run):
         np.testing.assert_array_equal(userdef["class"], column["class"])
 
 
+def test_the_objects_that_are_not_cells_are_in_rejects_rtdc_with_their_reason(demo_run):
+    """At lab conditions the sample holds debris, doublets and sperm: each object the daemon
+    rejected is counted by reason and recorded, with its image, in rejects.rtdc (quality
+    control); the counts and the file agree reason by reason."""
+    folder = Path(demo_run["rtdc_path"]).parent
+    run = json.loads((folder / "run.json").read_text())
+    rejected = run["counts"]["cells"]["objects_rejected_by_reason"]
+    assert sum(rejected.values()) > 0, "the lab twin's demo must show rejected objects"
+    cues = IntegrityChecker(str(folder / "rejects.rtdc")).check()
+    assert [cue.msg for cue in cues if cue.level == "violation"] == []
+    with dclab.new_dataset(folder / "rejects.rtdc") as ds:
+        n = len(ds)
+        assert n == sum(rejected.values()) == run["rejects_events"]
+        assert not any(name.startswith("ml_score_") for name in ds.features_innate)
+        assert ds["qpi_pha"].shape == (n, 64, 64)
+        reasons = np.asarray(ds[f"userdef{run['rejects_userdef'].index('reason')}"], int)
+        names, counts = np.unique([run["reject_reasons"][r] for r in reasons], return_counts=True)
+        assert dict(zip(names, counts.tolist())) == rejected
+        np.testing.assert_array_equal(ds["index"], np.arange(1, n + 1))
+
+
 def test_a_sigkilled_run_keeps_every_flushed_cell_and_the_next_start_leaves_it_alone(flowd, flowd_bin):
     d = start(flowd, settings={"record.flush_interval_s": 0.1, "record.sample": "SW480 culture"}, control=False)
     simulate(flowd_bin, d, 40)

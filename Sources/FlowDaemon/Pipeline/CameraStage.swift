@@ -49,6 +49,16 @@ final class CameraStage: @unchecked Sendable {
         var pixelsPerSecond: Double?
     }
 
+    /// A complete track that is not a cell (``ObjectRejection``): what `rejects.rtdc` records.
+    struct RejectedObject {
+        var track: FlowTracker.Track
+        var reason: ObjectRejection
+        /// As in ``CompletedCell``.
+        var best: FrameResult?
+        var lastSeen: FrameResult?
+        var pixelsPerSecond: Double?
+    }
+
     /// Most frames held while a reference is made (1024 MiB at 1024² uint8); beyond it a worker
     /// waits, and the ingest queue, full, drops and counts what arrives.
     static let backlogLimit = 1024
@@ -79,7 +89,7 @@ final class CameraStage: @unchecked Sendable {
     private var backgroundRmsNm = 0.0
     private var referenceRefreshes = 0
     /// Counts (and records) an object that is not a cell, under the stage's lock.
-    private let rejectedObject: @Sendable (FlowTracker.Track, ObjectRejection) -> Void
+    private let rejectedObject: @Sendable (RejectedObject) -> Void
     /// Labelled cells waiting for a smaller cell id, under `releasing` (not `condition`).
     private let releasing = NSLock()
     private var outgoing = ReorderBuffer<() -> Void>()
@@ -89,7 +99,7 @@ final class CameraStage: @unchecked Sendable {
     init(
         camera: String, reconstructor: OffAxisReconstructor?, phaseSign: PhaseSign, tracking: FlowTracker.Configuration,
         referenceRefreshSeconds: Double = 0,
-        rejectedObject: @escaping @Sendable (FlowTracker.Track, ObjectRejection) -> Void = { _, _ in }
+        rejectedObject: @escaping @Sendable (RejectedObject) -> Void = { _ in }
     ) {
         self.camera = camera
         refreshInterval = UInt64(max(0, referenceRefreshSeconds) * 1e9)
@@ -273,7 +283,13 @@ final class CameraStage: @unchecked Sendable {
     /// those that are not cells go to `rejectedObject`.
     private func count(_ tracks: [FlowTracker.Track]) -> [CompletedCell] {
         let whole = tracks.sorted { $0.id < $1.id }.filter(\.wasWhollyInView)
-        for track in whole { if let reason = track.rejection { rejectedObject(track, reason) } }
+        for track in whole {
+            guard let reason = track.rejection else { continue }
+            rejectedObject(
+                RejectedObject(
+                    track: track, reason: reason, best: frames[track.best.frame], lastSeen: frames[track.appearances.last!.frame],
+                    pixelsPerSecond: speed(of: track)))
+        }
         return whole.filter { $0.rejection == nil }.map { track in
             defer { nextCellID += 1 }
             return CompletedCell(

@@ -7,6 +7,7 @@ import Logging
 import Protocol
 import Reconstruction
 import Synchronization
+import Tracking
 
 /// The live pipeline behind `flowd run`: frame → OPD map → cells → tracked, each cell reported
 /// once → classified from its best views → fused label → sent (published, recorded, counted).
@@ -54,6 +55,9 @@ final class CellPipeline: Sendable {
     /// Sends one labelled cell's message: publishes it on the result socket and records it
     /// with its crop (the best appearance's, OPD in nm, as classified).
     private let send: @Sendable (CellMessage, [Float]) -> Void
+    /// Records an object that is not a cell (never published): its measurements in the shape of
+    /// a cell message whose label is the ``ObjectRejection`` reason, and its best view's crop.
+    private let recordRejected: @Sendable (CellMessage, [Float]) -> Void
     /// The configured reference's reconstructor, shared by all cameras; `nil`: per camera.
     private let sharedReconstructor: OffAxisReconstructor?
     private let workers: [PipelineWorker]
@@ -65,6 +69,7 @@ final class CellPipeline: Sendable {
         settings: PipelineSettings, model: Model?, reference: HologramImage?, workers: Int,
         counters: IngestCounters, rejectLog: RateLimitedLog, logger: Logger,
         startNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds,
+        recordRejected: @escaping @Sendable (CellMessage, [Float]) -> Void = { _, _ in },
         send: @escaping @Sendable (CellMessage, [Float]) -> Void
     ) throws {
         let parameters = Self.parameters(settings: settings, model: model)
@@ -74,6 +79,7 @@ final class CellPipeline: Sendable {
         self.rejectLog = rejectLog
         self.logger = logger
         self.send = send
+        self.recordRejected = recordRejected
         tally = CellTally(startNanoseconds: startNanoseconds)
         sharedReconstructor = try reference.map { try OffAxisReconstructor(reference: $0, parameters: parameters) }
         // workers × BLAS threads ≤ cores: each context runs its GEMMs on its own small team.
@@ -173,7 +179,12 @@ final class CellPipeline: Sendable {
                 tracking: .init(
                     velocity: settings.velocityPixels > 0 ? [settings.velocityPixels, 0] : nil, gatePixels: settings.gatePixels),
                 referenceRefreshSeconds: settings.referenceRefreshSeconds
-            ) { [tally] _, reason in tally.countRejected(reason.rawValue) }
+            ) { [tally, recordRejected, pixelUm = settings.pixelUm] object in
+                let message = Self.message(
+                    of: object.track, best: object.best, lastSeen: object.lastSeen, pixelsPerSecond: object.pixelsPerSecond,
+                    cellID: 0, label: .init(label: object.reason.rawValue, probabilities: [:]), camera: camera, pixelUm: pixelUm)
+                tally.countRejected(object.reason.rawValue) { recordRejected(message, object.track.best.cell.crop) }
+            }
             stages[camera] = stage
             return stage
         }
@@ -289,29 +300,34 @@ final class CellPipeline: Sendable {
     /// lock. Its latency runs from the arrival of the frame the cell was last seen in: only then
     /// is everything known that its label is made of.
     private func countAndSend(_ cell: CameraStage.CompletedCell, labelled label: CellLabel, camera: String) {
-        let best = cell.track.best.cell
-        let box = best.box
-        let now = DispatchTime.now().uptimeNanoseconds
-        let arrival = cell.lastSeen?.arrivalNanoseconds ?? now
-        let message = CellMessage(
-            camera: camera, cellID: cell.cellID, seq: cell.best?.seq, tNanoseconds: cell.best?.tNanoseconds,
-            xPixels: best.x, yPixels: best.y, bbox: [box.x, box.y, box.width, box.height], label: label.label,
-            probabilities: label.probabilities,
-            features: features(of: cell), flags: best.refocusFailed ? ["refocus_failed"] : nil,
-            framesSeen: cell.track.appearances.count, latencyMilliseconds: Double(now &- arrival) / 1e6)
-        tally.count(label.label) { send(message, best.crop) }
-        publishLatency.observe(nanoseconds: now &- arrival)
+        let message = Self.message(
+            of: cell.track, best: cell.best, lastSeen: cell.lastSeen, pixelsPerSecond: cell.pixelsPerSecond,
+            cellID: cell.cellID, label: label, camera: camera, pixelUm: settings.pixelUm)
+        tally.count(label.label) { send(message, cell.track.best.cell.crop) }
+        publishLatency.observe(nanoseconds: UInt64(message.latencyMilliseconds * 1e6))
     }
 
-    /// The measurements a cell's message carries: its best view's ``CellFeatures``, `focus_um`
-    /// (the distance its field was propagated to be in focus; absent when refocusing is off or
-    /// failed) and `velocity_um_s` (its speed; absent without frame timestamps).
-    private func features(of cell: CameraStage.CompletedCell) -> [String: Double] {
-        let best = cell.track.best.cell
-        var features = Dictionary(uniqueKeysWithValues: zip(CellFeatures.names, best.features.values))
-        features["focus_um"] = best.focusUm
-        features["velocity_um_s"] = cell.pixelsPerSecond.map { $0 * settings.pixelUm }
-        return features
+    /// The message of a complete track: its best view's position, box and measurements
+    /// (``CellFeatures``, `focus_um`: the distance its field was propagated to be in focus,
+    /// absent when refocusing is off or failed; `velocity_um_s`: its speed, absent without frame
+    /// timestamps; `pixelUm`: the hologram's pixel), and its latency from the arrival of the
+    /// frame it was last seen in.
+    private static func message(
+        of track: FlowTracker.Track, best: FrameResult?, lastSeen: FrameResult?, pixelsPerSecond: Double?,
+        cellID: UInt64, label: CellLabel, camera: String, pixelUm: Double
+    ) -> CellMessage {
+        let view = track.best.cell
+        let box = view.box
+        let now = DispatchTime.now().uptimeNanoseconds
+        var features = Dictionary(uniqueKeysWithValues: zip(CellFeatures.names, view.features.values))
+        features["focus_um"] = view.focusUm
+        features["velocity_um_s"] = pixelsPerSecond.map { $0 * pixelUm }
+        return CellMessage(
+            camera: camera, cellID: cellID, seq: best?.seq, tNanoseconds: best?.tNanoseconds,
+            xPixels: view.x, yPixels: view.y, bbox: [box.x, box.y, box.width, box.height], label: label.label,
+            probabilities: label.probabilities, features: features, flags: view.refocusFailed ? ["refocus_failed"] : nil,
+            framesSeen: track.appearances.count,
+            latencyMilliseconds: Double(now &- (lastSeen?.arrivalNanoseconds ?? now)) / 1e6)
     }
 
     /// The label and fused probabilities of each cell: its `classify.max_views` largest

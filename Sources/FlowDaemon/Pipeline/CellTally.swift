@@ -40,9 +40,14 @@ final class CellTally: Sendable {
         }
     }
 
-    /// Counts an object that is not a cell, under `reason` (an ``ObjectRejection`` raw value).
-    func countRejected(_ reason: String) {
-        state.withLock { $0.objectsRejected[reason, default: 0] += 1 }
+    /// Runs `record` (which records the object in the run's rejects.rtdc) and counts an object
+    /// that is not a cell under `reason` (an ``ObjectRejection`` raw value), under the lock: a
+    /// run's rejects file and its `objects_rejected_by_reason` agree, as its cells do.
+    func countRejected(_ reason: String, recording record: () -> Void) {
+        state.withLock {
+            record()
+            $0.objectsRejected[reason, default: 0] += 1
+        }
     }
 
     /// Ends the run: `body` gets its final counts (and may switch the recording to a new run),

@@ -3,7 +3,8 @@ import Protocol
 import Reconstruction
 
 /// The features of a run's cells.rtdc (dclab's names and units; docs/operations.md lists them)
-/// and one batch of recorded cells as their columns.
+/// and one batch of recorded cells as their columns; also of its rejects.rtdc (the objects that
+/// were not cells: no scores, `reason` in place of `class`; ``rejects(optics:)``).
 ///
 /// - images: `qpi_pha` (the crop the classifier saw, as phase: φ = OPD·2π/λ, rad, float32,
 ///   `cropSize²` pixels of `cropPixelUm`), `mask` (``CropMask``);
@@ -15,15 +16,16 @@ import Reconstruction
 /// - `ml_score_<id>` per model class: its fused probability (they sum to 1 per cell), with a
 ///   three-letter id (``classIDs``); dclab derives `ml_class` from them (the index of the
 ///   largest score, classes in the order of their ids sorted; -1 when a cell has no scores);
-/// - `userdef0`…: every other value of the cell message, in the order of ``userdefFeatures``.
+/// - `userdef0`…: every other value of the cell message, in the order of ``userdefFeatures``,
+///   the last of which is the ``category``.
 struct RtdcEventLayout: Sendable {
-    /// A published cell as queued for the file: the message, its crop (OPD, nm), when it was
-    /// published (s from the run's start) and its index into the FCS `FLOWD_CLASSES`.
+    /// A recorded cell or object as queued for the file: the message, its crop (OPD, nm), when
+    /// it was recorded (s from the run's start), its ``category`` value and its camera's index.
     struct Cell: Sendable {
         var message: CellMessage
         var crop: [Float]
         var seconds: Double
-        var classIndex: Float
+        var category: Float
         var camera: Int
     }
 
@@ -56,21 +58,35 @@ struct RtdcEventLayout: Sendable {
     /// `ml_score_<id>` of each of ``modelClasses``, in their order.
     let classIDs: [String]
     let optics: Optics
+    /// The last userdef feature: `class` (cells.rtdc; index into run.json's `classes`: the
+    /// label, also `unknown` and `unclassified`) or `reason` (rejects.rtdc; index into its
+    /// `reject_reasons`).
+    let category: String
     /// What each `userdefN` holds, N = 0, 1, …: a cell message feature without a dclab name, or
-    /// `frames_seen`, `latency_ms`, `camera` (index into run.json's `cameras`), `class` (index
-    /// into its `classes`: the label, also `unknown` and `unclassified`).
+    /// `frames_seen`, `latency_ms`, `camera` (index into run.json's `cameras`), the ``category``.
     let userdefFeatures: [String]
 
     private let dclabColumns: [(dclab: String, flowd: String)]
 
+    /// The layout of cells.rtdc for a model with `modelClasses` (none without a model).
     init(modelClasses: [String], optics: Optics) {
+        self.init(modelClasses: modelClasses, optics: optics, category: "class")
+    }
+
+    /// The layout of rejects.rtdc: the objects that were not cells, with no scores.
+    static func rejects(optics: Optics) -> RtdcEventLayout {
+        RtdcEventLayout(modelClasses: [], optics: optics, category: "reason")
+    }
+
+    private init(modelClasses: [String], optics: Optics, category: String) {
         self.modelClasses = modelClasses
         self.optics = optics
+        self.category = category
         classIDs = Self.ids(for: modelClasses)
         dclabColumns = Self.dclabFeatures.filter { CellEventLayout.featureNames.contains($0.flowd) }
         let named = Set(dclabColumns.map(\.flowd))
         userdefFeatures =
-            CellEventLayout.featureNames.filter { !named.contains($0) } + ["frames_seen", "latency_ms", "camera", "class"]
+            CellEventLayout.featureNames.filter { !named.contains($0) } + ["frames_seen", "latency_ms", "camera", category]
         // dclab defines userdef0 … userdef9.
         precondition(userdefFeatures.count <= 10, "more userdef features than dclab defines")
     }
@@ -116,17 +132,17 @@ struct RtdcEventLayout: Sendable {
             columns["ml_score_" + id] = .float64(cells.map { $0.message.probabilities[name] ?? .nan })
         }
         for (number, name) in userdefFeatures.enumerated() {
-            columns["userdef\(number)"] = .float64(cells.map { Self.value(name, of: $0) })
+            columns["userdef\(number)"] = .float64(cells.map { value(name, of: $0) })
         }
         return columns
     }
 
-    private static func value(_ name: String, of cell: Cell) -> Double {
+    private func value(_ name: String, of cell: Cell) -> Double {
         switch name {
         case "frames_seen": Double(cell.message.framesSeen)
         case "latency_ms": cell.message.latencyMilliseconds
         case "camera": Double(cell.camera)
-        case "class": Double(cell.classIndex)
+        case category: Double(cell.category)
         default: cell.message.features[name] ?? .nan
         }
     }

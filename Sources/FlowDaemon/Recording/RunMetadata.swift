@@ -49,6 +49,13 @@ struct RunMetadata: Codable, Sendable, Equatable {
     var rtdcError: String?
     /// What the .rtdc file's `userdef0`, `userdef1`, … hold (``RtdcEventLayout/userdefFeatures``).
     var rtdcUserdef: [String]?
+    /// The same for the objects that were not cells (rejects.rtdc), and what its `reason` values
+    /// mean (``ObjectRejection`` raw values, by index).
+    var rejectsFile: String?
+    var rejectsEvents: Int?
+    var rejectsError: String?
+    var rejectsUserdef: [String]?
+    var rejectReasons: [String]?
     /// The run's sample (`record.sample`, or `flowd control new-run --sample`).
     var sample: String?
     /// Thread CPU time the recorder spent writing this run's files so far, s.
@@ -70,6 +77,8 @@ struct RunMetadata: Codable, Sendable, Equatable {
         case runID = "run_id", startedAt = "started_at", endedAt = "ended_at", endReason = "end_reason"
         case fcsFile = "fcs_file", eventsRecorded = "events_recorded"
         case rtdcFile = "rtdc_file", rtdcEvents = "rtdc_events", rtdcError = "rtdc_error", rtdcUserdef = "rtdc_userdef"
+        case rejectsFile = "rejects_file", rejectsEvents = "rejects_events", rejectsError = "rejects_error"
+        case rejectsUserdef = "rejects_userdef", rejectReasons = "reject_reasons"
         case sample, recorderCPUSeconds = "recorder_cpu_s"
         case config, model, classes, cameras, changes, counts
     }

@@ -2,22 +2,25 @@ import Dispatch
 import FlowdConfig
 import Foundation
 import Protocol
+import Reconstruction
 
-/// One run on disk: `<record dir>/<run id>/cells.fcs`, `cells.rtdc` and `run.json`.
+/// One run on disk: `<record dir>/<run id>/cells.fcs`, `cells.rtdc`, `rejects.rtdc` and
+/// `run.json`.
 ///
 /// ``record(_:crop:)`` is called as each cell is published and only queues its event (and the
 /// crop, a reference to the pipeline's array) in memory; ``flush()`` (every
 /// `record.flush_interval_s`, from one thread: the recorder's) writes the queued events to the
 /// FCS file, the camera table first, then converts the crops (phase, mask) and appends the same
-/// cells to the .rtdc file. The two never wait on each other's disk I/O: only the hand-over of
-/// the queue is under the shared lock.
+/// cells to cells.rtdc, and the objects that were not cells (``recordRejected(_:crop:)``) to
+/// rejects.rtdc. Recording never waits on the disk I/O: only the hand-over of the queues is
+/// under a lock.
 ///
 /// A .rtdc file that fails (disk full, ...) is closed at its last good flush and the run goes
-/// on without it (run.json's `rtdc_error`), so that crops never pile up in memory; the FCS file
+/// on without it (run.json's `rtdc_error`, `rejects_error`; ``RtdcRecording``); the FCS file
 /// keeps retrying as before.
 final class RunRecord: @unchecked Sendable {
-    // Sendable: `queue`, `cells` and `cameras` are guarded by `queueLock`; `writer`, `rtdc`
-    // and `metadata` by `writeLock` (taken first when both are needed).
+    // Sendable: `queue` and `cameras` are guarded by `queueLock`; `writer` and `metadata` by
+    // `writeLock` (taken first when both are needed); the .rtdc files guard their own queues.
 
     struct Failure: Error, CustomStringConvertible {
         let description: String
@@ -30,6 +33,7 @@ final class RunRecord: @unchecked Sendable {
     var fcsPath: String { directory + "/cells.fcs" }
     var metadataPath: String { directory + "/run.json" }
     var rtdcPath: String { directory + "/cells.rtdc" }
+    var rejectsPath: String { directory + "/rejects.rtdc" }
 
     /// Events queued beyond this many (a disk that keeps failing) end the recording of the run
     /// rather than memory (≈ 10 MB at 25 parameters).
@@ -38,9 +42,6 @@ final class RunRecord: @unchecked Sendable {
     private let layout: CellEventLayout
     private let queueLock = NSLock()
     private var queue: [[Float]] = []
-    /// The cells queued for the .rtdc file (only while it is being written).
-    private var cells: [RtdcEventLayout.Cell] = []
-    private var recordsImages: Bool
     private var cameras: [String] = []
     private var cameraIndex: [String: Int] = [:]
     /// Events queued so far (on disk, pending in the writer, or in `queue`).
@@ -50,7 +51,9 @@ final class RunRecord: @unchecked Sendable {
 
     private let writeLock = NSLock()
     private let writer: FCSWriter
-    private var rtdc: (writer: RtdcWriter, layout: RtdcEventLayout)?
+    /// The cells with their images, and the objects that were not cells (nil: no .rtdc files).
+    private let cellsRtdc: RtdcRecording?
+    private let rejectsRtdc: RtdcRecording?
     private var metadata: RunMetadata
     /// Thread CPU time spent in flushes, ns (both files; run.json's `recorder_cpu_s`).
     private var flushCPUNanoseconds: UInt64 = 0
@@ -60,19 +63,20 @@ final class RunRecord: @unchecked Sendable {
 
     private init(
         id: RunID, directory: String, layout: CellEventLayout, writer: FCSWriter,
-        rtdc: (writer: RtdcWriter, layout: RtdcEventLayout)?, metadata: RunMetadata
+        rtdc: (cells: RtdcRecording, rejects: RtdcRecording)?, metadata: RunMetadata
     ) {
         self.id = id
         self.directory = directory
         self.layout = layout
         self.writer = writer
-        self.rtdc = rtdc
-        recordsImages = rtdc != nil
+        cellsRtdc = rtdc?.cells
+        rejectsRtdc = rtdc?.rejects
         self.metadata = metadata
         startNanoseconds = DispatchTime.now().uptimeNanoseconds
     }
 
-    /// What a run's cells.rtdc is made with: its features, the lab's metadata, the sample.
+    /// What a run's .rtdc files are made with: the cells' features (rejects.rtdc's follow from
+    /// them, ``RtdcEventLayout/rejects(optics:)``), the lab's metadata, the sample.
     struct RtdcPlan {
         var layout: RtdcEventLayout
         var lab: RecordSettings
@@ -82,7 +86,7 @@ final class RunRecord: @unchecked Sendable {
     }
 
     /// Creates the run's directory under `root` (and `root` itself if missing), an empty
-    /// cells.fcs, an empty cells.rtdc (with `rtdc`) and the first run.json. `maxCameras`: how
+    /// cells.fcs, empty cells.rtdc and rejects.rtdc (with `rtdc`) and the first run.json. `maxCameras`: how
     /// many camera names the FCS file has room for (`ingest.max_cameras`, plus "other"), each of
     /// up to `maxCameraBytes`. `config`: the effective config values; `model`: the model in
     /// service, if any.
@@ -116,18 +120,24 @@ final class RunRecord: @unchecked Sendable {
                 reserved: [.init(key: camerasKeyword, width: width)])
             try writer.setReserved(camerasKeyword, "[]")
             let rtdc = try plan.map { plan in
-                let writer = try RtdcWriter(
-                    path: directory + "/cells.rtdc", imageSize: plan.layout.optics.cropSize,
-                    imageFeatures: plan.layout.imageFeatures, scalarFeatures: plan.layout.scalarFeatures,
-                    metadata: RtdcMetadata.attributes(
-                        runID: id.description, runIndex: plan.runIndex, startedAt: date, sample: plan.sample,
-                        lab: plan.lab, optics: plan.layout.optics))
-                return (writer: writer, layout: plan.layout)
+                let attributes = RtdcMetadata.attributes(
+                    runID: id.description, runIndex: plan.runIndex, startedAt: date, sample: plan.sample, lab: plan.lab,
+                    optics: plan.layout.optics)
+                return (
+                    cells: try RtdcRecording(
+                        directory: directory, fileName: "cells.rtdc", layout: plan.layout, metadata: attributes),
+                    rejects: try RtdcRecording(
+                        directory: directory, fileName: "rejects.rtdc", layout: .rejects(optics: plan.layout.optics),
+                        metadata: attributes)
+                )
             }
-            if let plan {
-                metadata.rtdcFile = "cells.rtdc"
+            if let rtdc, let plan {
+                metadata.rtdcFile = rtdc.cells.fileName
+                metadata.rtdcUserdef = rtdc.cells.layout.userdefFeatures
+                metadata.rejectsFile = rtdc.rejects.fileName
+                metadata.rejectsUserdef = rtdc.rejects.layout.userdefFeatures
+                metadata.rejectReasons = ObjectRejection.allCases.map(\.rawValue)
                 metadata.sample = plan.sample
-                metadata.rtdcUserdef = plan.layout.userdefFeatures
             }
             let record = RunRecord(
                 id: id, directory: directory, layout: layout, writer: writer, rtdc: rtdc, metadata: metadata)
@@ -146,22 +156,37 @@ final class RunRecord: @unchecked Sendable {
         queueLock.lock()
         defer { queueLock.unlock() }
         guard backlog < Self.maxQueuedEvents else { return false }
-        let camera: Int
-        if let index = cameraIndex[message.camera] {
-            camera = index
-        } else {
-            camera = cameras.count
-            cameraIndex[message.camera] = camera
-            cameras.append(message.camera)
-        }
+        let camera = cameraIndexLocked(message.camera)
         let event = layout.event(message, seconds: seconds, camera: camera)
         queue.append(event)
-        if recordsImages {
-            cells.append(.init(message: message, crop: crop, seconds: seconds, classIndex: event[2], camera: camera))
-        }
+        cellsRtdc?.queue(.init(message: message, crop: crop, seconds: seconds, category: event[2], camera: camera))
         queued += 1
         backlog += 1
         return true
+    }
+
+    /// Queues an object that was not a cell for rejects.rtdc: its measurements as a cell message
+    /// whose label is its ``ObjectRejection`` reason, and its crop (OPD, nm).
+    func recordRejected(_ message: CellMessage, crop: [Float]) {
+        guard let rejectsRtdc else { return }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds &- startNanoseconds) / 1e9
+        let reason = ObjectRejection.allCases.firstIndex { $0.rawValue == message.label }.map(Float.init) ?? .nan
+        rejectsRtdc.queue(
+            .init(message: message, crop: crop, seconds: seconds, category: reason, camera: cameraNumber(message.camera)))
+    }
+
+    /// The camera's index into `cameras` (the FCS `FLOWD_CAMERAS`), adding it if new.
+    private func cameraNumber(_ camera: String) -> Int {
+        queueLock.lock()
+        defer { queueLock.unlock() }
+        return cameraIndexLocked(camera)
+    }
+
+    private func cameraIndexLocked(_ camera: String) -> Int {
+        if let index = cameraIndex[camera] { return index }
+        cameraIndex[camera] = cameras.count
+        cameras.append(camera)
+        return cameras.count - 1
     }
 
     /// Cells queued in this run so far.
@@ -189,9 +214,8 @@ final class RunRecord: @unchecked Sendable {
         if let end {
             metadata.endReason = end
             metadata.endedAt = RunMetadata.timestamp(Date())
-            // Clears the file's SWMR flag: any HDF5 reader opens it normally from now on.
-            rtdc?.writer.close()
-            rtdc = nil
+            cellsRtdc?.close()
+            rejectsRtdc?.close()
         }
         try writeMetadata()
     }
@@ -215,11 +239,9 @@ final class RunRecord: @unchecked Sendable {
         queueLock.lock()
         let events = queue
         queue.removeAll(keepingCapacity: true)
-        let images = cells
-        cells.removeAll(keepingCapacity: true)
         let names = cameras
         queueLock.unlock()
-        let rtdcFailure = appendToRtdc(images)
+        let rtdcFailure = flushRtdc()
         defer {
             queueLock.lock()
             backlog = writer.eventsPending + queue.count
@@ -241,26 +263,12 @@ final class RunRecord: @unchecked Sendable {
         if let rtdcFailure { throw rtdcFailure }
     }
 
-    /// Appends `images` to the .rtdc file and flushes it; on failure, closes it at its last
-    /// flush, stops queueing crops, and returns the failure (also in run.json).
-    private func appendToRtdc(_ images: [RtdcEventLayout.Cell]) -> Failure? {
-        guard let (file, layout) = rtdc else { return nil }
-        do {
-            try file.append(count: images.count, layout.columns(of: images, firstIndex: file.events))
-            try file.flush()
-            metadata.rtdcEvents = file.events
-            return nil
-        } catch {
-            file.close()
-            rtdc = nil
-            queueLock.lock()
-            recordsImages = false
-            cells.removeAll()
-            queueLock.unlock()
-            let failure = Failure(description: "\(error); cells.rtdc stops at \(file.events) cells, the run goes on without it")
-            metadata.rtdcError = failure.description
-            return failure
-        }
+    /// Flushes the .rtdc files and notes their events (and failures) in the metadata.
+    private func flushRtdc() -> Failure? {
+        let failures = [cellsRtdc, rejectsRtdc].compactMap { $0?.flush() }
+        if let cellsRtdc { (metadata.rtdcEvents, metadata.rtdcError) = (cellsRtdc.events, cellsRtdc.failure) }
+        if let rejectsRtdc { (metadata.rejectsEvents, metadata.rejectsError) = (rejectsRtdc.events, rejectsRtdc.failure) }
+        return failures.isEmpty ? nil : Failure(description: failures.joined(separator: "; "))
     }
 
     /// CPU time this thread has used, ns.

@@ -66,6 +66,12 @@ final class RunRecorder: Sendable {
         }
     }
 
+    /// Called as an object that is not a cell is counted, inside
+    /// ``CellTally/countRejected(_:recording:)``: queued for the run's rejects.rtdc.
+    func recordRejected(_ message: CellMessage, crop: [Float]) {
+        current.withLock { $0 }?.recordRejected(message, crop: crop)
+    }
+
     /// Starts a new run: creates its directory and files, then (atomically with the reset of the
     /// cell counts) makes it the one cells go to, then ends the previous run with its final
     /// counts. If the new run cannot be created, nothing changes and the error is returned.
