@@ -35,6 +35,7 @@ def test_short_run_reports_every_key_with_consistent_figures(flowd_bin):
 
     assert report["size"] == 256 and report["seconds"] == 2 and report["model"] == str(MODEL)
     assert report["cells_in_view_per_frame"] > 0
+    assert report["twin_conditions"] == "ideal" and report["refocus"] == "auto"
     assert set(report["bar"]) == {"min_frames_per_second_of_rate", "max_drops", "max_latency_p99_ms"}
     [trial] = report["trials"]
     assert set(trial) == TRIAL_KEYS

@@ -39,6 +39,9 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Cells per µL of the simulated sample (the default shows about 5 cells per 1024² frame).")
     var concentration: Double = 12500
 
+    @Option(help: "The daemon's reconstruction.refocus: auto (refocus every cell view, the default) or off.")
+    var refocus: String = "auto"
+
     @OptionGroup var report: JSONReportOption
 
     @OptionGroup(title: "The twin's conditions (a preset; each option below overrides one of its effects)")
@@ -59,12 +62,14 @@ struct BenchPipeline: ParsableCommand {
         }
         guard concentration >= 0 else { throw ValidationError("--concentration must not be negative") }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be 1–256") }
+        guard ["auto", "off"].contains(refocus) else { throw ValidationError("--refocus must be auto or off") }
     }
 
     func run() throws {
         var benchmark = PipelineBenchmark(
             rates: rates ?? [rate], seconds: seconds, warmup: warmup, size: frame.size, workers: workers,
             model: model.model, poolFrames: poolFrames, concentration: concentration, json: report.json)
+        benchmark.refocus = refocus
         conditions.apply(to: &benchmark.flow, optics: &benchmark.optics)
         try benchmark.run()
     }

@@ -18,6 +18,8 @@ struct BenchPipelineReport: Encodable {
     var poolFrames: Int
     /// The twin's conditions the pool was rendered at: ideal, lab or custom.
     var twinConditions: String
+    /// The daemon's `reconstruction.refocus` (auto or off).
+    var refocus: String
     var cellsInViewPerFrame: Double
     var seconds: Double
     var warmupSeconds: Double
@@ -28,7 +30,7 @@ struct BenchPipelineReport: Encodable {
     var sustainableRate: Double?
 
     enum CodingKeys: String, CodingKey {
-        case size, model, poolFrames = "pool_frames", twinConditions = "twin_conditions"
+        case size, model, poolFrames = "pool_frames", twinConditions = "twin_conditions", refocus
         case cellsInViewPerFrame = "cells_in_view_per_frame", seconds
         case warmupSeconds = "warmup_seconds", cores, bar, trials, sustainableRate = "sustainable_rate"
     }
@@ -40,6 +42,7 @@ struct BenchPipelineReport: Encodable {
         try c.encode(model, forKey: .model)
         try c.encode(poolFrames, forKey: .poolFrames)
         try c.encode(twinConditions, forKey: .twinConditions)
+        try c.encode(refocus, forKey: .refocus)
         try c.encode(cellsInViewPerFrame, forKey: .cellsInViewPerFrame)
         try c.encode(seconds, forKey: .seconds)
         try c.encode(warmupSeconds, forKey: .warmupSeconds)

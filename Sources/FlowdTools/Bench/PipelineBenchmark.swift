@@ -30,6 +30,8 @@ public struct PipelineBenchmark {
     /// (its size and concentration are the ones above).
     public var flow = FlowConfiguration()
     public var optics = RigOptics()
+    /// The daemon's `reconstruction.refocus`: `auto` or `off`.
+    public var refocus = "auto"
 
     /// Fewest frames in the pool: the daemon's reference needs them first.
     public static var minimumPoolFrames: Int { PipelineTrial.referenceFrames }
@@ -50,14 +52,14 @@ public struct PipelineBenchmark {
             size: size, count: poolFrames, concentration: concentration, segments: cores, flow: flow, optics: optics)
         progress(String(format: "%.1f cells in view per frame; %.0f px per frame", pool.cellsInViewPerFrame, pool.pixelsPerFrame))
         var report = BenchPipelineReport(
-            size: size, model: model, poolFrames: pool.frames.count, twinConditions: conditions,
+            size: size, model: model, poolFrames: pool.frames.count, twinConditions: conditions, refocus: refocus,
             cellsInViewPerFrame: pool.cellsInViewPerFrame,
             seconds: seconds, warmupSeconds: warmup, cores: cores, trials: [])
         for rate in rates {
             progress("trial at \(Int(rate)) frames/s: \(Int(warmup)) s warm-up, \(seconds) s timed…")
             let trial = try PipelineTrial(
                 pool: pool, model: model, rate: rate, warmupSeconds: warmup, seconds: seconds, workers: workers,
-                bar: report.bar
+                refocus: refocus, bar: report.bar
             ).run()
             report.trials.append(trial)
             if !json { show(trial) }

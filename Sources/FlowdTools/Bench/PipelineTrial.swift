@@ -20,6 +20,8 @@ struct PipelineTrial {
     let seconds: Double
     /// `nil`: the daemon's default (one per core).
     let workers: Int?
+    /// The daemon's `reconstruction.refocus`.
+    let refocus: String
     let bar: BenchPipelineReport.Bar
     /// Frames sent slowly first: the daemon's median reference needs
     /// `reconstruction.reference_frames` (15) of them.
@@ -33,7 +35,7 @@ struct PipelineTrial {
             arguments: [
                 "run", "--input", "pull+bind:tcp://127.0.0.1:\(inputPort)", "--publish", "tcp://127.0.0.1:\(publishPort)",
                 "--model", model, "--set", "metrics.listen=127.0.0.1:\(metricsPort)", "--set", "log.level=warning",
-                "--set", "publish.counts_interval_s=0.25",
+                "--set", "publish.counts_interval_s=0.25", "--set", "reconstruction.refocus=\(refocus)",
             ] + (workers.map { ["--set", "workers=\($0)"] } ?? []),
             log: nil)
         defer { daemon.send(SIGKILL) }
