@@ -17,7 +17,7 @@ MODEL = REPO / "models" / "topgan-default.safetensors"
 TRIAL_KEYS = {
     "rate", "workers", "inference_threads_per_worker", "blas_core", "load_average", "window_seconds", "frames",
     "drops", "drops_total", "frames_per_second", "cells_per_second", "classified_per_second", "latency_ms",
-    "stages_ms", "cpu_ms_per_frame", "queue_depth_max", "queue_capacity", "sender_max_lateness_ms",
+    "stages_ms", "cpu_ms_per_frame", "fft_only_ms", "queue_depth_max", "queue_capacity", "sender_max_lateness_ms",
     "cells_published", "cells_true", "labels", "met",
 }
 
@@ -35,7 +35,7 @@ def test_short_run_reports_every_key_with_consistent_figures(flowd_bin):
 
     assert report["size"] == 256 and report["seconds"] == 2 and report["model"] == str(MODEL)
     assert report["cells_in_view_per_frame"] > 0
-    assert report["twin_conditions"] == "ideal" and report["refocus"] == "auto"
+    assert report["twin_conditions"] == "ideal" and report["refocus"] == "off"
     assert set(report["bar"]) == {"min_frames_per_second_of_rate", "max_drops", "max_latency_p99_ms"}
     [trial] = report["trials"]
     assert set(trial) == TRIAL_KEYS
@@ -68,6 +68,7 @@ def test_short_run_reports_every_key_with_consistent_figures(flowd_bin):
     assert 0 <= trial["queue_depth_max"] <= trial["queue_capacity"]
     assert set(trial["stages_ms"]) == {"frame", "reconstruct", "classify"}
     assert set(trial["cpu_ms_per_frame"]) == {"daemon", "camera_and_subscriber"}
+    assert 0 < trial["fft_only_ms"] < trial["cpu_ms_per_frame"]["daemon"], "the daemon does at least one FFT per frame"
     assert len(trial["load_average"]) == 2
 
     bar = report["bar"]

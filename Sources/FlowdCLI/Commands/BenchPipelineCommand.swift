@@ -39,8 +39,8 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Cells per µL of the simulated sample (the default shows about 5 cells per 1024² frame).")
     var concentration: Double = 12500
 
-    @Option(help: "The daemon's reconstruction.refocus: auto (refocus every cell view, the default) or off.")
-    var refocus: String = "auto"
+    @Option(help: "The daemon's reconstruction.refocus: off (the frame path alone) or auto (refocus every cell view, the daemon's default).")
+    var refocus: String = "off"
 
     @OptionGroup var report: JSONReportOption
 

@@ -143,6 +143,9 @@ struct BenchPipelineTrial: Encodable {
     /// CPU time (user + system) per frame processed in the window, of the daemon and of this
     /// process (the camera and the subscriber): what the rate costs, whatever else runs.
     var cpuMsPerFrame: [String: Double]
+    /// One plain FFTW r2c of the frame, ms, measured by this process right after the trial (one
+    /// thread): `cpu_ms_per_frame.daemon` over it is the pipeline's cost in FFTs.
+    var fftOnlyMs: Double
     var queueDepthMax: Int
     var queueCapacity: Int
     /// How late the camera (this process) sent its most delayed frame: a check on the load.
@@ -157,7 +160,7 @@ struct BenchPipelineTrial: Encodable {
         case loadAverage = "load_average", windowSeconds = "window_seconds", frames, drops
         case dropsTotal = "drops_total", framesPerSecond = "frames_per_second", cellsPerSecond = "cells_per_second"
         case classifiedPerSecond = "classified_per_second", labels, latencyMs = "latency_ms", stagesMs = "stages_ms"
-        case cpuMsPerFrame = "cpu_ms_per_frame"
+        case cpuMsPerFrame = "cpu_ms_per_frame", fftOnlyMs = "fft_only_ms"
         case queueDepthMax = "queue_depth_max", queueCapacity = "queue_capacity"
         case senderMaxLatenessMs = "sender_max_lateness_ms", cellsPublished = "cells_published"
         case cellsTrue = "cells_true", met

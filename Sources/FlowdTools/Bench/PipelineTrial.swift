@@ -73,17 +73,19 @@ struct PipelineTrial {
         guard daemon.waitForExit(upTo: 20) else { throw ToolError("flowd run did not exit within 20 s of SIGTERM") }
         guard daemon.exitStatus == 0 else { throw ToolError("flowd run exited with status \(daemon.exitStatus!)") }
         if let failure = results.failure { throw ToolError("result stream: \(failure)") }
+        // The floor, measured now, in this run's conditions, with the daemon gone (≈ 1 s).
+        let fftOnlyMs = FFTOnlyTiming.milliseconds(size: pool.frames[0].header.rows, repeats: 200)
 
         return try report(
             camera: camera.tally, final: final, window: (first, last), end: end, cells: results.cells,
-            loadAverage: [loadBefore, Self.loadAverage()])
+            loadAverage: [loadBefore, Self.loadAverage()], fftOnlyMs: fftOnlyMs)
     }
 
     // MARK: Measuring
 
     private func report(
         camera: PacedCamera.Tally, final: CountsMessage, window: (WindowEdges.Reading, WindowEdges.Reading),
-        end: MetricsScrape, cells: [ResultCollector.Received], loadAverage: [Double]
+        end: MetricsScrape, cells: [ResultCollector.Received], loadAverage: [Double], fftOnlyMs: Double
     ) throws -> BenchPipelineTrial {
         let (first, last) = window
         let windowSeconds = Double(last.atNanoseconds - first.atNanoseconds) / 1e9
@@ -130,7 +132,7 @@ struct PipelineTrial {
             labels: labelAgreement(decoded.map(\.1)),
             latencyMs: latency,
             stagesMs: ["frame": stageMean("frame"), "reconstruct": stageMean("reconstruct"), "classify": stageMean("classify")],
-            cpuMsPerFrame: cpu, queueDepthMax: Int(end["flowd_queue_depth_max"]), queueCapacity: Int(end["flowd_queue_capacity"]),
+            cpuMsPerFrame: cpu, fftOnlyMs: fftOnlyMs, queueDepthMax: Int(end["flowd_queue_depth_max"]), queueCapacity: Int(end["flowd_queue_capacity"]),
             senderMaxLatenessMs: camera.maxLatenessMilliseconds, cellsPublished: Int(final.cells.total),
             cellsTrue: pool.trueCellCount(sent: frames.sent),
             met: framesPerSecond >= bar.minFramesPerSecondFraction * rate && dropsTotal <= bar.maxDrops

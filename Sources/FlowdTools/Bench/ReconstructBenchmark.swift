@@ -49,7 +49,7 @@ public struct ReconstructBenchmark {
         let start = DispatchTime.now().uptimeNanoseconds
         for i in 0..<frames { _ = try reconstructor.process(images[i % images.count], workspace: workspace) }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-        let fft = fftOnlySeconds(repeats: frames)
+        let fftOnlyMs = FFTOnlyTiming.milliseconds(size: size, repeats: frames)
 
         let msPerFrame = seconds / Double(frames) * 1000
         var stages: [String: Double] = [:]
@@ -57,7 +57,7 @@ public struct ReconstructBenchmark {
         let report = BenchReconstructReport(
             size: size, bitDepth: bitDepth, frames: frames, fieldShape: [reconstructor.fieldRows, reconstructor.fieldCols],
             cellsPerFrame: Double(cellCount) / Double(images.count), msPerFrame: msPerFrame,
-            framesPerSecondPerCore: 1000 / msPerFrame, fftOnlyMs: fft * 1000, stagesMs: stages,
+            framesPerSecondPerCore: 1000 / msPerFrame, fftOnlyMs: fftOnlyMs, stagesMs: stages,
             refocusMsPerCell: stages[Stage.refocus.rawValue]! / max(Double(cellCount) / Double(images.count), 1e-9))
         if json {
             try report.printJSON()
@@ -70,22 +70,6 @@ public struct ReconstructBenchmark {
             print(String(format: "  refocusing: %.3f ms per cell", report.refocusMsPerCell))
         }
     }
-
-    /// Mean time of one plain 2-D real-to-complex FFTW transform of the hologram size.
-    private func fftOnlySeconds(repeats: Int) -> Double {
-        let input = AlignedBuffer<Float>(count: size * size, initial: 0)
-        let output = AlignedBuffer<fftwf_complex>(count: size * (size / 2 + 1), initial: (0, 0))
-        let plan = FFTWPlanner.withLock {
-            fftwf_plan_dft_r2c_2d(Int32(size), Int32(size), input.pointer, output.pointer, UInt32(FFTW_MEASURE))!
-        }
-        defer { FFTWPlanner.withLock { fftwf_destroy_plan(plan) } }
-        for i in 0..<(size * size) { input[i] = Float(i % 251) }
-        fftwf_execute(plan)
-        let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<repeats { fftwf_execute(plan) }
-        return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(repeats)
-    }
-
 }
 
 /// The JSON of `flowd bench reconstruct --json`.
