@@ -3,6 +3,7 @@ import FlowdConfig
 import Foundation
 import Protocol
 import Reconstruction
+import SystemSupport
 
 /// One run on disk: `<record dir>/<run id>/cells.fcs`, `cells.rtdc`, `rejects.rtdc` and
 /// `run.json`.
@@ -234,8 +235,8 @@ final class RunRecord: @unchecked Sendable {
     }
 
     private func flushLocked() throws(Failure) {
-        let cpuStart = Self.threadCPUNanoseconds()
-        defer { flushCPUNanoseconds += Self.threadCPUNanoseconds() &- cpuStart }
+        let cpuStart = threadCPUNanoseconds()
+        defer { flushCPUNanoseconds += threadCPUNanoseconds() &- cpuStart }
         queueLock.lock()
         let events = queue
         queue.removeAll(keepingCapacity: true)
@@ -269,13 +270,6 @@ final class RunRecord: @unchecked Sendable {
         if let cellsRtdc { (metadata.rtdcEvents, metadata.rtdcError) = (cellsRtdc.events, cellsRtdc.failure) }
         if let rejectsRtdc { (metadata.rejectsEvents, metadata.rejectsError) = (rejectsRtdc.events, rejectsRtdc.failure) }
         return failures.isEmpty ? nil : Failure(description: failures.joined(separator: "; "))
-    }
-
-    /// CPU time this thread has used, ns.
-    private static func threadCPUNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
     private func writeMetadata() throws(Failure) {
