@@ -25,6 +25,12 @@ import SystemSupport
 /// the parabola through three distances ``fineStepUm`` apart around the smallest. A minimum at an end
 /// of the range is not a focus (the cell lies further out, or the region is no cell): the region
 /// keeps its recorded field and the cell is flagged.
+///
+/// With a hint (the focus the same cell had a frame or two before: cells keep their depth in
+/// laminar flow), there is no coarse search: the whole band's parabola is walked to from the
+/// hint, in a window that only holds the blur of |hint| + ``hintReachUm``. If the walk has not
+/// bracketed a minimum within ``hintReachUm`` of the hint, the focus is not near it (another
+/// cell, or a wrong prediction) and the full search runs.
 struct CellRefocuser: Sendable {
     /// Search range, µm: d ∈ [−rangeUm, +rangeUm].
     let rangeUm: Double
@@ -32,10 +38,10 @@ struct CellRefocuser: Sendable {
     let wavelengthNm: Double
     /// Field-grid pixel, µm (x, y).
     let pixelUm: (x: Double, y: Double)
-    /// Field-grid pixels a cell's blur reaches beyond the cell at the end of the range: the
-    /// range times the tangent of the steepest angle the field grid carries (its Nyquist
-    /// frequency 1/(2·pixel), in the medium).
-    let spreadPixels: Int
+    /// Field-grid pixels a cell's blur reaches beyond the cell per µm out of focus: the tangent
+    /// of the steepest angle the field grid carries (its Nyquist frequency 1/(2·pixel), in the
+    /// medium) over the pixel.
+    let spreadPerUm: Double
 
     /// Spacing of the coarse search, µm: about the depth of field λ/(n·NA²) of half the field
     /// grid's band, on which it runs, so that the metric's minimum is always bracketed.
@@ -44,6 +50,8 @@ struct CellRefocuser: Sendable {
     static let toleranceUm = 0.05
     /// Spacing of the three distances the whole band's parabola goes through, µm.
     static let fineStepUm = 0.4
+    /// How far from a hint its search walks, µm; its window holds the blur of |hint| plus this.
+    static let hintReachUm = 2.0
 
     init(rangeUm: Double, mediumIndex: Double, wavelengthNm: Double, pixelUm: (x: Double, y: Double)) {
         self.rangeUm = rangeUm
@@ -52,7 +60,7 @@ struct CellRefocuser: Sendable {
         self.pixelUm = pixelUm
         let finest = min(pixelUm.x, pixelUm.y)
         let sine = min(0.95, wavelengthNm / 1000 / (2 * finest * mediumIndex))
-        spreadPixels = Int((rangeUm * sine / (1 - sine * sine).squareRoot() / finest).rounded(.up))
+        spreadPerUm = sine / (1 - sine * sine).squareRoot() / finest
     }
 
     /// What refocusing one region found.
@@ -69,9 +77,26 @@ struct CellRefocuser: Sendable {
     }
 
     /// Refocuses `region` of `w.opd` (levelled, wrapped phase in nm; the amplitude in
-    /// `w.amplitude`): on success the region holds the refocused wrapped phase, in nm.
-    func refocus(_ r: CellSegmenter.Region, fieldRows: Int, fieldCols: Int, workspace w: ReconstructionWorkspace) -> Outcome {
-        let needed = max(r.width, r.height) + 2 * spreadPixels
+    /// `w.amplitude`): on success the region holds the refocused wrapped phase, in nm. `hint`:
+    /// where the cell's focus was in an earlier frame, µm (see the type's doc).
+    func refocus(
+        _ r: CellSegmenter.Region, fieldRows: Int, fieldCols: Int, workspace w: ReconstructionWorkspace, hint: Double? = nil
+    ) -> Outcome {
+        if let hint, abs(hint) + Self.hintReachUm < rangeUm,
+            let outcome = search(r, fieldRows: fieldRows, fieldCols: fieldCols, workspace: w, hint: hint)
+        {
+            return outcome
+        }
+        return search(r, fieldRows: fieldRows, fieldCols: fieldCols, workspace: w, hint: nil) ?? .failed
+    }
+
+    /// The search from `hint`, or over the whole range without one; `nil` when the walk from the
+    /// hint brackets no minimum (the caller then searches the whole range).
+    private func search(
+        _ r: CellSegmenter.Region, fieldRows: Int, fieldCols: Int, workspace w: ReconstructionWorkspace, hint: Double?
+    ) -> Outcome? {
+        let reachUm = hint.map { abs($0) + Self.hintReachUm } ?? rangeUm
+        let needed = max(r.width, r.height) + 2 * Int((reachUm * spreadPerUm).rounded(.up))
         guard let size = Self.windowSizes.first(where: { $0 >= needed }) else { return .failed }
         let window = w.refocusWindow(size: size, coarse: false) {
             AngularSpectrum(rows: size, cols: size, pixelUm: pixelUm, mediumIndex: mediumIndex, wavelengthNm: wavelengthNm)
@@ -120,46 +145,54 @@ struct CellRefocuser: Sendable {
                 scratch: window.amplitude.pointer)
         }
 
-        // Coarse: the grid, on the central half of the spectrum (the field low-passed to half
-        // its band on a grid of twice the pixel: a quarter of the work per distance, and a
-        // metric minimum a few µm wide, which the grid brackets).
-        let half = size / 2
-        let coarse = w.refocusWindow(size: half, coarse: true) {
-            AngularSpectrum(
-                rows: half, cols: half, pixelUm: (2 * pixelUm.x, 2 * pixelUm.y), mediumIndex: mediumIndex,
-                wavelengthNm: wavelengthNm)
-        }
-        let low = coarse.spectrum.pointer
-        for v in 0..<half {
-            let y = v < half / 2 ? v : v + size - half
-            for u in 0..<half {
-                let x = u < half / 2 ? u : u + size - half
-                let (re, im) = spectrum[y * size + x]
-                low[v * half + u] = (re / 4, im / 4)  // the inverse of a quarter of the points
+        // Coarse (without a hint): the grid over the whole range and golden-section search
+        // around its smallest value, on the half band; nil when the smallest is at an end.
+        func coarseEstimate() -> Double? {
+            // The central half of the spectrum (the field low-passed to half
+            // its band on a grid of twice the pixel: a quarter of the work per distance, and a
+            // metric minimum a few µm wide, which the grid brackets).
+            let half = size / 2
+            let coarse = w.refocusWindow(size: half, coarse: true) {
+                AngularSpectrum(
+                    rows: half, cols: half, pixelUm: (2 * pixelUm.x, 2 * pixelUm.y), mediumIndex: mediumIndex,
+                    wavelengthNm: wavelengthNm)
             }
+            let low = coarse.spectrum.pointer
+            for v in 0..<half {
+                let y = v < half / 2 ? v : v + size - half
+                for u in 0..<half {
+                    let x = u < half / 2 ? u : u + size - half
+                    let (re, im) = spectrum[y * size + x]
+                    low[v * half + u] = (re / 4, im / 4)  // the inverse of a quarter of the points
+                }
+            }
+            let coarseROI = (x0: roi.x0 / 2, y0: roi.y0 / 2, x1: max(roi.x0 / 2 + 3, roi.x1 / 2), y1: max(roi.y0 / 2 + 3, roi.y1 / 2))
+            let coarsePixel = (x: 2 * pixelUm.x, y: 2 * pixelUm.y)
+            let steps = Int((rangeUm / Self.gridStepUm).rounded(.up))
+            let grid = (-steps...steps).map { Double($0) * rangeUm / Double(steps) }
+            func coarseMetric(_ d: Double) -> Double {
+                coarse.propagator.field(ofSpectrum: low, distanceUm: d, into: coarse.field.pointer)
+                return averageGradient(
+                    coarse.field.pointer, size: half, roi: coarseROI, pixelUm: coarsePixel, background: (bRe, bIm),
+                    scratch: coarse.amplitude.pointer)
+            }
+            let values = grid.map(coarseMetric)
+            guard let best = values.indices.min(by: { values[$0] < values[$1] }), values[best].isFinite,
+                best > 0, best < grid.count - 1
+            else { return nil }
+            return Self.goldenSection(grid[best - 1], grid[best + 1], tolerance: Self.toleranceUm, coarseMetric)
         }
-        let coarseROI = (x0: roi.x0 / 2, y0: roi.y0 / 2, x1: max(roi.x0 / 2 + 3, roi.x1 / 2), y1: max(roi.y0 / 2 + 3, roi.y1 / 2))
-        let coarsePixel = (x: 2 * pixelUm.x, y: 2 * pixelUm.y)
-        let steps = Int((rangeUm / Self.gridStepUm).rounded(.up))
-        let grid = (-steps...steps).map { Double($0) * rangeUm / Double(steps) }
-        func coarseMetric(_ d: Double) -> Double {
-            coarse.propagator.field(ofSpectrum: low, distanceUm: d, into: coarse.field.pointer)
-            return averageGradient(
-                coarse.field.pointer, size: half, roi: coarseROI, pixelUm: coarsePixel, background: (bRe, bIm),
-                scratch: coarse.amplitude.pointer)
-        }
-        let values = grid.map(coarseMetric)
-        guard let best = values.indices.min(by: { values[$0] < values[$1] }), values[best].isFinite,
-            best > 0, best < grid.count - 1
-        else { return .failed }
-        let estimate = Self.goldenSection(grid[best - 1], grid[best + 1], tolerance: Self.toleranceUm, coarseMetric)
+        guard let estimate = hint ?? coarseEstimate() else { return .failed }
 
         // Fine: on the whole band, the parabola through three distances ``fineStepUm`` apart
-        // around the smallest (the half band's minimum may sit a fraction of a µm off).
+        // around the smallest (the half band's minimum may sit a fraction of a µm off), walked
+        // to from the estimate; from a hint up to ``hintReachUm``, and a focus not bracketed
+        // by then is not near the hint.
         let h = Self.fineStepUm
         var centre = estimate
         var (left, middle, right) = (metric(centre - h), metric(centre), metric(centre + h))
-        for _ in 0..<4 where !(middle <= left && middle <= right) {
+        let walk = hint == nil ? 4 : Int((Self.hintReachUm / h).rounded())
+        for _ in 0..<walk where !(middle <= left && middle <= right) {
             if left < right {
                 centre -= h
                 (middle, right) = (left, middle)
@@ -170,6 +203,7 @@ struct CellRefocuser: Sendable {
                 right = metric(centre + h)
             }
         }
+        if hint != nil && !(middle <= left && middle <= right) { return nil }
         let curvature = left - 2 * middle + right
         let focus = centre + (curvature > 0 ? max(-h, min(h, h * (left - right) / (2 * curvature))) : 0)
         guard abs(focus) < rangeUm else { return .failed }

@@ -36,14 +36,19 @@ public struct CellSegmenter: Sendable {
 
     /// The cells in `workspace.opd` (OPD on the field grid, nm, background levelled), which is
     /// left refocused (when refocusing is on) and unwrapped inside every cell region; crops only
-    /// when `crops` is true; with `rejects`, also the objects that are not cells.
-    public func cells(in w: ReconstructionWorkspace, crops: Bool, rejects: Bool = false) -> [DetectedCell] {
+    /// when `crops` is true; with `rejects`, also the objects that are not cells. A region that
+    /// holds a `focusHints` point (field-grid pixels) is refocused around that hint's focus
+    /// (the one nearest its centre).
+    public func cells(
+        in w: ReconstructionWorkspace, crops: Bool, rejects: Bool = false, focusHints: [FocusHint] = []
+    ) -> [DetectedCell] {
         var clock = StageClock()
         let regions = candidateRegions(workspace: w)
         w.timings?.add(.detect, clock.lap())
         var cells: [DetectedCell] = []
         for region in regions {
-            let focus = refocuser?.refocus(region, fieldRows: fieldRows, fieldCols: fieldCols, workspace: w)
+            let focus = refocuser?.refocus(
+                region, fieldRows: fieldRows, fieldCols: fieldCols, workspace: w, hint: Self.hint(for: region, in: focusHints))
             if case .refocused(let distance) = focus { w.refocused.append((region, distance)) }
             w.timings?.add(.refocus, clock.lap())
             let residues = unwrap(region: region, workspace: w)
@@ -52,6 +57,15 @@ public struct CellSegmenter: Sendable {
             w.timings?.add(.measure, clock.lap())
         }
         return cells
+    }
+
+    /// The focus of the hint inside `region` nearest its centre (`hints` in field-grid pixels).
+    static func hint(for region: Region, in hints: [FocusHint]) -> Double? {
+        let cx = Double(region.x0 + region.x1) / 2, cy = Double(region.y0 + region.y1) / 2
+        return hints.filter {
+            $0.x >= Double(region.x0) && $0.x < Double(region.x1) && $0.y >= Double(region.y0) && $0.y < Double(region.y1)
+        }.min { ($0.x - cx) * ($0.x - cx) + ($0.y - cy) * ($0.y - cy) < ($1.x - cx) * ($1.x - cx) + ($1.y - cy) * ($1.y - cy) }?
+            .focusUm
     }
 
     /// The phase sign the objects in `w.opd` (levelled, reconstructed as-is) ask for

@@ -79,7 +79,8 @@ extension OffAxisReconstructor {
     private func refocus(
         x0: Int, y0: Int, x1: Int, y1: Int, by distance: Double, amplitude: [Float], phase: inout [Float]
     ) {
-        let spread = Int((Double(segmenter.refocuser?.spreadPixels ?? 0) * max(decimation.x, decimation.y)).rounded(.up))
+        let spreadPerUm = segmenter.refocuser?.spreadPerUm ?? 0
+        let spread = Int((parameters.refocusRangeUm * spreadPerUm * max(decimation.x, decimation.y)).rounded(.up))
         let size = (max(x1 - x0, y1 - y0) + 2 * spread + 63) / 64 * 64
         let ox = (x0 + x1) / 2 - size / 2, oy = (y0 + y1) / 2 - size / 2
         // Background b: the mean field on the region's border; U − b is zero outside the frame.

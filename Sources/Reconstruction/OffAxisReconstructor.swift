@@ -105,12 +105,13 @@ public final class OffAxisReconstructor: Sendable {
     /// everywhere, refocused and unwrapped inside every cell region. `phaseSign` is the camera's
     /// (kept across its frames); by default a fresh one of `parameters.phaseSign`, so that `auto`
     /// decides on this hologram alone. With `rejects`, the objects that are not cells are
-    /// returned too (``DetectedCell/rejection`` set). Allocates nothing per frame except the
+    /// returned too (``DetectedCell/rejection`` set). `focusHints` (hologram pixels): where
+    /// tracked cells are expected, with their earlier focus (``FocusHint``). Allocates nothing per frame except the
     /// returned cells (and their crops when `crops` is true) and, the first time, the
     /// refocusing windows.
     public func process(
         _ hologram: HologramImage, workspace w: ReconstructionWorkspace, crops: Bool = true,
-        phaseSign: PhaseSignState? = nil, rejects: Bool = false
+        phaseSign: PhaseSignState? = nil, rejects: Bool = false, focusHints: [FocusHint] = []
     ) throws -> [DetectedCell] {
         guard hologram.rows == rows, hologram.cols == cols else {
             throw ReconstructionError(
@@ -160,6 +161,9 @@ public final class OffAxisReconstructor: Sendable {
         w.timings?.add(.background, clock.lap())
 
         // Step 6.
-        return segmenter.cells(in: w, crops: crops, rejects: rejects)
+        let (decX, decY) = decimation
+        return segmenter.cells(
+            in: w, crops: crops, rejects: rejects,
+            focusHints: focusHints.map { FocusHint(x: $0.x / decX, y: $0.y / decY, focusUm: $0.focusUm) })
     }
 }

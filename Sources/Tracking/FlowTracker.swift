@@ -117,6 +117,19 @@ public struct FlowTracker: Sendable {
         return SIMD2(median(recentVelocities.map(\.x)), median(recentVelocities.map(\.y)))
     }
 
+    /// Where each open track's cell is expected in `frame` (its last appearance moved on by the
+    /// track's velocity, else the flow's), with the focus distance that appearance was refocused
+    /// to: the ``FocusHint``s for reconstructing that frame. A track whose last appearance was
+    /// not refocused gives none.
+    public func focusHints(atFrame frame: Int) -> [FocusHint] {
+        active.compactMap { track in
+            guard let last = track.appearances.last, let focus = last.cell.focusUm else { return nil }
+            let step = track.velocity ?? flowVelocity ?? .zero
+            let expected = SIMD2(last.cell.x, last.cell.y) + step * Double(frame - last.frame)
+            return FocusHint(x: expected.x, y: expected.y, focusUm: focus)
+        }
+    }
+
     /// Adds the detections of frame `frame` (frames must come in increasing order) and returns
     /// the tracks that are complete, each once: those unseen for more than `maxGapFrames` frames,
     /// and those leaving the ``field`` (see the type's description).

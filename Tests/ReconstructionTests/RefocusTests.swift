@@ -43,6 +43,23 @@ struct RefocusTests {
         #expect(before > 4 * error, "out of focus, the recorded plane is far from the truth")
     }
 
+    @Test("a hint near the cell's focus gives the full search's focus; a hint far from it falls back to the full search")
+    func hinted() throws {
+        let scene = try Self.scene(defocusUm: 7)
+        let reconstructor = try OffAxisReconstructor(reference: HologramImage(frame: scene.reference), parameters: scene.parameters)
+        let workspace = reconstructor.makeWorkspace()
+        let hologram = HologramImage(frame: scene.hologram)
+        func focus(hint: Double?) throws -> Double {
+            let hints = hint.map { [FocusHint(x: 192, y: 192, focusUm: $0)] } ?? []
+            let cells = try reconstructor.process(hologram, workspace: workspace, focusHints: hints)
+            return try #require(cells.first?.focusUm)
+        }
+        let full = try focus(hint: nil)
+        #expect(abs(full + 7) <= 0.3)
+        #expect(abs(try focus(hint: -6.2) - full) <= 0.1, "near: the three-point grid brackets the focus")
+        #expect(abs(try focus(hint: 3) - full) <= 0.1, "far: the hinted grid does not bracket it, the full search runs")
+    }
+
     @Test("a cell whose focus lies outside the search range is still found, measured in the recorded plane and flagged")
     func outOfRange() throws {
         let (cell, _) = try Self.reconstruct(try Self.scene(defocusUm: 8), refocus: true, rangeUm: 2)

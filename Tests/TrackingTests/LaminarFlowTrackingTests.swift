@@ -52,6 +52,21 @@ struct LaminarFlowTrackingTests {
         #expect(Set(speeds.map { $0.rounded() }) == [40, 60, 80], "each track has its own velocity")
     }
 
+    @Test("each open track tells where its cell will be in a later frame, at its own speed, with the focus it had")
+    func focusHints() {
+        var tracker = FlowTracker(configuration: .init(velocity: nil, gatePixels: 25))
+        for frame in 0..<3 {
+            var slow = Self.cell(x: 100 + 40 * Double(frame), y: 100)
+            slow.focusUm = -4
+            var fast = Self.cell(x: 100 + 80 * Double(frame), y: 200)
+            fast.focusUm = 6.5
+            let unfocused = Self.cell(x: 100 + 60 * Double(frame), y: 300)
+            _ = tracker.update(frame: frame, cells: [slow, fast, unfocused])
+        }
+        let hints = tracker.focusHints(atFrame: 4).sorted { $0.y < $1.y }
+        #expect(hints == [FocusHint(x: 260, y: 100, focusUm: -4), FocusHint(x: 420, y: 200, focusUm: 6.5)])
+    }
+
     @Test("a track whose whole appearances are mostly rejected objects is a rejected object, by its most frequent reason")
     func rejectedByMajority() {
         var doublet = Self.cell(x: 100, y: 100)

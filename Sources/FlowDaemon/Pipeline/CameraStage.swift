@@ -202,6 +202,13 @@ final class CameraStage: @unchecked Sendable {
     }
 
     /// The last frame's background residual, nm RMS, and the references refreshed so far.
+    /// Where the cells tracked so far are expected in the frame of `ordinal`, with their focus
+    /// (``FlowTracker/focusHints(atFrame:)``): read before that frame is reconstructed, so
+    /// that its cells' focus search starts where their tracks' last one ended.
+    func focusHints(forFrame ordinal: UInt64) -> [FocusHint] {
+        condition.withLock { tracker.focusHints(atFrame: Int(ordinal)) }
+    }
+
     var referenceHealth: (backgroundRmsNm: Double, refreshes: Int) {
         condition.withLock { (backgroundRmsNm, referenceRefreshes) }
     }

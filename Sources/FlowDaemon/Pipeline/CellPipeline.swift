@@ -279,7 +279,8 @@ final class CellPipeline: Sendable {
         let workspace = worker.workspace(for: reconstructor)
         do {
             cells = try reconstructor.process(
-                HologramImage(frame: frame.frame), workspace: workspace, crops: true, phaseSign: stage.phaseSign, rejects: true)
+                HologramImage(frame: frame.frame), workspace: workspace, crops: true, phaseSign: stage.phaseSign, rejects: true,
+                focusHints: parameters.refocus ? stage.focusHints(forFrame: frame.ordinal) : [])
             if let sign = stage.phaseSign.newDecision() {
                 logger.notice(
                     "camera \(stage.camera): phase sign \(sign.rawValue), decided from frame seq \(frame.frame.header.seq) (reconstruction.phase_sign: auto; cells are denser than their medium)")

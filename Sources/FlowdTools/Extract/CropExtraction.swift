@@ -36,7 +36,9 @@ public struct CropExtraction {
         var frameCount = 0
         while let (index, image, truth) = try source.next() {
             let cells: [DetectedCell]
-            do { cells = try reconstructor.process(image, workspace: workspace) } catch let error as ReconstructionError {
+            do {
+                cells = try reconstructor.process(image, workspace: workspace, focusHints: tracker.focusHints(atFrame: index))
+            } catch let error as ReconstructionError {
                 throw HologramFileError("frame \(index): \(error.description)")
             }
             tracks += tracker.update(frame: index, cells: cells)
