@@ -148,9 +148,9 @@ struct CellRefocuser: Sendable {
         // Coarse (without a hint): the grid over the whole range and golden-section search
         // around its smallest value, on the half band; nil when the smallest is at an end.
         func coarseEstimate() -> Double? {
-            // The central half of the spectrum (the field low-passed to half
-            // its band on a grid of twice the pixel: a quarter of the work per distance, and a
-            // metric minimum a few µm wide, which the grid brackets).
+            // The central half of the spectrum: the field low-passed to half its band on a grid
+            // of twice the pixel (a quarter of the work per distance, and a metric minimum a few
+            // µm wide, which the grid brackets).
             let half = size / 2
             let coarse = w.refocusWindow(size: half, coarse: true) {
                 AngularSpectrum(
