@@ -19,7 +19,7 @@ run's cells by true cell, so that `--shots N --seed S` draws the same cells on b
 difference between the two models is then what recording, `.rtdc` and `topgan dataset` change
 in the crops (the daemon's median reference against the twin's cell-free one, the tracker's
 choice among equally large views, float32 phase), not which N cells were drawn: with
-different cells, one 25-shot draw's spread (≈ 3 points with the pretrained GAN, ≈ 5 from
+different cells, the spread between 25-shot draws (63–73 % with the pretrained GAN, 51–67 % from
 scratch; docs/workflow.md) would swamp a 3-point criterion.
 
 `run_loop` is the one implementation: scripts/lab-loop runs it at full size and prints the
