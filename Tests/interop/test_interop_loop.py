@@ -9,12 +9,14 @@ The recipe here is `--mode probe` (logistic regression on the GAN's frozen featu
 default full fine-tuning that scripts/lab-loop measures at full size (−1.0, +0.4, −0.9 points
 on three seeds; docs/workflow.md). The test is a check of what the loop does to the crops, and
 it needs a recipe whose result depends on the cells, not on the path SGD happens to take: the
-two sides' crops differ by ≈ 0.75 nm per pixel, and at this size (10 cells per class, a few
-epochs) full fine-tuning amplifies that into run-to-run differences of −1.7 to +3.6 points
-(measured: 3.57 and 2.79 on two runs of the same seed with 200 mixed frames; +2.0, +0.9, +1.0,
-−1.7 on draws 0–3 with 600), too close to 3 to be a test. The convex probe gave −1.2, +0.5,
-−0.5, 0.0 on draws 0–3 (sd 0.7 points), so 3 points is ≈ 4 standard deviations: a failure
-means the recorded crops changed, not bad luck. The mixed run is the full size's (600 frames,
+two sides' crops differ by ≈ 0.75 nm per pixel, and at this size full fine-tuning (10 cells
+per class, 6 epochs) amplifies that into differences of −1.7 to +3.6 points (measured with
+`lab_loop.py --frames-per-class 60 --shots 10 --epochs 6`: 3.57 and 2.79 on two runs of seed 0
+with `--mixed-frames 200`; +2.0, +0.9, +1.0, −1.7 on draws 0–3 of one folder with 600, by
+lab_loop_draws.py), too close to 3 to be a test. The convex probe (`--mode probe`) gave −1.2,
++0.5, −0.5, 0.0 on draws 0–3 of that folder (sd 0.7 points) and −1.21, +0.68, +0.05 on loop
+seeds 0–2, so 3 points is ≈ 4 standard deviations: a failure means the recorded crops changed,
+not bad luck. The mixed run is the full size's (600 frames,
 ≈ 330 cells: one cell moves the balanced accuracy by ≈ 0.3 points); the cultures are smaller
 (60 frames, ≈ 38 cells each)."""
 
