@@ -208,6 +208,42 @@ def test_cli_refuses_crops_of_another_size_than_the_gan(gan, tmp_path, capsys):
     assert "was trained on 16x16 crops but the labelled data has 32x32" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("shots, test_per_class, complaint", [
+    (5, 28, "only 2 labelled cell(s) available besides the held-out ones, fewer than --shots 5"),
+    (5, 40, "only 30 labelled cell(s) available, fewer than --test-per-class 40"),
+])
+def test_cli_finetune_names_the_option_that_asks_for_too_many_cells(files, tmp_path, capsys, shots, test_per_class,
+                                                                    complaint):
+    assert main(["--quiet", "finetune", "--data", str(files / "labelled.npz"), "--shots", str(shots),
+                 "--test-per-class", str(test_per_class), "--ndf", "8", "--out", str(tmp_path / "c.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("topgan: error:") and complaint in err, err
+
+
+def test_cli_export_refuses_what_is_not_a_classifier_checkpoint(gan, tmp_path, capsys):
+    (tmp_path / "garbage.pt").write_text("not a checkpoint")
+    for path, complaint in ((tmp_path / "garbage.pt", "not a readable checkpoint"),
+                            (gan, "not a `topgan finetune` checkpoint")):
+        assert main(["--quiet", "export", str(path), "--out", str(tmp_path / "m.safetensors")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("topgan: error:") and complaint in err, err
+
+
+@pytest.mark.parametrize("size, widths, complaint", [
+    (32, ["--ndf", "8", "--ngf", "8"], "was trained on 16x16 crops at 0.3 µm (ndf 8, ngf 8, nz 16) but --resume was "
+                                       "asked with 32x32 crops"),
+    (SIZE, ["--ndf", "16", "--ngf", "8"], "but --resume was asked with 16x16 crops at 0.3 µm (ndf 16"),
+])
+def test_cli_pretrain_refuses_to_resume_a_gan_of_other_crops_or_widths(gan, tmp_path, capsys, size, widths, complaint):
+    np.savez(tmp_path / "u.npz", **synthetic_cells(10, 6, size=size, unlabelled=True))
+    before = gan.read_bytes()
+    assert main(["--quiet", "pretrain", "--data", str(tmp_path / "u.npz"), "--out", str(gan), "--resume",
+                 "--epochs", "3", *widths]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("topgan: error:") and complaint in err, err
+    assert gan.read_bytes() == before
+
+
 def test_cli_pretrain_refuses_nans(files, tmp_path, capsys):
     assert main(["--quiet", "pretrain", "--data", _bad(files, tmp_path, opd=_nan_opd(files)),
                  "--out", str(tmp_path / "g.pt")]) == 2

@@ -189,7 +189,10 @@ def checkpoint(model: TopGanClassifier, data: CellDataset, train_index: np.ndarr
 
 def load_classifier(path: str | Path) -> tuple[TopGanClassifier, dict]:
     """A ``topgan finetune`` checkpoint as a model in eval mode, with its checkpoint dict."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # a truncated file, not a checkpoint at all
+        raise ValueError(f"{path}: not a readable checkpoint ({error})") from error
     if not isinstance(ckpt, dict) or ckpt.get("kind") != "topgan-classifier":
         raise ValueError(f"{path}: not a `topgan finetune` checkpoint")
     cfg = ckpt["config"]
