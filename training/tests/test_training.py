@@ -309,8 +309,10 @@ def test_cli_finetune_uses_the_default_recipe_and_reports_cross_validation(gan, 
     defaults = parser().parse_args(["finetune", "--pretrained", "g.pt", "--data", "l.npz", "--shots", "5", "--out", "c.pt"])
     assert (defaults.mode, defaults.epochs, defaults.trunk_lr_scale) == ("full", 24, 0.1)
     out = tmp_path / "clf.pt"
-    assert main(["--quiet", "finetune", "--pretrained", str(gan), "--data", str(files / "labelled.npz"),
-                 "--shots", "10", "--epochs", "1", "--out", str(out)]) == 0
+    # One process (--threads 1): starting workers would cost more than these tiny trainings;
+    # test_trainings_in_worker_processes_equal_those_in_this_process covers the workers.
+    assert main(["--quiet", "--threads", "1", "finetune", "--pretrained", str(gan), "--data",
+                 str(files / "labelled.npz"), "--shots", "10", "--epochs", "1", "--out", str(out)]) == 0
     assert "cross-validated balanced accuracy (5-fold" in capsys.readouterr().out
     assert main(["--quiet", "finetune", "--pretrained", str(gan), "--data", str(files / "labelled.npz"),
                  "--shots", "10", "--mode", "probe", "--out", str(out)]) == 0
@@ -332,6 +334,21 @@ def test_cross_validation_calls_a_small_interval_inconclusive():
     guess = cross_validate(label, 3, lambda fit, held: np.zeros(len(held), np.int64))
     assert not guess.conclusive and "too few labelled cells to tell" in guess.sentence()
     assert cross_validate(np.repeat([0, 1, 2], 2), 3, lambda fit, held: label[held]) is None
+
+
+def test_trainings_in_worker_processes_equal_those_in_this_process(gan, files):
+    """topgan finetune's folds and final model may run in parallel processes (--threads): each
+    training seeds itself, so where it runs does not change what it learns."""
+    from topgan.workers import finetune_many
+    data = datamod.load(files / "labelled.npz")
+    indices = [datamod.sample_shots(data.label, 3, n, seed=0) for n in (3, 4, 5)]
+    cfg = FinetuneConfig(**TINY)
+    here = finetune_many(data, indices, cfg, gan, np.arange(len(data)), workers=1)
+    there = finetune_many(data, indices, cfg, gan, np.arange(len(data)), workers=2)
+    for (a, ckpt_a), (b, ckpt_b), index in zip(here, there, indices, strict=True):
+        assert ckpt_a["train_index"] == ckpt_b["train_index"] == index.tolist()
+        for name, value in a.state_dict().items():
+            assert torch.allclose(value.float(), b.state_dict()[name].float(), atol=1e-4), name
 
 
 @pytest.mark.parametrize("change, complaint", [
