@@ -273,6 +273,22 @@ def test_experiment_tunes_on_validation_runs_resumes_and_reports(gan, files, tmp
     assert (tmp_path / "x" / "accuracy.png").exists()
 
 
+def test_semisupervised_mixture_learns_the_classes_from_unlabelled_cells():
+    """Three Gaussian classes with a shared, elongated covariance: from 3 labelled cells per class
+    logistic regression misplaces the boundaries (0.78-0.95 over seeds 0-9), EM with 600
+    unlabelled cells finds them (0.96-0.98, as linear discriminant analysis with every label)."""
+    from sklearn.linear_model import LogisticRegression
+    from topgan.semisupervised import fit_semisupervised
+    rng = np.random.default_rng(3)
+    means, mix = np.array([[0.0, 0.0], [4.0, 0.0], [8.0, 0.0]]), np.array([[1.0, 0.0], [0.5, 3.0]])
+    draw = lambda n: (np.repeat(np.arange(3), n), rng.normal(size=(3 * n, 2)) @ mix + np.repeat(means, n, 0))
+    (y_l, x_l), (_, x_u), (y_t, x_t) = draw(3), draw(200), draw(300)
+    model = fit_semisupervised(x_l, y_l, x_u, 3)
+    accuracy = (model.predict(x_t) == y_t).mean()
+    assert accuracy >= 0.95 and np.allclose(model.shares, 1 / 3, atol=0.03)
+    assert accuracy > (LogisticRegression().fit(x_l, y_l).predict(x_t) == y_t).mean() + 0.1
+
+
 def test_bootstrap_mean_is_paired():
     """Two methods that differ on the same cells: identical predictions give exactly 0 with a
     zero-width interval; a method right everywhere minus one wrong everywhere gives +1."""
