@@ -343,13 +343,16 @@ def test_cli_finetune_uses_the_default_recipe_and_reports_cross_validation(gan, 
 
 
 def test_cross_validation_calls_a_small_interval_inconclusive():
-    from topgan.crossval import cross_validate
+    from topgan.crossval import fold_plan, score
     label = np.repeat([0, 1, 2], 4)
-    perfect = cross_validate(label, 3, lambda fit, held: label[held])
+    plan = fold_plan(label, 3)
+    assert len(plan) == 4 and sorted(np.concatenate([held for _, held in plan])) == list(range(12))
+    assert all(not set(fit) & set(held) for fit, held in plan)
+    perfect = score(label, 3, plan, [label[held] for _, held in plan])
     assert perfect.balanced_accuracy == 1.0 and perfect.folds == 4
-    guess = cross_validate(label, 3, lambda fit, held: np.zeros(len(held), np.int64))
+    guess = score(label, 3, plan, [np.zeros(len(held), np.int64) for _, held in plan])
     assert not guess.conclusive and "too few labelled cells to tell" in guess.sentence()
-    assert cross_validate(np.repeat([0, 1, 2], 2), 3, lambda fit, held: label[held]) is None
+    assert fold_plan(np.repeat([0, 1, 2], 2), 3) is None
 
 
 def test_trainings_in_worker_processes_equal_those_in_this_process(gan, files):

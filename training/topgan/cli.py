@@ -8,9 +8,10 @@
     topgan export     clf.pt --out model.safetensors                  # flowd's model file
     topgan experiment --labelled cells.npz --validation val.npz --gan sperm=gan.pt --out out/experiment
 
-Bad input (a missing key, NaNs, a class with fewer cells than --shots, crops of another size or
-pixel than the pretrained network, other classes than a pretrained classifier's) ends with one
-``topgan: error: ...`` line and exit status 2.
+Bad input (a missing key, NaNs, a class with fewer cells than --shots or --test-per-class, crops
+of another size or pixel than the pretrained network, other classes than a pretrained
+classifier's, a file that is not a checkpoint, ``pretrain --resume`` of a GAN for other crops or
+widths) ends with one ``topgan: error: ...`` line and exit status 2.
 """
 
 from __future__ import annotations

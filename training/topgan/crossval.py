@@ -78,11 +78,3 @@ def score(label: np.ndarray, num_classes: int, plan: list[tuple[np.ndarray, np.n
     acc, lo, hi = balanced_accuracy_ci(label, pred, seed=seed)
     return CrossValidation(len(plan), acc, lo, hi, 1.0 / num_classes)
 
-
-def cross_validate(label: np.ndarray, num_classes: int, fit_predict, seed: int = 0) -> CrossValidation | None:
-    """``fit_predict(train_positions, test_positions) -> predicted labels`` over positions into
-    ``label``, fold after fold; None when a class has fewer than :data:`MIN_SHOTS` cells."""
-    plan = fold_plan(label, num_classes, seed)
-    if plan is None:
-        return None
-    return score(label, num_classes, plan, [fit_predict(fit, held) for fit, held in plan], seed)
