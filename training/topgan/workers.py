@@ -3,11 +3,11 @@
 ``topgan finetune`` trains its recipe k + 1 times: once per cross-validation fold (the accuracy a
 lab gets without a test set, :mod:`topgan.crossval`) and once on every labelled cell (the model it
 writes). These trainings share nothing, and one training of this small network (batch 32 of
-64 × 64 crops, ≈ 5 GFLOP a step) uses two threads poorly: on this 2-core machine one step took
-141 ms of wall time with one thread and 583 ms with two while other jobs held the cores (the
-threads wait for each other at every operation; docs/experiments.md, "Budget"). So with
-``workers`` > 1 the trainings run in that many processes of one thread each, every core busy
-with its own training. A training's result does not depend on where it runs: each seeds its own
+64 × 64 crops, ≈ 5 GFLOP a step) uses two threads poorly: on this 2-core machine, with other
+jobs on the cores, one training took 34.6 s with one thread and 84.2 s with two (the threads
+wait for each other at every operation; docs/experiments.md, "Budget"). So with ``workers`` > 1
+the trainings run in that many processes of one thread each, every free core busy with its own
+training. A training's result does not depend on where it runs: each seeds its own
 initialisation, dropout and augmentation from ``cfg.seed`` (the last bits of the arithmetic may
 differ with the thread count).
 
