@@ -8,9 +8,10 @@
     topgan export     clf.pt --out model.safetensors                  # flowd's model file
     topgan experiment --labelled cells.npz --validation val.npz --gan sperm=gan.pt --out out/experiment
 
-Bad input (a missing key, NaNs, a class with fewer cells than --shots, crops of another size or
-pixel than the pretrained network, other classes than a pretrained classifier's) ends with one
-``topgan: error: ...`` line and exit status 2.
+Bad input (a missing key, NaNs, a class with fewer cells than --shots or --test-per-class, crops
+of another size or pixel than the pretrained network, other classes than a pretrained
+classifier's, a file that is not a checkpoint, ``pretrain --resume`` of a GAN for other crops or
+widths) ends with one ``topgan: error: ...`` line and exit status 2.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import torch
 from . import data as datamod
 from . import rtdc as rtdcmod
 from .data import DataError
-from .experiment import METHODS as EXPERIMENT_METHODS
 
 #: The default fine-tuning recipe: the best few-shot recipe of docs/experiments.md that flowd's
 #: model format (version 1, OPD crop in) can carry, chosen on the validation twin: full
@@ -75,12 +75,15 @@ def cmd_pretrain(args) -> int:
 
 
 def cmd_finetune(args) -> int:
-    from .crossval import MIN_SHOTS, cross_validate
-    from .finetune import FinetuneConfig, finetune, predict
+    from . import crossval
+    from .finetune import FinetuneConfig, load_pretrained, predict
+    from .workers import finetune_many
     from sklearn.metrics import balanced_accuracy_score
     data = datamod.load(args.data, need_labels=True)
     if args.pretrained and not Path(args.pretrained).is_file():
         raise DataError(f"{args.pretrained}: no such checkpoint (make one with `topgan pretrain`)")
+    if args.pretrained:
+        load_pretrained(data, args.pretrained)  # refuses other crops or classes before any training starts
     cfg = FinetuneConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, mode=args.mode,
                          trunk_lr_scale=args.trunk_lr_scale, probe_c=args.probe_c,
                          head=args.head, seed=args.seed, ndf=args.ndf, opd_scale_nm=args.opd_scale_nm)
@@ -91,18 +94,26 @@ def cmd_finetune(args) -> int:
     train = datamod.sample_shots(data.label, k, args.shots, args.seed, exclude=holdout)
     unlabelled = np.setdiff1d(np.arange(len(data)), holdout)  # labels never read: statistics only
 
-    def fit_predict(fit_pos: np.ndarray, predict_pos: np.ndarray) -> np.ndarray:
-        model, ckpt = finetune(data, train[fit_pos], cfg, args.pretrained, False, unlabelled)
-        return predict(model, data.opd[train[predict_pos]], ckpt["opd_scale_nm"]).argmax(1)
-
-    cv = None if args.no_cv else cross_validate(data.label[train], k, fit_predict, args.seed)
-    model, ckpt = finetune(data, train, cfg, args.pretrained, not args.quiet, unlabelled)
-    if cv is not None:
+    # The k cross-validation folds and the final model are k + 1 independent trainings: with
+    # --threads T they run in T single-threaded processes (topgan.workers). A linear probe trains
+    # in about a second, less than starting a worker costs, so it stays in this process.
+    plan = None if args.no_cv else crossval.fold_plan(data.label[train], k, args.seed)
+    folds = [train[fit] for fit, _ in plan or []]
+    workers = 1 if cfg.mode == "probe" else min(args.threads, len(folds) + 1)
+    if workers > 1 and not args.quiet:
+        print(f"training {len(folds) + 1} models ({len(folds)} cross-validation folds and the final one) "
+              f"in {workers} processes", flush=True)
+    *fold_models, (model, ckpt) = finetune_many(data, folds + [train], cfg, args.pretrained, unlabelled,
+                                               workers, progress=not args.quiet)
+    if plan:
+        predictions = [predict(m, data.opd[train[held]], c["opd_scale_nm"]).argmax(1)
+                       for (m, c), (_, held) in zip(fold_models, plan)]
+        cv = crossval.score(data.label[train], k, plan, predictions, args.seed)
         ckpt["cross_validation"] = cv.__dict__
         print(cv.sentence())
     elif not args.no_cv:
         print(f"cross-validation: {args.shots} labelled cell(s) per class is too few to estimate the accuracy "
-              f"(it needs at least {MIN_SHOTS} per class); label more cells to know how good the model is")
+              f"(it needs at least {crossval.MIN_SHOTS} per class); label more cells to know how good the model is")
     if len(holdout):
         p = predict(model, data.opd[holdout], ckpt["opd_scale_nm"])
         acc = balanced_accuracy_score(data.label[holdout], p.argmax(1))
@@ -129,7 +140,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_experiment(args) -> int:
-    from .experiment import ExperimentConfig, run
+    from .experiment import METHODS, ExperimentConfig, run
     from .finetune import FinetuneConfig
     from .pretrain import PretrainConfig
     labelled = datamod.load(args.labelled, need_labels=True)
@@ -146,8 +157,9 @@ def cmd_experiment(args) -> int:
         if not Path(path).is_file():
             raise DataError(f"--gan {given}: no such checkpoint")
         gans[name] = Path(path)
+    methods = args.methods.split(",") if args.methods else list(METHODS)
     cfg = ExperimentConfig(shots=[int(n) for n in args.shots.split(",")], seeds=args.seeds,
-                           methods=args.methods.split(","), test_per_class=args.test_per_class,
+                           methods=methods, test_per_class=args.test_per_class,
                            gan=PretrainConfig(epochs=args.gan_epochs, ndf=args.ndf, ngf=args.ndf),
                            control_gan_steps=args.control_gan_steps,
                            finetune=FinetuneConfig(ndf=args.ndf))
@@ -163,7 +175,9 @@ def cmd_experiment(args) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="topgan", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--threads", type=int, default=2,
+                   help="CPU cores to use (default 2): torch threads; finetune runs its cross-validation folds "
+                        "and final model as this many single-threaded processes instead")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -237,7 +251,7 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--out", required=True, help="results folder (resumable cache in <out>/*/runs)")
     x.add_argument("--shots", default="1,2,5,10,25,50")
     x.add_argument("--seeds", type=int, default=10)
-    x.add_argument("--methods", default=",".join(EXPERIMENT_METHODS))
+    x.add_argument("--methods", help="comma-separated methods of docs/experiments.md (default: all)")
     x.add_argument("--test-per-class", type=int, default=200)
     x.add_argument("--gan-epochs", type=int, default=12, help="epochs of the GANs the experiment trains")
     x.add_argument("--control-gan-steps", type=int, default=320, help="steps of the noise and target-cell GANs")

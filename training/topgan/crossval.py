@@ -57,17 +57,24 @@ def folds_of(label: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return fold
 
 
-def cross_validate(label: np.ndarray, num_classes: int, fit_predict, seed: int = 0) -> CrossValidation | None:
-    """``fit_predict(train_positions, test_positions) -> predicted labels`` over positions into
-    ``label``; None when a class has fewer than :data:`MIN_SHOTS` cells."""
+def fold_plan(label: np.ndarray, num_classes: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """The k folds as (train positions, held-out positions) into ``label``, k = min(5, N); None
+    when a class has fewer than :data:`MIN_SHOTS` cells. The folds are independent trainings, so
+    a caller may run them in parallel (:mod:`topgan.workers`)."""
     shots = min(int((label == c).sum()) for c in range(num_classes))
     if shots < MIN_SHOTS:
         return None
     k = min(5, shots)
     fold = folds_of(label, k, seed)
+    return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(k)]
+
+
+def score(label: np.ndarray, num_classes: int, plan: list[tuple[np.ndarray, np.ndarray]],
+          predictions: list[np.ndarray], seed: int = 0) -> CrossValidation:
+    """The balanced accuracy of the out-of-fold ``predictions`` (one array per fold of ``plan``)."""
     pred = np.empty(len(label), np.int64)
-    for f in range(k):
-        held = np.flatnonzero(fold == f)
-        pred[held] = fit_predict(np.flatnonzero(fold != f), held)
+    for (_, held), p in zip(plan, predictions, strict=True):
+        pred[held] = p
     acc, lo, hi = balanced_accuracy_ci(label, pred, seed=seed)
-    return CrossValidation(k, acc, lo, hi, 1.0 / num_classes)
+    return CrossValidation(len(plan), acc, lo, hi, 1.0 / num_classes)
+

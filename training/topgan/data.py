@@ -129,23 +129,25 @@ def fit_opd_scale(opd: np.ndarray) -> float:
 
 
 def sample_shots(label: np.ndarray, num_classes: int, shots: int, seed: int,
-                 exclude: np.ndarray | None = None) -> np.ndarray:
+                 exclude: np.ndarray | None = None, option: str = "--shots") -> np.ndarray:
     """Indices of ``shots`` labelled cells per class, chosen deterministically by ``seed``.
 
     The same (labels, shots, seed) always give the same cells, and a larger N with the same seed
     contains the smaller one's cells (each class is one seeded permutation, cut at N), so a
-    learning curve over N compares nested training sets, not lucky draws.
+    learning curve over N compares nested training sets, not lucky draws. ``option`` is the
+    command-line option that asked for ``shots``, named in the error when a class has too few.
     """
     if shots < 1:
-        raise DataError(f"--shots must be at least 1; got {shots}")
+        raise DataError(f"{option} must be at least 1; got {shots}")
     rng = np.random.default_rng(seed)
     allowed = np.ones(len(label), bool) if exclude is None else ~np.isin(np.arange(len(label)), exclude)
     chosen = []
     for c in range(num_classes):
         pool = np.flatnonzero((label == c) & allowed)
         if len(pool) < shots:
-            raise DataError(f"class {c} has only {len(pool)} labelled cell(s) available, fewer than --shots {shots}; "
-                            "extract more cells or lower --shots")
+            besides = " besides the held-out ones" if exclude is not None and len(exclude) else ""
+            raise DataError(f"class {c} has only {len(pool)} labelled cell(s) available{besides}, fewer than "
+                            f"{option} {shots}; extract more cells or lower {option}")
         chosen.append(pool[rng.permutation(len(pool))[:shots]])
     return np.concatenate(chosen)
 
@@ -153,6 +155,6 @@ def sample_shots(label: np.ndarray, num_classes: int, shots: int, seed: int,
 def balanced_split(label: np.ndarray, num_classes: int, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(test, rest): ``per_class`` labelled cells per class held out by ``seed``; ``rest`` is
     every other cell (labelled or not)."""
-    test = sample_shots(label, num_classes, per_class, seed)
+    test = sample_shots(label, num_classes, per_class, seed, option="--test-per-class")
     rest = np.setdiff1d(np.arange(len(label)), test)
     return test, rest

@@ -39,7 +39,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import QuantileTransformer, StandardScaler
 from sklearn.svm import SVC
 from tqdm import tqdm
 
@@ -48,6 +48,7 @@ from .features import feature_matrix
 from .finetune import FinetuneConfig, finetune, predict
 from .pretrain import PretrainConfig, load_discriminator, pretrain
 from .probe import Standardiser, pooled_features
+from .semisupervised import fit_semisupervised
 
 TEST_SEED = 20261127
 VIEWS = 8  # D4 views of each labelled cell for the trunk probes
@@ -56,8 +57,10 @@ VIEWS = 8  # D4 views of each labelled cell for the trunk probes
 @dataclass(frozen=True)
 class Method:
     """``kind`` linear: ``inputs`` (``qpi`` and/or ``trunk:<gan>``) standardised then ``classifier``;
-    ``scaler`` ``labelled`` (the classic way, statistics of the N training cells) or ``unlabelled``
-    (statistics of the rig's unlabelled cells); ``selftrain``: pseudo-labels on unlabelled cells.
+    ``scaler`` ``labelled`` (the classic way, statistics of the N training cells), ``unlabelled``
+    (statistics of the rig's unlabelled cells) or ``quantile`` (each feature mapped through its
+    quantiles among the unlabelled cells to a standard normal); ``classifier`` ``lr``, ``svm`` or
+    ``gmm`` (:mod:`topgan.semisupervised`); ``selftrain``: pseudo-labels on unlabelled cells.
     ``kind`` cnn: :func:`topgan.finetune.finetune` from ``gan`` (None = from scratch)."""
     label: str
     kind: str
@@ -89,12 +92,15 @@ METHODS: dict[str, Method] = {
                                  selftrain=True),
     "hybrid-selftrain": Method("hybrid, self-trained on unlabelled cells", "linear", ("qpi", "trunk:sperm"),
                                selftrain=True),
+    "features-gmm": Method("QPI features, Gaussian mixture fitted by EM with the unlabelled cells", "linear",
+                           ("qpi",), "gmm", "quantile"),
 }
 
 #: The hyper-parameters chosen on the validation file, per classifier kind.
 TUNING = {
     "lr": [{"C": c} for c in (0.01, 0.1, 1.0, 10.0)],
     "svm": [{"C": c} for c in (0.3, 1.0, 10.0, 100.0)],
+    "gmm": [{"ridge": r} for r in (0.01, 0.1, 1.0)],  # added to the shared covariance's diagonal
     "cnn": [{"epochs": e} for e in (8, 24)],  # epochs of 256 augmented views; lr 1e-3 (AdamW, cosine)
 }
 
@@ -146,8 +152,11 @@ def fit_linear(method: Method, split: Split, train: np.ndarray, params: dict, se
     for name in method.inputs:
         x = split.inputs[name]
         views = x.shape[0]
-        ref = x[0][split.unlabelled] if method.scaler == "unlabelled" else x[0][train]
-        z = Standardiser(ref)
+        if method.scaler == "quantile":
+            z = QuantileTransformer(output_distribution="normal", n_quantiles=min(200, len(split.unlabelled)),
+                                    random_state=0).fit(x[0][split.unlabelled]).transform
+        else:
+            z = Standardiser(x[0][split.unlabelled] if method.scaler == "unlabelled" else x[0][train])
         blocks_train.append(np.concatenate([z(x[v][train]) for v in range(views)]))
         blocks_test.append(z(x[0][split.test]))
         blocks_unl.append(z(x[0][split.unlabelled]))
@@ -156,6 +165,9 @@ def fit_linear(method: Method, split: Split, train: np.ndarray, params: dict, se
     xtr = np.concatenate([np.tile(b, (rows // len(b), 1)) for b in blocks_train], 1)
     ytr = np.tile(y, rows // len(y))
     xte, xun = np.concatenate(blocks_test, 1), np.concatenate(blocks_unl, 1)
+
+    if method.classifier == "gmm":
+        return fit_semisupervised(xtr, ytr, xun, len(split.data.classes), params["ridge"]).predict(xte)
 
     def classifier():
         if method.classifier == "svm":

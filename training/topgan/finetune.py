@@ -37,7 +37,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
 from torch import nn
 from tqdm import tqdm
 
@@ -163,6 +162,9 @@ def fit_probe_head(model: TopGanClassifier, data: CellDataset, train_index: np.n
     """Probe mode: logistic regression on the standardised pooled trunk features of the D4 views
     of the training cells, written into the ``global_pool`` head's linear layer as
     W' = W / sd, b' = b - W' mean (the same logits, no standardisation op needed in the file)."""
+    # Imported here: scikit-learn takes seconds to import, and the worker processes of
+    # topgan.workers, which import this module, mostly train the other modes.
+    from sklearn.linear_model import LogisticRegression
     views = len(D4)
     feats = pooled_features(model.features, data.opd[train_index], opd_scale_nm, views)
     z = Standardiser(pooled_features(model.features, data.opd[reference], opd_scale_nm, 1)[0])
@@ -189,7 +191,10 @@ def checkpoint(model: TopGanClassifier, data: CellDataset, train_index: np.ndarr
 
 def load_classifier(path: str | Path) -> tuple[TopGanClassifier, dict]:
     """A ``topgan finetune`` checkpoint as a model in eval mode, with its checkpoint dict."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # a truncated file, not a checkpoint at all
+        raise ValueError(f"{path}: not a readable checkpoint ({error})") from error
     if not isinstance(ckpt, dict) or ckpt.get("kind") != "topgan-classifier":
         raise ValueError(f"{path}: not a `topgan finetune` checkpoint")
     cfg = ckpt["config"]

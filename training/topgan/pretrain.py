@@ -30,7 +30,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .augment import augment
-from .data import CellDataset, fit_opd_scale, normalise
+from .data import CellDataset, DataError, fit_opd_scale, normalise
 from .model import DCGANDiscriminator, trunk_depth
 
 
@@ -111,6 +111,26 @@ def load_discriminator(path: str | Path) -> tuple[DCGANDiscriminator, dict]:
     return netD, ckpt
 
 
+def resumable(path: Path, data: CellDataset, cfg: PretrainConfig) -> dict:
+    """The GAN checkpoint ``--resume`` continues, refused with a clear error when it was trained
+    on crops of another size or pixel, or with other network widths (it cannot continue then)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:
+        raise ValueError(f"{path}: not a readable checkpoint to resume ({error})") from error
+    if not isinstance(ckpt, dict) or ckpt.get("kind") != "topgan-gan":
+        raise ValueError(f"{path}: not a `topgan pretrain` checkpoint to resume; choose another --out")
+    mine = (data.size, round(data.pixel_um, 6), cfg.ndf, cfg.ngf, cfg.nz)
+    theirs = (ckpt["image_size"], round(float(ckpt["pixel_um"]), 6), ckpt["config"]["ndf"], ckpt["config"]["ngf"],
+              ckpt["config"]["nz"])
+    if mine != theirs:
+        raise DataError(f"{path} was trained on {theirs[0]}x{theirs[0]} crops at {theirs[1]:g} µm (ndf {theirs[2]}, "
+                        f"ngf {theirs[3]}, nz {theirs[4]}) but --resume was asked with {mine[0]}x{mine[0]} crops at "
+                        f"{mine[1]:g} µm (ndf {mine[2]}, ngf {mine[3]}, nz {mine[4]}); resume with the same data and "
+                        "widths, or choose another --out")
+    return ckpt
+
+
 def pretrain(data: CellDataset, out: str | Path, cfg: PretrainConfig, resume: bool = False,
              progress: bool = True) -> dict:
     """Trains the GAN on every crop of ``data`` (labels ignored); returns the checkpoint dict."""
@@ -130,7 +150,7 @@ def pretrain(data: CellDataset, out: str | Path, cfg: PretrainConfig, resume: bo
     history: dict[str, list[float]] = {"loss_D": [], "loss_G": [], "D_x": [], "D_G_z": []}
     start = 0
     if resume and out.exists():
-        ckpt = torch.load(out, map_location="cpu", weights_only=False)
+        ckpt = resumable(out, data, cfg)
         netG.load_state_dict(ckpt["netG"]); netD.load_state_dict(ckpt["netD"])
         optG.load_state_dict(ckpt["optG"]); optD.load_state_dict(ckpt["optD"])
         history, start = ckpt["history"], ckpt["epoch"]
