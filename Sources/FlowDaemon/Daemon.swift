@@ -5,6 +5,7 @@ import FrameIngest
 import Inference
 import Logging
 import Protocol
+import Reconstruction
 import ServiceLifecycle
 import UnixSignals
 import ZeroMQ
@@ -53,6 +54,10 @@ public struct Daemon: Sendable {
         let startNanoseconds = DispatchTime.now().uptimeNanoseconds
         let modelFile = try DefaultModel.path(configured: config.pipeline.modelPath).map(ModelFile.init(path:))
         let parameters = CellPipeline.parameters(settings: config.pipeline, model: modelFile?.model)
+        let hologramTileSide = config.record.hologramEvery > 0
+            ? HologramTile.side(
+                cropSize: parameters.cropSize, cropPixelUm: parameters.cropPixelUm, hologramPixelUm: parameters.pixelUm)
+            : nil
         let recorder = RunRecorder(
             root: RecordDirectory.resolve(configured: config.record.directory),
             layout: CellEventLayout(modelClasses: modelFile?.model.classes ?? [], maxCameras: config.ingest.maxCameras),
@@ -61,14 +66,16 @@ public struct Daemon: Sendable {
                 optics: .init(
                     cropSize: parameters.cropSize, cropPixelUm: parameters.cropPixelUm,
                     hologramPixelUm: parameters.pixelUm, wavelengthNm: parameters.wavelengthNm,
-                    maskThresholdNm: parameters.maskThresholdNm, mediumIndex: parameters.mediumIndex)),
+                    maskThresholdNm: parameters.maskThresholdNm, mediumIndex: parameters.mediumIndex),
+                holograms: hologramTileSide.map { .init(every: config.record.hologramEvery, side: $0) }),
             lab: config.record,
             maxCameras: config.ingest.maxCameras + 1,
             maxCameraBytes: max(FrameHeader.maxCameraIDBytes, config.inputs.map(\.endpoint.utf8.count).max() ?? 0),
             logger: logger)
         let pipeline = try Self.makePipeline(
             config: config, model: modelFile, workers: workerCount, ingest: ingest, publisher: publisher,
-            recorder: recorder, rejectLog: malformedLog, startNanoseconds: startNanoseconds, logger: logger)
+            recorder: recorder, hologramTileSide: hologramTileSide, rejectLog: malformedLog,
+            startNanoseconds: startNanoseconds, logger: logger)
         let workers = FrameWorkers(queue: ingest.queue, count: workerCount, idle: pipeline.idle) { frame, worker in
             pipeline.process(frame, worker: worker)
             frameLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - frame.arrivalNanoseconds)
@@ -135,7 +142,8 @@ public struct Daemon: Sendable {
     /// recorded (in the order published), and each object that is not a cell.
     private static func makePipeline(
         config: DaemonConfig, model file: ModelFile?, workers: Int, ingest: FrameIngest, publisher: ResultPublisher,
-        recorder: RunRecorder, rejectLog: RateLimitedLog, startNanoseconds: UInt64, logger: Logger
+        recorder: RunRecorder, hologramTileSide: Int?, rejectLog: RateLimitedLog, startNanoseconds: UInt64,
+        logger: Logger
     ) throws -> CellPipeline {
         let settings = config.pipeline
         let model = file?.model
@@ -143,13 +151,13 @@ public struct Daemon: Sendable {
         let reference = settings.referencePath.isEmpty ? nil : try HologramFiles.hologram(settings.referencePath)
         let pipeline = try CellPipeline(
             settings: settings, model: model, reference: reference, workers: workers, counters: ingest.counters,
-            rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds,
-            recordRejected: { message, crop in recorder.recordRejected(message, crop: crop) }
-        ) { message, crop in
+            rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds, hologramTileSide: hologramTileSide,
+            recordRejected: { message, view in recorder.recordRejected(message, crop: view.crop, hologram: view.hologram) }
+        ) { message, view in
             do { try publisher.publish(.cell, message.jsonBytes()) } catch {
                 logger.warning("could not publish cell \(message.camera)/\(message.cellID): \(error)")
             }
-            recorder.record(message, crop: crop)
+            recorder.record(message, crop: view.crop, hologram: view.hologram)
         }
         // After the inference contexts exist: they set OpenBLAS to one thread per call.
         if let file {

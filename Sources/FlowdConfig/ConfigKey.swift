@@ -87,6 +87,7 @@ public struct ConfigKey: Sendable {
         },
         text("record.dir", \.record.directory),
         number("record.flush_interval_s", \.record.flushIntervalSeconds, 0.01...1),
+        integer("record.hologram_every", \.record.hologramEvery, 0...1_000_000),
         text("record.sample", \.record.sample),
         text("record.medium", \.record.medium),
         number("record.flow_rate_ul_s", \.record.flowRateMicrolitresPerSecond, 1e-6...1e4),

@@ -6,6 +6,11 @@ public struct RecordSettings: Sendable, Equatable {
     /// Seconds between flushes of recorded cells to disk (`record.flush_interval_s`, 0.01–1): a
     /// SIGKILL or power loss loses at most the cells of the last interval.
     public var flushIntervalSeconds = 0.5
+    /// Every how many recorded cells (and rejected objects) carry the raw hologram around them
+    /// and the reference there, for reconstruction by other software (`record.hologram_every`;
+    /// dclab's `qpi_oah`, `qpi_oah_bg`); 0: none. 1 keeps every one: ≈ 2 × 64 KB per event
+    /// before compression at the default optics.
+    public var hologramEvery = 0
 
     // What only the lab knows, for the metadata of each run's cells.rtdc (dclab's
     // `experiment:sample`, `setup:*`, `imaging:*`). Defaults: the digital twin's rig.

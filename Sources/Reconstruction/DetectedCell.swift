@@ -23,4 +23,7 @@ public struct DetectedCell: Sendable {
     /// Why the object is not a cell; `nil` for a cell. Only reported by
     /// ``OffAxisReconstructor/process(_:workspace:crops:phaseSign:rejects:)`` when asked for.
     public var rejection: ObjectRejection?
+    /// The raw hologram around it, when the run records holograms (`record.hologram_every`);
+    /// cut by the pipeline, not by the reconstructor.
+    public var hologram: HologramTile? = nil
 }

@@ -39,22 +39,36 @@ public struct HologramImage: Sendable {
     /// converts a few rows at a time, just before their FFT, so that the float copy of an 8-bit
     /// frame never leaves the L1/L2 cache.
     public func convert(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
-        let start = range.lowerBound * cols, n = range.count * cols
+        convert(rows: range, columns: 0..<cols, into: out)
+    }
+
+    /// Writes the pixels of the window `rows` × `columns` as Float into `out`, row by row
+    /// (rows.count · columns.count values).
+    public func convert(rows: Range<Int>, columns: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let width = columns.count
+        // A window of whole rows is one contiguous run of pixels; otherwise one run per row.
+        let whole = width == cols
+        let runs = whole ? 1 : rows.count, length = whole ? rows.count * cols : width
+        func start(_ run: Int) -> Int { (rows.lowerBound + run) * cols + columns.lowerBound }
         switch storage {
         case .floats(let values):
-            values.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + start, count: n) }
+            values.withUnsafeBufferPointer { p in
+                for run in 0..<runs { (out + run * width).update(from: p.baseAddress! + start(run), count: length) }
+            }
         case .frame(let frame):
             frame.pixels.withUnsafeBytes { raw in
-                switch frame.header.dtype {
-                case .uint8:
-                    let p = raw.bindMemory(to: UInt8.self).baseAddress! + start
-                    for i in 0..<n { out[i] = Float(p[i]) }
-                case .uint16:
-                    let p = raw.bindMemory(to: UInt16.self).baseAddress! + start
-                    for i in 0..<n { out[i] = Float(UInt16(littleEndian: p[i])) }
-                case .float32:
-                    let p = raw.bindMemory(to: Float.self).baseAddress! + start
-                    out.update(from: p, count: n)
+                for run in 0..<runs {
+                    let o = out + run * width, first = start(run)
+                    switch frame.header.dtype {
+                    case .uint8:
+                        let p = raw.bindMemory(to: UInt8.self).baseAddress! + first
+                        for i in 0..<length { o[i] = Float(p[i]) }
+                    case .uint16:
+                        let p = raw.bindMemory(to: UInt16.self).baseAddress! + first
+                        for i in 0..<length { o[i] = Float(UInt16(littleEndian: p[i])) }
+                    case .float32:
+                        o.update(from: raw.bindMemory(to: Float.self).baseAddress! + first, count: length)
+                    }
                 }
             }
         }

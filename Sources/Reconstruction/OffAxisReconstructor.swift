@@ -24,8 +24,9 @@ public final class OffAxisReconstructor: Sendable {
     let referenceConjugate: [Float]
     /// 1/|E_ref| on the field grid (all 1 without a reference), for the amplitude refocusing uses.
     let referenceInverseAmplitude: [Float]
-    /// The reference hologram, for the full-resolution output; nil without one.
-    let reference: HologramImage?
+    /// The reference hologram (for the full-resolution output and the recorded hologram
+    /// tiles); nil without one.
+    public let reference: HologramImage?
 
     /// Prepares the pipeline from a reference hologram (cell-free; same rig and size as the
     /// holograms to come). Pass `reference: nil` to find the sideband in `sidebandSource`

@@ -54,9 +54,9 @@ struct PipelineHarness {
         pipeline = try CellPipeline(
             settings: settings, model: model, reference: reference ? HologramImage(frame: twin.reference()) : nil,
             workers: workers, counters: counters, rejectLog: RateLimitedLog(logger: logger), logger: logger
-        ) { message, crop in
+        ) { message, view in
             published.messages.withLock { $0.append(message) }
-            recorder?.record(message, crop: crop)
+            recorder?.record(message, crop: view.crop)
         }
     }
 

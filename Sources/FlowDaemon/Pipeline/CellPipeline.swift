@@ -53,11 +53,14 @@ final class CellPipeline: Sendable {
     private let rejectLog: RateLimitedLog
     private let logger: Logger
     /// Sends one labelled cell's message: publishes it on the result socket and records it
-    /// with its crop (the best appearance's, OPD in nm, as classified).
-    private let send: @Sendable (CellMessage, [Float]) -> Void
+    /// with its best view (its crop, OPD in nm, as classified, and its hologram tile, if cut).
+    private let send: @Sendable (CellMessage, DetectedCell) -> Void
     /// Records an object that is not a cell (never published): its measurements in the shape of
-    /// a cell message whose label is the ``ObjectRejection`` reason, and its best view's crop.
-    private let recordRejected: @Sendable (CellMessage, [Float]) -> Void
+    /// a cell message whose label is the ``ObjectRejection`` reason, and its best view.
+    private let recordRejected: @Sendable (CellMessage, DetectedCell) -> Void
+    /// Side of the raw hologram tile cut around each cell for the record (``HologramTile``),
+    /// camera pixels; `nil`: none are cut.
+    private let hologramTileSide: Int?
     /// The configured reference's reconstructor, shared by all cameras; `nil`: per camera.
     private let sharedReconstructor: OffAxisReconstructor?
     private let workers: [PipelineWorker]
@@ -69,8 +72,9 @@ final class CellPipeline: Sendable {
         settings: PipelineSettings, model: Model?, reference: HologramImage?, workers: Int,
         counters: IngestCounters, rejectLog: RateLimitedLog, logger: Logger,
         startNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds,
-        recordRejected: @escaping @Sendable (CellMessage, [Float]) -> Void = { _, _ in },
-        send: @escaping @Sendable (CellMessage, [Float]) -> Void
+        hologramTileSide: Int? = nil,
+        recordRejected: @escaping @Sendable (CellMessage, DetectedCell) -> Void = { _, _ in },
+        send: @escaping @Sendable (CellMessage, DetectedCell) -> Void
     ) throws {
         let parameters = Self.parameters(settings: settings, model: model)
         self.settings = settings
@@ -80,6 +84,7 @@ final class CellPipeline: Sendable {
         self.logger = logger
         self.send = send
         self.recordRejected = recordRejected
+        self.hologramTileSide = hologramTileSide
         tally = CellTally(startNanoseconds: startNanoseconds)
         sharedReconstructor = try reference.map { try OffAxisReconstructor(reference: $0, parameters: parameters) }
         // workers × BLAS threads ≤ cores: each context runs its GEMMs on its own small team.
@@ -183,7 +188,7 @@ final class CellPipeline: Sendable {
                 let message = Self.message(
                     of: object.track, best: object.best, lastSeen: object.lastSeen, pixelsPerSecond: object.pixelsPerSecond,
                     cellID: 0, label: .init(label: object.reason.rawValue, probabilities: [:]), camera: camera, pixelUm: pixelUm)
-                tally.countRejected(object.reason.rawValue) { recordRejected(message, object.track.best.cell.crop) }
+                tally.countRejected(object.reason.rawValue) { recordRejected(message, object.track.best.cell) }
             }
             stages[camera] = stage
             return stage
@@ -275,11 +280,12 @@ final class CellPipeline: Sendable {
             ordinal: frame.ordinal, cells: nil, seq: frame.frame.header.seq, tNanoseconds: frame.frame.header.timeNanoseconds,
             arrivalNanoseconds: frame.arrivalNanoseconds)
         let start = DispatchTime.now().uptimeNanoseconds
-        let cells: [DetectedCell]
+        var cells: [DetectedCell]
         let workspace = worker.workspace(for: reconstructor)
+        let hologram = HologramImage(frame: frame.frame)
         do {
             cells = try reconstructor.process(
-                HologramImage(frame: frame.frame), workspace: workspace, crops: true, phaseSign: stage.phaseSign, rejects: true,
+                hologram, workspace: workspace, crops: true, phaseSign: stage.phaseSign, rejects: true,
                 focusHints: parameters.refocus ? stage.focusHints(forFrame: frame.ordinal) : [])
             if let sign = stage.phaseSign.newDecision() {
                 logger.notice(
@@ -291,6 +297,12 @@ final class CellPipeline: Sendable {
             return result
         }
         reconstructLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+        if let side = hologramTileSide {
+            for i in cells.indices {
+                cells[i].hologram = HologramTile(
+                    of: hologram, reference: reconstructor.reference, centredOn: cells[i].x, cells[i].y, side: side)
+            }
+        }
         result.backgroundRmsNm = Double(workspace.plane.residualRms) * parameters.wavelengthNm / (2 * .pi)
         if let frames = stage.collectForRefresh(frame, count: settings.referenceFrames) { refreshReference(frames, of: stage) }
         result.cells = cells
@@ -304,7 +316,7 @@ final class CellPipeline: Sendable {
         let message = Self.message(
             of: cell.track, best: cell.best, lastSeen: cell.lastSeen, pixelsPerSecond: cell.pixelsPerSecond,
             cellID: cell.cellID, label: label, camera: camera, pixelUm: settings.pixelUm)
-        tally.count(label.label) { send(message, cell.track.best.cell.crop) }
+        tally.count(label.label) { send(message, cell.track.best.cell) }
         publishLatency.observe(nanoseconds: UInt64(message.latencyMilliseconds * 1e6))
     }
 

@@ -7,7 +7,10 @@ import Reconstruction
 /// were not cells: no scores, `reason` in place of `class`; ``rejects(optics:)``).
 ///
 /// - images: `qpi_pha` (the crop the classifier saw, as phase: φ = OPD·2π/λ, rad, float32,
-///   `cropSize²` pixels of `cropPixelUm`), `mask` (``CropMask``);
+///   `cropSize²` pixels of `cropPixelUm`), `mask` (``CropMask``); with ``holograms``, also
+///   `qpi_oah` and `qpi_oah_bg` (the raw hologram around the cell and the reference there,
+///   ``HologramTile``, uint8, `side²` camera pixels) in every ``HologramSample/every``-th event
+///   (events 1, 1 + every, …) and all zeros in the others (a hologram is never all zeros);
 /// - dclab's scalar features: `index` (1, 2, …), `time` (s from the run's start to the cell's
 ///   publishing, as the FCS `Time`), `frame` (the best appearance's frame `seq`; 0 when the
 ///   camera sends none), `pos_x`, `pos_y` (its centroid, µm on the hologram), and each feature
@@ -19,11 +22,13 @@ import Reconstruction
 /// - `userdef0`…: every other value of the cell message, in the order of ``userdefFeatures``,
 ///   the last of which is the ``category``.
 struct RtdcEventLayout: Sendable {
-    /// A recorded cell or object as queued for the file: the message, its crop (OPD, nm), when
-    /// it was recorded (s from the run's start), its ``category`` value and its camera's index.
+    /// A recorded cell or object as queued for the file: the message, its crop (OPD, nm) and
+    /// hologram tile (if cut), when it was recorded (s from the run's start), its ``category``
+    /// value and its camera's index.
     struct Cell: Sendable {
         var message: CellMessage
         var crop: [Float]
+        var hologram: HologramTile? = nil
         var seconds: Double
         var category: Float
         var camera: Int
@@ -43,6 +48,14 @@ struct RtdcEventLayout: Sendable {
         var mediumIndex: Double
     }
 
+    /// Which events carry their raw hologram (`record.hologram_every`), and its tiles' side.
+    struct HologramSample: Sendable, Equatable {
+        /// Every how many events, ≥ 1.
+        var every: Int
+        /// Side of the tiles, camera pixels (``HologramTile/side(cropSize:cropPixelUm:hologramPixelUm:)``).
+        var side: Int
+    }
+
     /// dclab feature ← the cell message's feature (``CellEventLayout/featureNames``), for the
     /// values dclab has a name for (NaN where a cell lacks it, e.g. `focus_um` when refocusing
     /// is off or failed).
@@ -58,6 +71,8 @@ struct RtdcEventLayout: Sendable {
     /// `ml_score_<id>` of each of ``modelClasses``, in their order.
     let classIDs: [String]
     let optics: Optics
+    /// Raw holograms in the file; `nil`: none.
+    let holograms: HologramSample?
     /// The last userdef feature: `class` (cells.rtdc; index into run.json's `classes`: the
     /// label, also `unknown` and `unclassified`) or `reason` (rejects.rtdc; index into its
     /// `reject_reasons`).
@@ -69,18 +84,20 @@ struct RtdcEventLayout: Sendable {
     private let dclabColumns: [(dclab: String, flowd: String)]
 
     /// The layout of cells.rtdc for a model with `modelClasses` (none without a model).
-    init(modelClasses: [String], optics: Optics) {
-        self.init(modelClasses: modelClasses, optics: optics, category: "class")
+    init(modelClasses: [String], optics: Optics, holograms: HologramSample? = nil) {
+        self.init(modelClasses: modelClasses, optics: optics, holograms: holograms, category: "class")
     }
 
-    /// The layout of rejects.rtdc: the objects that were not cells, with no scores.
-    static func rejects(optics: Optics) -> RtdcEventLayout {
-        RtdcEventLayout(modelClasses: [], optics: optics, category: "reason")
+    /// The layout of rejects.rtdc (the objects that were not cells, with no scores) beside
+    /// this one's cells.rtdc.
+    var rejects: RtdcEventLayout {
+        RtdcEventLayout(modelClasses: [], optics: optics, holograms: holograms, category: "reason")
     }
 
-    private init(modelClasses: [String], optics: Optics, category: String) {
+    private init(modelClasses: [String], optics: Optics, holograms: HologramSample?, category: String) {
         self.modelClasses = modelClasses
         self.optics = optics
+        self.holograms = holograms
         self.category = category
         classIDs = Self.ids(for: modelClasses)
         dclabColumns = Self.dclabFeatures.filter { CellEventLayout.featureNames.contains($0.flowd) }
@@ -91,7 +108,11 @@ struct RtdcEventLayout: Sendable {
         precondition(userdefFeatures.count <= 10, "more userdef features than dclab defines")
     }
 
-    var imageFeatures: [(String, RtdcWriter.Element)] { [("qpi_pha", .float32), ("mask", .uint8)] }
+    /// Name, element type and side of each image feature.
+    var imageFeatures: [(String, RtdcWriter.Element, side: Int)] {
+        [("qpi_pha", .float32, optics.cropSize), ("mask", .uint8, optics.cropSize)]
+            + (holograms.map { [("qpi_oah", .uint8, $0.side), ("qpi_oah_bg", .uint8, $0.side)] } ?? [])
+    }
 
     var scalarFeatures: [(String, RtdcWriter.Element)] {
         [("index", .uint32), ("time", .float64), ("frame", .uint64), ("pos_x", .float64), ("pos_y", .float64)]
@@ -125,6 +146,11 @@ struct RtdcEventLayout: Sendable {
             "pos_x": .float64(cells.map { $0.message.xPixels * optics.hologramPixelUm }),
             "pos_y": .float64(cells.map { $0.message.yPixels * optics.hologramPixelUm }),
         ]
+        if let holograms {
+            let (tiles, references) = hologramColumns(of: cells, firstIndex: firstIndex, sample: holograms)
+            columns["qpi_oah"] = .uint8(tiles)
+            columns["qpi_oah_bg"] = .uint8(references)
+        }
         for (dclab, flowd) in dclabColumns {
             columns[dclab] = .float64(cells.map { $0.message.features[flowd] ?? .nan })
         }
@@ -135,6 +161,20 @@ struct RtdcEventLayout: Sendable {
             columns["userdef\(number)"] = .float64(cells.map { value(name, of: $0) })
         }
         return columns
+    }
+
+    /// The `qpi_oah` and `qpi_oah_bg` columns: the tiles of the sampled events, zeros elsewhere
+    /// (also where a tile is missing or of another side, or there was no reference).
+    private func hologramColumns(of cells: [Cell], firstIndex: Int, sample: HologramSample) -> ([UInt8], [UInt8]) {
+        let pixels = sample.side * sample.side
+        var tiles = [UInt8](repeating: 0, count: cells.count * pixels), references = tiles
+        for (offset, cell) in cells.enumerated() where (firstIndex + offset) % sample.every == 0 {
+            guard let tile = cell.hologram, tile.side == sample.side else { continue }
+            let at = offset * pixels
+            tiles.replaceSubrange(at..<(at + pixels), with: tile.hologram)
+            if tile.reference.count == pixels { references.replaceSubrange(at..<(at + pixels), with: tile.reference) }
+        }
+        return (tiles, references)
     }
 
     private func value(_ name: String, of cell: Cell) -> Double {

@@ -30,7 +30,7 @@ final class RtdcRecording: @unchecked Sendable {
         self.fileName = fileName
         self.layout = layout
         writer = try RtdcWriter(
-            path: directory + "/" + fileName, imageSize: layout.optics.cropSize, imageFeatures: layout.imageFeatures,
+            path: directory + "/" + fileName, imageFeatures: layout.imageFeatures,
             scalarFeatures: layout.scalarFeatures, metadata: metadata)
     }
 

@@ -90,11 +90,11 @@ final class RtdcWriter {
     /// dataset per feature and the metadata, then starts SWMR writing. On failure, what was
     /// made is closed again (``close()``, from `deinit`).
     /// - Parameters:
-    ///   - imageFeatures: name → element type of (N, `imageSize`, `imageSize`) features.
+    ///   - imageFeatures: name, element type and side of (N, side, side) features.
     ///   - scalarFeatures: name → element type of (N,) features.
     ///   - metadata: `section:key` → value; `experiment:event count` is added and kept current.
     init(
-        path: String, imageSize: Int, imageFeatures: [(String, Element)], scalarFeatures: [(String, Element)],
+        path: String, imageFeatures: [(String, Element, side: Int)], scalarFeatures: [(String, Element)],
         metadata: [(String, Attribute)]
     ) throws(Failure) {
         self.path = path
@@ -110,7 +110,7 @@ final class RtdcWriter {
             closed = true
             throw Failure(description: "cannot create \(path) (HDF5; does it exist already?)")
         }
-        try createFeatures(imageSize: imageSize, imageFeatures: imageFeatures, scalarFeatures: scalarFeatures)
+        try createFeatures(imageFeatures: imageFeatures, scalarFeatures: scalarFeatures)
         for (key, value) in metadata { try Self.write(value, named: key, on: file, path: path) }
         try Self.write(.integer(0), named: "experiment:event count", on: file, path: path)
         // Only datasets may be open when SWMR writing starts.
@@ -121,14 +121,14 @@ final class RtdcWriter {
 
     /// The group /events and an empty dataset per feature in it.
     private func createFeatures(
-        imageSize: Int, imageFeatures: [(String, Element)], scalarFeatures: [(String, Element)]
+        imageFeatures: [(String, Element, side: Int)], scalarFeatures: [(String, Element)]
     ) throws(Failure) {
         let events = H5Gcreate2(file, "events", flowd_h5p_default(), flowd_h5p_default(), flowd_h5p_default())
         guard events >= 0 else { throw Failure(description: "cannot create /events in \(path)") }
         defer { H5Gclose(events) }
-        let side = hsize_t(imageSize)
-        for (name, element) in imageFeatures {
-            let dataset = try create(name, in: events, element: element, itemShape: [side, side], chunkEvents: Self.imageChunkEvents)
+        for (name, element, side) in imageFeatures {
+            let dataset = try create(
+                name, in: events, element: element, itemShape: [hsize_t(side), hsize_t(side)], chunkEvents: Self.imageChunkEvents)
             // dclab marks its image datasets as HDF5 images (fixed-length ASCII strings).
             for (key, value) in [("CLASS", "IMAGE"), ("IMAGE_VERSION", "1.2"), ("IMAGE_SUBCLASS", "IMAGE_GRAYSCALE")] {
                 try Self.write(.text(value), named: key, on: dataset, path: path)

@@ -128,7 +128,7 @@ final class RunRecord: @unchecked Sendable {
                     cells: try RtdcRecording(
                         directory: directory, fileName: "cells.rtdc", layout: plan.layout, metadata: attributes),
                     rejects: try RtdcRecording(
-                        directory: directory, fileName: "rejects.rtdc", layout: .rejects(optics: plan.layout.optics),
+                        directory: directory, fileName: "rejects.rtdc", layout: plan.layout.rejects,
                         metadata: attributes)
                 )
             }
@@ -150,9 +150,9 @@ final class RunRecord: @unchecked Sendable {
     }
 
     /// Queues the event of a cell being published now, with its crop (OPD, nm; empty when the
-    /// pipeline made none); it reaches the disk at the next flush. Returns false when the run
-    /// stopped recording (see ``maxQueuedEvents``).
-    func record(_ message: CellMessage, crop: [Float]) -> Bool {
+    /// pipeline made none) and hologram tile (if one was cut); it reaches the disk at the next
+    /// flush. Returns false when the run stopped recording (see ``maxQueuedEvents``).
+    func record(_ message: CellMessage, crop: [Float], hologram: HologramTile? = nil) -> Bool {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds &- startNanoseconds) / 1e9
         queueLock.lock()
         defer { queueLock.unlock() }
@@ -160,20 +160,25 @@ final class RunRecord: @unchecked Sendable {
         let camera = cameraIndexLocked(message.camera)
         let event = layout.event(message, seconds: seconds, camera: camera)
         queue.append(event)
-        cellsRtdc?.queue(.init(message: message, crop: crop, seconds: seconds, category: event[2], camera: camera))
+        cellsRtdc?.queue(
+            .init(
+                message: message, crop: crop, hologram: hologram, seconds: seconds, category: event[2],
+                camera: camera))
         queued += 1
         backlog += 1
         return true
     }
 
     /// Queues an object that was not a cell for rejects.rtdc: its measurements as a cell message
-    /// whose label is its ``ObjectRejection`` reason, and its crop (OPD, nm).
-    func recordRejected(_ message: CellMessage, crop: [Float]) {
+    /// whose label is its ``ObjectRejection`` reason, its crop (OPD, nm) and hologram tile.
+    func recordRejected(_ message: CellMessage, crop: [Float], hologram: HologramTile? = nil) {
         guard let rejectsRtdc else { return }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds &- startNanoseconds) / 1e9
         let reason = ObjectRejection.allCases.firstIndex { $0.rawValue == message.label }.map(Float.init) ?? .nan
         rejectsRtdc.queue(
-            .init(message: message, crop: crop, seconds: seconds, category: reason, camera: cameraNumber(message.camera)))
+            .init(
+                message: message, crop: crop, hologram: hologram, seconds: seconds, category: reason,
+                camera: cameraNumber(message.camera)))
     }
 
     /// The camera's index into `cameras` (the FCS `FLOWD_CAMERAS`), adding it if new.

@@ -2,6 +2,7 @@ import Dispatch
 import FlowdConfig
 import Logging
 import Protocol
+import Reconstruction
 import Synchronization
 
 /// The durable record of every published cell: one ``RunRecord`` at a time under `record.dir`.
@@ -58,9 +59,10 @@ final class RunRecorder: Sendable {
     var lastFailure: String? { failure.withLock { $0 } }
 
     /// Called as each cell is published, inside ``CellTally/count(_:sending:)``, with the crop
-    /// the classifier saw (OPD, nm): only queued here, written by ``flush()``.
-    func record(_ message: CellMessage, crop: [Float]) {
-        guard let run = current.withLock({ $0 }), run.record(message, crop: crop) else {
+    /// the classifier saw (OPD, nm) and its hologram tile (if one was cut): only queued here,
+    /// written by ``flush()``.
+    func record(_ message: CellMessage, crop: [Float], hologram: HologramTile? = nil) {
+        guard let run = current.withLock({ $0 }), run.record(message, crop: crop, hologram: hologram) else {
             unrecorded.add(1, ordering: .relaxed)
             return
         }
@@ -68,8 +70,8 @@ final class RunRecorder: Sendable {
 
     /// Called as an object that is not a cell is counted, inside
     /// ``CellTally/countRejected(_:recording:)``: queued for the run's rejects.rtdc.
-    func recordRejected(_ message: CellMessage, crop: [Float]) {
-        current.withLock { $0 }?.recordRejected(message, crop: crop)
+    func recordRejected(_ message: CellMessage, crop: [Float], hologram: HologramTile? = nil) {
+        current.withLock { $0 }?.recordRejected(message, crop: crop, hologram: hologram)
     }
 
     /// Starts a new run: creates its directory and files, then (atomically with the reset of the
