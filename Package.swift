@@ -37,6 +37,9 @@ let package = Package(
         // HDF5 for each run's dclab .rtdc file (Debian's serial build; pkg-config finds its paths).
         .systemLibrary(
             name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        // The NATS C client (JetStream and key-value; Debian's libnats-dev 3.4).
+        .systemLibrary(
+            name: "CNATS", pkgConfig: "libnats", providers: [.apt(["libnats-dev"])]),
 
         // Small shared support: the 64-byte aligned buffer, the background-thread loop.
         .target(name: "SystemSupport", swiftSettings: swiftSettings),
@@ -49,6 +52,10 @@ let package = Package(
 
         // A thin, safe Swift wrapper over libzmq: sockets, heap-owned messages, EINTR retry.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ", "SystemSupport"], swiftSettings: swiftSettings),
+
+        // A thin Swift wrapper over the NATS C client: a reconnecting connection, acknowledged
+        // JetStream batches, key-value puts.
+        .target(name: "NATS", dependencies: ["CNATS"], swiftSettings: swiftSettings),
 
         // Camera frames in: one receive thread per input, bounded queue, per-camera counters.
         .target(
@@ -96,7 +103,7 @@ let package = Package(
             name: "FlowDaemon",
             dependencies: [
                 "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Reconstruction", "Tracking", "SystemSupport",
-                "FlowdConfig", "CHDF5",
+                "FlowdConfig", "CHDF5", "NATS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -72,9 +72,11 @@ public struct Daemon: Sendable {
             maxCameras: config.ingest.maxCameras + 1,
             maxCameraBytes: max(FrameHeader.maxCameraIDBytes, config.inputs.map(\.endpoint.utf8.count).max() ?? 0),
             logger: logger)
+        let stream = try config.nats.url.isEmpty
+            ? nil : CellStream(settings: config.nats, startNanoseconds: startNanoseconds, logger: logger)
         let pipeline = try Self.makePipeline(
             config: config, model: modelFile, workers: workerCount, ingest: ingest, publisher: publisher,
-            recorder: recorder, hologramTileSide: hologramTileSide, rejectLog: malformedLog,
+            recorder: recorder, stream: stream, hologramTileSide: hologramTileSide, rejectLog: malformedLog,
             startNanoseconds: startNanoseconds, logger: logger)
         let workers = FrameWorkers(queue: ingest.queue, count: workerCount, idle: pipeline.idle) { frame, worker in
             pipeline.process(frame, worker: worker)
@@ -82,7 +84,7 @@ public struct Daemon: Sendable {
         }
         let countsSource = CountsSource(counters: ingest.counters, cells: pipeline.tally, startNanoseconds: startNanoseconds)
         let counts = CountsService(
-            publisher: publisher, ingest: ingest, counts: countsSource, notifier: notifier,
+            publisher: publisher, ingest: ingest, counts: countsSource, stream: stream, notifier: notifier,
             interval: .milliseconds(Int64(config.countsIntervalSeconds * 1000)),
             staleAfterSeconds: config.staleAfterSeconds, logger: logger)
         let control = DaemonControl(
@@ -90,6 +92,7 @@ public struct Daemon: Sendable {
             threshold: threshold, loadConfig: loadConfig, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let zap { services.append(.init(service: AccessService(handler: zap))) }
+        if let stream { services.append(.init(service: CellStreamService(stream: stream))) }
         services += [
             .init(service: counts),
             .init(
@@ -118,8 +121,8 @@ public struct Daemon: Sendable {
             .init(service: SystemdService(notifier: notifier, ingest: ingest, workers: workers)),
         ]
         // Shut down in reverse order: systemd hears STOPPING first, SIGHUP and control commands
-        // stop, the pipeline drains, the run's record ends, and the counts service publishes
-        // the final counts last.
+        // stop, the pipeline drains, the run's record ends, the counts service publishes the
+        // final counts, and the NATS stream sends what is left.
         group = ServiceGroup(
             configuration: .init(
                 services: services,
@@ -142,8 +145,8 @@ public struct Daemon: Sendable {
     /// recorded (in the order published), and each object that is not a cell.
     private static func makePipeline(
         config: DaemonConfig, model file: ModelFile?, workers: Int, ingest: FrameIngest, publisher: ResultPublisher,
-        recorder: RunRecorder, hologramTileSide: Int?, rejectLog: RateLimitedLog, startNanoseconds: UInt64,
-        logger: Logger
+        recorder: RunRecorder, stream: CellStream?, hologramTileSide: Int?, rejectLog: RateLimitedLog,
+        startNanoseconds: UInt64, logger: Logger
     ) throws -> CellPipeline {
         let settings = config.pipeline
         let model = file?.model
@@ -158,6 +161,7 @@ public struct Daemon: Sendable {
                 logger.warning("could not publish cell \(message.camera)/\(message.cellID): \(error)")
             }
             recorder.record(message, crop: view.crop, hologram: view.hologram)
+            stream?.enqueue(message, runID: recorder.run?.id.description ?? "none")
         }
         // After the inference contexts exist: they set OpenBLAS to one thread per call.
         if let file {

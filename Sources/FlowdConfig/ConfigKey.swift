@@ -85,6 +85,21 @@ public struct ConfigKey: Sendable {
         scalar("control.endpoint", read: { .string($0.controlEndpoint ?? "") }) { config, value, origin throws(ConfigError) in
             config.controlEndpoint = value.isEmpty ? nil : try origin.endpoint(value)
         },
+        scalar("nats.url", read: { .string($0.nats.url) }) { config, value, origin throws(ConfigError) in
+            let servers = value.split(separator: ",").map { $0.drop { $0 == " " } }
+            guard value.isEmpty || servers.allSatisfy({ $0.hasPrefix("nats://") || $0.hasPrefix("tls://") }) else {
+                throw origin.error(expected: "empty (off) or nats://HOST:PORT / tls://HOST:PORT, comma-separated", got: value)
+            }
+            config.nats.url = value
+        },
+        token("nats.rig", \.nats.rig, emptyMeans: "the host name"),
+        token("nats.stream", \.nats.stream),
+        number("nats.stream_max_age_s", \.nats.streamMaxAgeSeconds, 60...1e9),
+        integer("nats.stream_max_bytes", \.nats.streamMaxBytes, (1 << 20)...Int(Int64.max)),
+        token("nats.bucket", \.nats.bucket),
+        text("nats.credentials", \.nats.credentialsFile),
+        integer("nats.buffer_cells", \.nats.bufferCells, 1...10_000_000),
+        number("nats.buffer_max_age_s", \.nats.bufferMaxAgeSeconds, 1...86400),
         text("record.dir", \.record.directory),
         number("record.flush_interval_s", \.record.flushIntervalSeconds, 0.01...1),
         integer("record.hologram_every", \.record.hologramEvery, 0...1_000_000),
@@ -152,6 +167,21 @@ public struct ConfigKey: Sendable {
     /// A free-text key (a path, a key file); empty is allowed.
     private static func text(_ name: String, _ field: WritableKeyPath<DaemonConfig, String> & Sendable) -> ConfigKey {
         scalar(name, read: { .string($0[keyPath: field]) }) { config, value, _ in config[keyPath: field] = value }
+    }
+
+    /// A name that goes into NATS subjects, stream or bucket names: letters, digits, `_`, `-`
+    /// (empty only where `emptyMeans` says what empty stands for).
+    private static func token(
+        _ name: String, _ field: WritableKeyPath<DaemonConfig, String> & Sendable, emptyMeans: String? = nil
+    ) -> ConfigKey {
+        scalar(name, read: { .string($0[keyPath: field]) }) { config, value, origin throws(ConfigError) in
+            let allowed = value.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "_" || $0 == "-" }
+            guard allowed, !value.isEmpty || emptyMeans != nil else {
+                let empty = emptyMeans.map { " (empty: \($0))" } ?? ""
+                throw origin.error(expected: "letters, digits, _ and -\(empty)", got: value)
+            }
+            config[keyPath: field] = value
+        }
     }
 
     /// A key whose value is one of `options`.

@@ -30,6 +30,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var pipeline = PipelineSettings()
     /// Where and how often each run's cells are written to disk (`record.*`).
     public var record = RecordSettings()
+    /// Streaming to NATS JetStream for a fleet of rigs (`nats.*`).
+    public var nats = NATSSettings()
     /// REP endpoint flowd binds for control commands, or nil when off (`control.endpoint`).
     public var controlEndpoint: String? = "tcp://127.0.0.1:5561"
     /// Frame workers; 0 = one per core (`workers`).

@@ -13,6 +13,8 @@ struct CountsService: Service {
     let publisher: ResultPublisher
     let ingest: FrameIngest
     let counts: CountsSource
+    /// Also gets each `counts` message, for the fleet's key-value bucket; nil without NATS.
+    let stream: CellStream?
     let notifier: SystemdNotifier
     let interval: Duration
     let staleAfterSeconds: Double
@@ -26,6 +28,7 @@ struct CountsService: Service {
 
     private func publish(final: Bool) {
         let message = counts.next(final: final)
+        stream?.update(counts: message)
         do {
             try publisher.publish(.counts, message.jsonBytes())
         } catch {

@@ -1,0 +1,145 @@
+"""Cells, counts and heartbeats of a rig in NATS JetStream (`nats.*`; docs/scale-out.md).
+
+Each test starts its own `nats-server -js` on 127.0.0.1 (Debian's nats-server, installed by
+scripts/setup) and reads what flowd stored with nats-py, the NATS project's Python client: the
+stream must hold exactly the cells the daemon published on ZeroMQ, each once, also when the
+server was away for 10 s in the middle of the run; a server that is never there must not stop
+the rig, and what it could not send is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from flowd_harness import free_port
+from test_interop_record import drain_cells, simulate, start, stop
+
+RIG = "rig-1"
+
+
+class NatsServer:
+    """A JetStream-enabled nats-server on a free loopback port, its data in `store`."""
+
+    def __init__(self, store: Path):
+        binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        if not Path(binary).exists():
+            pytest.fail("nats-server is not installed: run scripts/setup (Debian package nats-server)")
+        self.binary, self.store, self.port = binary, store, free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "nats-server did not start"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def nats_server(tmp_path):
+    server = NatsServer(tmp_path / "jetstream")
+    server.start()
+    yield server
+    server.stop()
+
+
+def read_fleet(url: str) -> tuple[list[dict], dict, dict]:
+    """(every message of the stream as {id, subject, cell}, the rig's counts, its heartbeat)."""
+    import nats
+
+    async def read():
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        info = await js.stream_info("FLOWD_CELLS")
+        messages = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            m = await js.get_msg("FLOWD_CELLS", seq)
+            messages.append({"id": m.header["Nats-Msg-Id"], "subject": m.subject, "cell": json.loads(m.data)})
+        kv = await js.key_value("flowd")
+        counts = json.loads((await kv.get(f"{RIG}.counts")).value)
+        heartbeat = json.loads((await kv.get(f"{RIG}.heartbeat")).value)
+        await nc.close()
+        return messages, counts, heartbeat
+
+    return asyncio.run(read())
+
+
+def assert_stream_holds_exactly(messages: list[dict], cells: list[dict], run_id: str) -> None:
+    ids = [m["id"] for m in messages]
+    assert len(ids) == len(set(ids)), "a cell is stored twice"
+    assert sorted(ids) == sorted(f"{run_id}/{c['camera']}/{c['cell_id']}" for c in cells)
+    assert all(m["subject"] == f"flowd.{RIG}.twin.cells" for m in messages)
+    by_id = {m["id"]: m["cell"] for m in messages}
+    for c in cells:
+        assert by_id[f"{run_id}/{c['camera']}/{c['cell_id']}"] == c
+
+
+def test_the_stream_holds_exactly_the_published_cells_and_the_bucket_the_counts(flowd, flowd_bin, nats_server):
+    d = start(flowd, settings={"nats.url": nats_server.url, "nats.rig": RIG}, control=False)
+    simulate(flowd_bin, d, 40)
+    d.wait_accounted({"twin": 40}, timeout=30)
+    final = stop(d)
+    [run] = d.runs()
+    messages, counts, heartbeat = read_fleet(nats_server.url)
+    assert len(d.cells) == final["cells"]["total"] > 0
+    assert_stream_holds_exactly(messages, d.cells, run.name)
+    assert counts["final"] is True and counts["cells"]["total"] == len(d.cells)
+    assert heartbeat["cells_stored"] == len(d.cells) and heartbeat["cells_buffered"] == 0
+    assert heartbeat["cells_lost"] == {"buffer_full": 0, "too_old": 0, "shutdown": 0}
+
+
+def test_a_10_s_outage_of_nats_loses_no_cell_and_stores_none_twice(flowd, flowd_bin, nats_server):
+    d = start(flowd, settings={"nats.url": nats_server.url, "nats.rig": RIG}, control=False)
+    camera = simulate(flowd_bin, d, 300, rate=20, wait=False)  # 15 s of frames
+    time.sleep(2.5)
+    nats_server.stop()
+    time.sleep(10)
+    nats_server.start()
+    assert camera.wait(timeout=60) == 0
+    d.wait_accounted({"twin": 300}, timeout=60)
+    final = stop(d)
+    [run] = d.runs()
+    messages, _, heartbeat = read_fleet(nats_server.url)
+    assert len(d.cells) == final["cells"]["total"] > 0
+    assert_stream_holds_exactly(messages, d.cells, run.name)
+    assert heartbeat["cells_lost"] == {"buffer_full": 0, "too_old": 0, "shutdown": 0}
+    log = d.stderr()
+    assert "NATS: not connected" in log and "NATS: connected" in log
+
+
+def test_an_unreachable_nats_server_never_stops_the_rig_and_the_unsent_cells_are_counted(flowd, flowd_bin):
+    d = start(flowd, settings={"nats.url": f"nats://127.0.0.1:{free_port()}", "nats.rig": RIG}, control=False)
+    simulate(flowd_bin, d, 40)
+    d.wait_accounted({"twin": 40}, timeout=30)
+    final = stop(d)
+    assert len(d.cells) == final["cells"]["total"] > 0
+    log = d.stderr()
+    assert "NATS: not connected" in log
+    assert f"NATS stream: 0 cells stored; lost: 0 (buffer full), 0 (older than 600.0 s), {len(d.cells)} (left at shutdown)" in log
+
+
+def test_a_nats_url_that_is_not_one_is_refused_at_start_up(flowd_bin, tmp_path):
+    result = subprocess.run(
+        [str(flowd_bin), "run", "--set", "nats.url=http://127.0.0.1:4222"], capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "nats.url" in result.stderr and "nats://" in result.stderr
