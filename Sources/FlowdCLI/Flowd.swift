@@ -12,7 +12,7 @@ struct Flowd: AsyncParsableCommand {
         discussion: "Holograms of flowing cells in over ZeroMQ; one label per cell and running "
             + "population counts out. See README.md and docs/.",
         subcommands: [
-            Run.self, Demo.self, Watch.self, Simulate.self, Reconstruct.self, Propagate.self, Extract.self, Classify.self, Bench.self, Control.self, Keygen.self,
+            Run.self, Demo.self, Watch.self, Simulate.self, Reconstruct.self, Propagate.self, Extract.self, Classify.self, Bench.self, Control.self, Fleet.self, Keygen.self,
         ])
 
     /// First, switch OpenBLAS to the fastest kernel this CPU supports (a re-exec; see

@@ -166,22 +166,53 @@ public final class NATSConnection: @unchecked Sendable {
     /// Puts `value` under `key` in the key-value bucket `bucket`, which is created (with one
     /// value of history per key) if it does not exist.
     public func put(_ value: [UInt8], key: String, bucket: String) throws(NATSError) {
+        let store = try openBucket(bucket, create: true)!
+        defer { kvStore_Destroy(store) }
+        var revision: UInt64 = 0
+        let status = value.withUnsafeBytes { kvStore_Put(&revision, store, key, $0.baseAddress, Int32($0.count)) }
+        guard status == NATS_OK else { throw NATSError("cannot put \(key) into \(bucket)", status) }
+    }
+
+    /// Every key of the bucket `bucket` with its latest value; empty when there is no such
+    /// bucket.
+    public func values(bucket: String) throws(NATSError) -> [String: [UInt8]] {
+        guard let store = try openBucket(bucket, create: false) else { return [:] }
+        defer { kvStore_Destroy(store) }
+        var keys = kvKeysList()
+        var status = kvStore_Keys(&keys, store, nil)
+        if status == NATS_NOT_FOUND { return [:] }  // an empty bucket
+        guard status == NATS_OK else { throw NATSError("cannot list the keys of \(bucket)", status) }
+        defer { kvKeysList_Destroy(&keys) }
+        var values: [String: [UInt8]] = [:]
+        for i in 0..<Int(keys.Count) {
+            guard let cKey = keys.Keys[i] else { continue }
+            var entry: OpaquePointer?
+            status = kvStore_Get(&entry, store, cKey)
+            guard status == NATS_OK, let entry else { continue }  // deleted meanwhile
+            defer { kvEntry_Destroy(entry) }
+            let bytes = UnsafeRawBufferPointer(start: kvEntry_Value(entry), count: Int(kvEntry_ValueLen(entry)))
+            values[String(cString: cKey)] = Array(bytes)
+        }
+        return values
+    }
+
+    /// The bucket `name`, created (one value of history per key) if missing and `create`;
+    /// nil when missing and not `create`.
+    private func openBucket(_ name: String, create: Bool) throws(NATSError) -> OpaquePointer? {
         var store: OpaquePointer?
-        var status = js_KeyValue(&store, jetStream, bucket)
-        if status != NATS_OK {
+        var status = js_KeyValue(&store, jetStream, name)
+        if status == NATS_NOT_FOUND, !create { return nil }
+        if status != NATS_OK, create {
             var config = kvConfig()
             kvConfig_Init(&config)
             config.History = 1
-            status = bucket.withCString { name in
-                config.Bucket = name
+            status = name.withCString { cName in
+                config.Bucket = cName
                 return js_CreateKeyValue(&store, jetStream, &config)
             }
         }
-        guard status == NATS_OK, let store else { throw NATSError("cannot open the key-value bucket \(bucket)", status) }
-        defer { kvStore_Destroy(store) }
-        var revision: UInt64 = 0
-        status = value.withUnsafeBytes { kvStore_Put(&revision, store, key, $0.baseAddress, Int32($0.count)) }
-        guard status == NATS_OK else { throw NATSError("cannot put \(key) into \(bucket)", status) }
+        guard status == NATS_OK, let store else { throw NATSError("cannot open the key-value bucket \(name)", status) }
+        return store
     }
 }
 

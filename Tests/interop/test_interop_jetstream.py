@@ -107,6 +107,24 @@ def test_the_stream_holds_exactly_the_published_cells_and_the_bucket_the_counts(
     assert heartbeat["cells_stored"] == len(d.cells) and heartbeat["cells_buffered"] == 0
     assert heartbeat["cells_lost"] == {"buffer_full": 0, "too_old": 0, "shutdown": 0}
 
+    # The fleet tools read the same bucket.
+    status = subprocess.run([str(flowd_bin), "fleet", "status", "--nats", nats_server.url, "--json"],
+                            capture_output=True, text=True, timeout=30)
+    assert status.returncode == 0, status.stderr
+    [rig] = json.loads(status.stdout)["rigs"]
+    assert rig["rig"] == RIG and rig["stopped"] is True and rig["counts"]["cells"]["total"] == len(d.cells)
+    watch = subprocess.run([str(flowd_bin), "fleet", "watch", "--nats", nats_server.url, "--duration", "0.5"],
+                           capture_output=True, text=True, timeout=30)
+    assert watch.returncode == 0 and f"{RIG}: stopped" in watch.stdout, watch.stdout + watch.stderr
+    assert f"stream: {len(d.cells)} stored, 0 waiting" in watch.stdout
+
+
+def test_fleet_status_names_a_nats_server_it_cannot_reach(flowd_bin):
+    url = f"nats://127.0.0.1:{free_port()}"
+    result = subprocess.run([str(flowd_bin), "fleet", "status", "--nats", url], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode != 0 and f"cannot reach NATS at {url}" in result.stderr
+
 
 def test_a_10_s_outage_of_nats_loses_no_cell_and_stores_none_twice(flowd, flowd_bin, nats_server):
     d = start(flowd, settings={"nats.url": nats_server.url, "nats.rig": RIG}, control=False)

@@ -1,0 +1,54 @@
+import Foundation
+import NATS
+
+/// `flowd fleet status` and `flowd fleet watch`: every rig that streams to a NATS server
+/// (docs/scale-out.md), from its key-value bucket.
+public struct FleetClient: Sendable {
+    /// How long the tools wait for the server before they give up.
+    public static let connectTimeoutSeconds = 3.0
+
+    let connection: NATSConnection
+    let bucket: String
+
+    /// Connects to `url`, or throws a ``ToolError`` that names it.
+    public init(url: String, bucket: String) throws {
+        connection = try NATSConnection(url: url, name: "flowd fleet")
+        let deadline = Date().addingTimeInterval(Self.connectTimeoutSeconds)
+        while !connection.isConnected {
+            guard Date() < deadline else {
+                throw ToolError("cannot reach NATS at \(url) within \(Int(Self.connectTimeoutSeconds)) s")
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        self.bucket = bucket
+    }
+
+    public func snapshot() throws -> FleetSnapshot { try FleetSnapshot.read(connection, bucket: bucket) }
+
+    /// The snapshot as JSON (`flowd fleet status --json`).
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(snapshot()), as: UTF8.self)
+    }
+
+    /// Prints the snapshot every `interval` seconds until Ctrl-C or `duration`: redrawn in place
+    /// on a terminal, one block per turn otherwise.
+    public func watch(interval: Double, duration: Double?) throws {
+        let stop = StopSignals()
+        let terminal = isatty(STDOUT_FILENO) == 1
+        let end = duration.map { Date().addingTimeInterval($0) }
+        while !stop.isRequested {
+            let lines = try snapshot().table
+            let stamp = ISO8601DateFormatter().string(from: Date())
+            print((terminal ? "\u{1B}[H\u{1B}[2J" : "") + "fleet (bucket \(bucket)) at \(stamp)\n" + lines.joined(separator: "\n"))
+            fflush(nil)
+            if let end, Date() >= end { return }
+            var waited = 0.0
+            while waited < interval, !stop.isRequested {
+                Thread.sleep(forTimeInterval: 0.05)
+                waited += 0.05
+            }
+        }
+    }
+}
