@@ -92,7 +92,15 @@ public struct Daemon: Sendable {
             threshold: threshold, loadConfig: loadConfig, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let zap { services.append(.init(service: AccessService(handler: zap))) }
-        if let stream { services.append(.init(service: CellStreamService(stream: stream))) }
+        if let stream {
+            services.append(.init(service: CellStreamService(stream: stream)))
+            services.append(
+                .init(
+                    service: ModelRolloutService(
+                        connection: stream.connection, rig: stream.rig, bucket: config.nats.bucket,
+                        directory: RecordDirectory.resolve(configured: config.record.directory), control: control,
+                        logger: logger)))
+        }
         services += [
             .init(service: counts),
             .init(

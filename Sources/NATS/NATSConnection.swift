@@ -173,6 +173,33 @@ public final class NATSConnection: @unchecked Sendable {
         guard status == NATS_OK else { throw NATSError("cannot put \(key) into \(bucket)", status) }
     }
 
+    /// The latest value of `key` in the bucket `bucket`; nil when there is none (no such key or
+    /// bucket).
+    public func value(key: String, bucket: String) throws(NATSError) -> [UInt8]? {
+        guard let store = try openBucket(bucket, create: false) else { return nil }
+        defer { kvStore_Destroy(store) }
+        var entry: OpaquePointer?
+        let status = kvStore_Get(&entry, store, key)
+        if status == NATS_NOT_FOUND { return nil }
+        guard status == NATS_OK, let entry else { throw NATSError("cannot get \(key) from \(bucket)", status) }
+        defer { kvEntry_Destroy(entry) }
+        return Array(UnsafeRawBufferPointer(start: kvEntry_Value(entry), count: Int(kvEntry_ValueLen(entry))))
+    }
+
+    /// The payload of the last message on `subject` in the stream `stream`; nil when there is
+    /// none.
+    public func lastMessage(stream: String, subject: String) throws(NATSError) -> [UInt8]? {
+        var message: OpaquePointer?
+        var code = jsErrCode(rawValue: 0)
+        let status = js_GetLastMsg(&message, jetStream, stream, subject, nil, &code)
+        if status == NATS_NOT_FOUND { return nil }
+        guard status == NATS_OK, let message else {
+            throw NATSError("cannot read \(subject) from the stream \(stream)", status, code)
+        }
+        defer { natsMsg_Destroy(message) }
+        return Array(UnsafeRawBufferPointer(start: natsMsg_GetData(message), count: Int(natsMsg_GetDataLength(message))))
+    }
+
     /// Every key of the bucket `bucket` with its latest value; empty when there is no such
     /// bucket.
     public func values(bucket: String) throws(NATSError) -> [String: [UInt8]] {

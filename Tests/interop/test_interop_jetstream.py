@@ -161,3 +161,52 @@ def test_a_nats_url_that_is_not_one_is_refused_at_start_up(flowd_bin, tmp_path):
         [str(flowd_bin), "run", "--set", "nats.url=http://127.0.0.1:4222"], capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert "nats.url" in result.stderr and "nats://" in result.stderr
+
+
+def test_fleet_deploy_rolls_a_model_out_to_two_running_daemons_without_dropping_a_frame(
+        flowd, flowd_bin, nats_server, tmp_path):
+    import hashlib
+
+    from safetensors.numpy import load_file, save_file
+    from safetensors import safe_open
+
+    from test_interop_record import MODEL
+    with safe_open(str(MODEL), "np") as f:
+        metadata = f.metadata()
+    model = tmp_path / "retrained.safetensors"  # the same network, another file: another hash
+    save_file(load_file(str(MODEL)), str(model), metadata={**metadata, "note": "deployed by the fleet test"})
+    sha = hashlib.sha256(model.read_bytes()).hexdigest()
+
+    rigs = {name: start(flowd, settings={"nats.url": nats_server.url, "nats.rig": name}) for name in ("rig-a", "rig-b")}
+    cameras = [simulate(flowd_bin, d, 200, rate=20, wait=False) for d in rigs.values()]  # 10 s of frames each
+    deadline = time.monotonic() + 20
+    while True:  # both rigs have reported (their first heartbeat)
+        status = subprocess.run([str(flowd_bin), "fleet", "status", "--nats", nats_server.url, "--json"],
+                                capture_output=True, text=True, timeout=30)
+        if status.returncode == 0 and {r["rig"] for r in json.loads(status.stdout)["rigs"]} >= set(rigs):
+            break
+        assert time.monotonic() < deadline, status.stdout + status.stderr
+        time.sleep(0.2)
+
+    deploy = subprocess.run([str(flowd_bin), "fleet", "deploy", "--nats", nats_server.url, "--model", str(model),
+                             "--wait", "30"], capture_output=True, text=True, timeout=60)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    assert "rig-a: in service" in deploy.stdout and "rig-b: in service" in deploy.stdout
+    for d in rigs.values():
+        reply = d.control({"command": "status"}, d.endpoint)
+        assert reply["model_sha256"] == sha and reply["model_path"].endswith(f"deployed-{sha}.safetensors"), reply
+    for camera in cameras:
+        assert camera.wait(timeout=60) == 0
+    for d in rigs.values():
+        d.wait_accounted({"twin": 200}, timeout=60)
+        final = stop(d)
+        assert final["frames"]["received"] == 200 and final["frames"]["dropped"] == 0
+
+
+def test_fleet_deploy_refuses_a_file_that_is_not_a_model_before_pinning_it(flowd_bin, nats_server, tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a model")
+    result = subprocess.run([str(flowd_bin), "fleet", "deploy", "--nats", nats_server.url, "--model", str(bad),
+                             "--rig", "rig-a"], capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and f"model {bad}" in result.stderr
+    assert "pinned" not in result.stdout

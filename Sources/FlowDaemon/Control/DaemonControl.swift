@@ -70,6 +70,14 @@ final class DaemonControl: Sendable {
         }
     }
 
+    /// Loads the model file `path` and swaps it in, as `reload-model` does, one operation at a
+    /// time with the others: for the fleet's roll-out (``ModelRolloutService``).
+    func swapModel(path: String) throws(ModelError) {
+        operation.lock()
+        defer { operation.unlock() }
+        try swap(to: try ModelFile(path: path))
+    }
+
     // MARK: Commands
 
     private func status() -> [UInt8] {

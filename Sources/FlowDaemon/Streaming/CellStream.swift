@@ -40,8 +40,9 @@ final class CellStream: @unchecked Sendable {
     static let shutdownDrainSeconds = 5.0
 
     let rig: String
+    /// Shared with the fleet's model roll-out (``ModelRolloutService``).
+    let connection: NATSConnection
     private let settings: NATSSettings
-    private let connection: NATSConnection
     private let logger: Logger
     private let startNanoseconds: UInt64
     private let thread = BackgroundThread(name: "flowd-nats")

@@ -5,7 +5,7 @@ import FlowdTools
 struct Fleet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "See every rig that streams to a NATS server (their nats.url).",
-        subcommands: [FleetStatus.self, FleetWatch.self])
+        subcommands: [FleetStatus.self, FleetWatch.self, FleetDeploy.self])
 }
 
 /// Where the fleet's NATS server and bucket are.
@@ -59,5 +59,37 @@ struct FleetWatch: AsyncParsableCommand {
 
     func run() async throws {
         try fleet.client().watch(interval: 1, duration: duration)
+    }
+}
+
+/// `flowd fleet deploy`: one model to the rigs.
+struct FleetDeploy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deploy",
+        abstract: "Roll a model out to the rigs through NATS; each daemon swaps it in, verified by its SHA-256.",
+        discussion: """
+            The file is checked (it must load as a flowd model), stored in the stream FLOWD_MODELS and \
+            pinned for each rig in the bucket; each daemon reads it back whole, checks its hash and swaps it \
+            in as `flowd control reload-model` does, with frames flowing. Waits until every rig reports \
+            it in service.
+            """)
+
+    @OptionGroup var fleet: FleetOptions
+
+    @Option(help: "The model file (.safetensors, as topgan export writes it).")
+    var model: String
+
+    @Option(help: "A rig to deploy to (repeat for several); default: every rig with a heartbeat in the bucket.")
+    var rig: [String] = []
+
+    @Option(help: "Seconds to wait for every rig to have it in service.")
+    var wait: Double = 60
+
+    func validate() throws {
+        if !(wait > 0) { throw ValidationError("--wait must be positive") }
+    }
+
+    func run() async throws {
+        try fleet.client().deploy(model: model, rigs: rig, waitSeconds: wait)
     }
 }

@@ -1,8 +1,9 @@
+import FlowDaemon
 import Foundation
 import NATS
 
-/// `flowd fleet status` and `flowd fleet watch`: every rig that streams to a NATS server
-/// (docs/scale-out.md), from its key-value bucket.
+/// `flowd fleet status`, `watch` and `deploy`: every rig that streams to a NATS server
+/// (docs/scale-out.md), from its key-value bucket, and the model they run (``ModelRollout``).
 public struct FleetClient: Sendable {
     /// How long the tools wait for the server before they give up.
     public static let connectTimeoutSeconds = 3.0
@@ -49,6 +50,36 @@ public struct FleetClient: Sendable {
                 Thread.sleep(forTimeInterval: 0.05)
                 waited += 0.05
             }
+        }
+    }
+
+    /// Pins the model file `path` for `rigs` (every rig with a heartbeat in the bucket when
+    /// empty), then waits up to `waitSeconds` until each has it in service. Prints what happens;
+    /// throws when a rig did not take it in time.
+    public func deploy(model path: String, rigs named: [String], waitSeconds: Double) throws {
+        let rigs = named.isEmpty ? try snapshot().rigs.filter { $0.heartbeat != nil }.map(\.rig) : named
+        guard !rigs.isEmpty else {
+            throw ToolError("no rig has reported to the bucket \(bucket); name them with --rig")
+        }
+        let pin = try ModelRollout.deploy(path, rigs: rigs, through: connection, bucket: bucket)
+        print("model \(pin.name) (sha256 \(pin.sha256), \(pin.bytes) bytes in \(pin.chunks) chunks) pinned for \(rigs.joined(separator: ", "))")
+        var waiting = Set(rigs)
+        let deadline = Date().addingTimeInterval(waitSeconds)
+        while !waiting.isEmpty {
+            for rig in waiting.sorted() {
+                guard let bytes = try connection.value(key: "\(rig).model_in_service", bucket: bucket),
+                    let serving = try? JSONDecoder().decode(ModelRollout.Pin.self, from: Data(bytes)),
+                    serving.sha256 == pin.sha256
+                else { continue }
+                print("\(rig): in service")
+                waiting.remove(rig)
+            }
+            guard !waiting.isEmpty else { break }
+            guard Date() < deadline else {
+                throw ToolError(
+                    "not in service after \(Int(waitSeconds)) s on \(waiting.sorted().joined(separator: ", ")) (their logs say why; the pin stays)")
+            }
+            Thread.sleep(forTimeInterval: 0.2)
         }
     }
 }
