@@ -165,11 +165,12 @@ public struct Daemon: Sendable {
             rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds, hologramTileSide: hologramTileSide,
             recordRejected: { message, view in recorder.recordRejected(message, crop: view.crop, hologram: view.hologram) }
         ) { message, view in
-            do { try publisher.publish(.cell, message.jsonBytes()) } catch {
+            let json = message.jsonBytes()
+            do { try publisher.publish(.cell, json) } catch {
                 logger.warning("could not publish cell \(message.camera)/\(message.cellID): \(error)")
             }
             recorder.record(message, crop: view.crop, hologram: view.hologram)
-            stream?.enqueue(message, runID: recorder.run?.id.description ?? "none")
+            stream?.enqueue(message, json: json, runID: recorder.run?.id.description ?? "none")
         }
         // After the inference contexts exist: they set OpenBLAS to one thread per call.
         if let file {

@@ -11,7 +11,7 @@ import SystemSupport
 ///
 /// - Cells: subject `flowd.<rig>.<camera>.cells` (a camera id's characters other than letters,
 ///   digits, `_` and `-` become `_`), message id `<run id>/<camera>/<cell id>`, payload the
-///   `cell` message's JSON. ``enqueue(_:runID:)`` only appends to a bounded outbox
+///   `cell` message's JSON. ``enqueue(_:json:runID:)`` only appends to a bounded outbox
 ///   (``StreamOutbox``) and never waits: NATS being slow or away never blocks the rig. One
 ///   thread sends the outbox in batches of up to 256 and removes a batch only once the stream
 ///   acknowledged every cell of it; otherwise it sends it again (same ids: the stream's
@@ -77,11 +77,12 @@ final class CellStream: @unchecked Sendable {
         return mapped.isEmpty ? "_" : mapped
     }
 
-    /// Queues one published cell for the stream (never waits).
-    func enqueue(_ cell: CellMessage, runID: String) {
+    /// Queues one published cell, as the JSON it was published with, for the stream (never
+    /// waits).
+    func enqueue(_ cell: CellMessage, json: [UInt8], runID: String) {
         let message = NATSConnection.Message(
             subject: "flowd.\(rig).\(Self.token(cell.camera)).cells", id: "\(runID)/\(cell.camera)/\(cell.cellID)",
-            payload: cell.jsonBytes())
+            payload: json)
         lock.withLock { outbox.append(message, at: DispatchTime.now().uptimeNanoseconds) }
         wake.signal()
     }
