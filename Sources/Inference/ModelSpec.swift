@@ -17,8 +17,8 @@ struct ModelSpec: Equatable {
         case linear(weight: String, bias: String?)
     }
 
-    /// A version-2 file's `features`: the extractor that turns the crop into the layers' input,
-    /// and the tensors that standardise its output.
+    /// A version-2 file's `features` (its extractor checked to be ``CropFeatures``): the names of
+    /// the tensors that standardise the features.
     struct Features: Equatable {
         var mean: String
         var scale: String

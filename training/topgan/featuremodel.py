@@ -17,7 +17,7 @@ is 8 points better than the N cells' own statistics, and never worse (docs/exper
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,6 @@ class FeatureClassifier:
     weight: np.ndarray    # [K, F]
     bias: np.ndarray      # [K]
     opd_scale_nm: float   # the OPD range of the training cells (data.fit_opd_scale); informative
-    provenance: dict = field(default_factory=dict)
 
     def logits(self, opd: np.ndarray) -> np.ndarray:
         z = (crop_features(opd, self.pixel_um) - self.mean) / self.scale
@@ -58,7 +57,7 @@ class FeatureClassifier:
         """What ``topgan finetune`` saves (``torch.save``) and ``topgan export`` reads."""
         return {"kind": KIND, "classes": list(self.classes), "image_size": self.size, "pixel_um": self.pixel_um,
                 "opd_scale_nm": self.opd_scale_nm, "mean": self.mean, "scale": self.scale, "weight": self.weight,
-                "bias": self.bias, **self.provenance}
+                "bias": self.bias}
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict) -> "FeatureClassifier":
@@ -109,8 +108,8 @@ def export(model: FeatureClassifier, path: str | Path) -> dict:
 def load(path: str | Path) -> tuple[FeatureClassifier, dict]:
     """A version-2 features model file as a :class:`FeatureClassifier` (the float32 tensors the
     file holds, computed in float64 as the engine does) and its metadata."""
-    from safetensors.numpy import load_file
     from safetensors import safe_open
+    from safetensors.numpy import load_file
     with safe_open(str(path), framework="np") as f:
         meta = json.loads(f.metadata()["topgan"])
     tensors = {k: v.astype(np.float64) for k, v in load_file(str(path)).items()}
