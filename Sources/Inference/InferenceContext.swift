@@ -35,6 +35,9 @@ public final class InferenceContext {
     private let ping: AlignedBuffer<Float>
     private let pong: AlignedBuffer<Float>
     private let columns: AlignedBuffer<Float>
+    /// A features model's scratch: one crop in double precision, and its features.
+    private let featureImage: AlignedBuffer<Double>
+    private let featureValues: AlignedBuffer<Double>
 
     /// Allocates the arena for batches of up to `maxBatch` images and starts `threads − 1`
     /// helper threads. Sets OpenBLAS to one thread per call: the context splits the work itself.
@@ -62,6 +65,8 @@ public final class InferenceContext {
         ping = AlignedBuffer(count: maxBatch * widest, initial: 0)
         pong = AlignedBuffer(count: maxBatch * widest, initial: 0)
         columns = AlignedBuffer(count: columnFloats, initial: 0)
+        featureImage = AlignedBuffer(count: model.readsFeatures ? model.inputCount : 1, initial: 0)
+        featureValues = AlignedBuffer(count: CropFeatures.count, initial: 0)
         arenaBytes = bytes
         team.work = { [unowned(unsafe) self] tile in self.perform(tile: tile) }
     }
@@ -76,7 +81,8 @@ public final class InferenceContext {
     /// Classifies `batch` crops. `opd` holds [batch, S, S] OPD values in nm (S = model.inputSize,
     /// C order); `probabilities` receives [batch, classes] softmax probabilities.
     ///
-    /// Non-finite OPD (NaN from a failed unwrap) enters the network as 0, i.e. background.
+    /// Non-finite OPD (NaN from a failed unwrap) enters the network (or the features) as 0, i.e.
+    /// background.
     public func classify(
         opd: UnsafeBufferPointer<Float>, batch: Int, probabilities: UnsafeMutableBufferPointer<Float>
     ) throws(ModelError) {
@@ -90,7 +96,11 @@ public final class InferenceContext {
         guard probabilities.count >= batch * classes, let out = probabilities.baseAddress else {
             throw ModelError("output holds \(probabilities.count) values; \(batch) × \(classes) classes need \(batch * classes)")
         }
-        normalize(opdBase, count: batch * model.inputCount, into: ping.pointer)
+        if let input = model.featureInput {
+            input.standardise(opdBase, batch: batch, image: featureImage.pointer, values: featureValues.pointer, into: ping.pointer)
+        } else {
+            normalize(opdBase, count: batch * model.inputCount, into: ping.pointer)
+        }
         var current = ping.pointer
         var spare = pong.pointer
         // By index: `for layer in layers` goes through IndexingIterator, whose unspecialised

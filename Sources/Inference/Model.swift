@@ -11,7 +11,8 @@ public final class Model: Sendable {
     public let inputSize: Int
     /// Pixel pitch of the crops the model was trained on, µm (the reconstruction must match it).
     public let pixelMicrometres: Double
-    /// The network input is clamp(opd_nm / opdScaleNanometres, −1, 1).
+    /// The network input is clamp(opd_nm / opdScaleNanometres, −1, 1); a features model reads OPD
+    /// in nm, and this is the OPD range of its training cells (`flowd bench` draws crops in ±it).
     public let opdScaleNanometres: Double
     /// Floating-point operations (2 × multiply-adds) per image.
     public let flopsPerImage: Int
@@ -19,6 +20,11 @@ public final class Model: Sendable {
     public let backend: GemmBackend
 
     let layers: [Layer]
+    /// A features model's input stage (format version 2); nil when the layers read the crop.
+    let featureInput: FeatureInput?
+
+    /// Whether the layers read the crop's standardised ``CropFeatures`` instead of the crop.
+    public var readsFeatures: Bool { featureInput != nil }
 
     /// Loads and validates a model file; every defect is an error that names the tensor, op or
     /// byte offset at fault.
@@ -44,7 +50,9 @@ public final class Model: Sendable {
         }
         let spec = try ModelSpec(json: json)
         let backend = GemmBackend.resolve(backend, environment: ProcessInfo.processInfo.environment)
-        let layers = try ModelCompiler(spec: spec, tensors: file, backend: backend).compile()
+        let compiler = ModelCompiler(spec: spec, tensors: file, backend: backend)
+        let layers = try compiler.compile()
+        self.featureInput = try compiler.featureInput()
         self.backend = backend
         self.classes = spec.classes
         self.inputSize = spec.inputSize
@@ -60,7 +68,10 @@ public final class Model: Sendable {
     /// A one-line description for logs: layer count, classes, GFLOP per image.
     public var summary: String {
         let convs = layers.filter { if case .convolution = $0 { true } else { false } }.count
-        return "\(layers.count) layers (\(convs) convolutions), input \(inputSize)×\(inputSize), "
+        let input = readsFeatures
+            ? "input \(inputSize)×\(inputSize) → \(CropFeatures.count) \(CropFeatures.extractor) features"
+            : "input \(inputSize)×\(inputSize)"
+        return "\(layers.count) layers (\(convs) convolutions), \(input), "
             + "classes [\(classes.joined(separator: ", "))], "
             + String(format: "%.3f GFLOP/image", Double(flopsPerImage) / 1e9) + ", convolutions on \(backend.rawValue) GEMM"
     }

@@ -32,7 +32,8 @@ struct ModelCompiler {
 
     func compile() throws(ModelError) -> [Layer] {
         var layers: [Layer] = []
-        var shape = Shape.spatial(h: spec.inputSize, w: spec.inputSize, c: 1)
+        var shape = spec.features == nil
+            ? Shape.spatial(h: spec.inputSize, w: spec.inputSize, c: 1) : Shape.flat(count: CropFeatures.count, from: nil)
         var i = 0
         let ops = spec.layers
         /// Index of the next op that is not dropout.
@@ -176,6 +177,21 @@ struct ModelCompiler {
                     + "the network must end in a linear layer (after flatten) with one output per class")
         }
         return layers
+    }
+
+    /// A features model's input stage (nil for a model that reads the crop): the standardisation's
+    /// tensors, one value per feature, every scale positive.
+    func featureInput() throws(ModelError) -> FeatureInput? {
+        guard let features = spec.features else { return nil }
+        let count = CropFeatures.count
+        let mean = try tensors.floats(features.mean, shape: [count], usedBy: "features.mean")
+        let scale = try tensors.floats(features.scale, shape: [count], usedBy: "features.scale")
+        if let bad = scale.firstIndex(where: { !($0 > 0) }) {
+            throw ModelError("features.scale: tensor '\(features.scale)' element \(bad) is \(scale[bad]); every scale must be positive")
+        }
+        return FeatureInput(
+            extractor: CropFeatures(size: spec.inputSize, pixelMicrometres: spec.pixelMicrometres),
+            mean: mean.map(Double.init), scale: scale.map(Double.init))
     }
 
     /// Per-channel scale s = γ/√(σ² + ε) and shift (b − μ)·s + β of a batch norm.

@@ -17,16 +17,27 @@ struct ModelSpec: Equatable {
         case linear(weight: String, bias: String?)
     }
 
+    /// A version-2 file's `features` (its extractor checked to be ``CropFeatures``): the names of
+    /// the tensors that standardise the features.
+    struct Features: Equatable {
+        var mean: String
+        var scale: String
+    }
+
     static let format = "topgan-classifier"
     /// Largest crop side accepted, pixels (cells at 0.1 µm/pixel are < 100 µm).
     static let maxInputSize = 1024
-    static let version: Int64 = 1
+    /// The format versions this flowd reads: 1 (the layers read the crop) and 2 (optionally,
+    /// `features`: the layers read the crop's standardised ``CropFeatures``).
+    static let versions: ClosedRange<Int64> = 1...2
 
     var classes: [String]
     var inputSize: Int
     var pixelMicrometres: Double
     /// The network input is clamp(opd_nm / opdScaleNanometres, −1, 1).
     var opdScaleNanometres: Double
+    /// Version 2 with `features`: the layers read standardised crop features, not the crop.
+    var features: Features?
     var layers: [Op]
 
     init(json text: String) throws(ModelError) {
@@ -40,8 +51,10 @@ struct ModelSpec: Equatable {
         guard case .string(let format)? = o["format"], format == Self.format else {
             throw ModelError("metadata format is \(o["format"]?.description ?? "missing"), expected \"\(Self.format)\"")
         }
-        guard case .integer(let version)? = o["version"], version == Self.version else {
-            throw ModelError("metadata version is \(o["version"]?.description ?? "missing"); this flowd reads version \(Self.version)")
+        guard case .integer(let version)? = o["version"], Self.versions.contains(version) else {
+            throw ModelError(
+                "metadata version is \(o["version"]?.description ?? "missing"); this flowd reads versions "
+                    + "\(Self.versions.lowerBound)–\(Self.versions.upperBound)")
         }
         guard case .array(let classValues)? = o["classes"], !classValues.isEmpty else {
             throw ModelError("metadata classes must be a non-empty array of names")
@@ -59,6 +72,15 @@ struct ModelSpec: Equatable {
         }
         pixelMicrometres = try Self.positive(input["pixel_um"], "input.pixel_um")
         opdScaleNanometres = try Self.positive(input["opd_scale_nm"], "input.opd_scale_nm")
+        switch o["features"] {
+        case nil: features = nil
+        case _ where version < 2:
+            throw ModelError("metadata features needs format version 2; this file says version \(version)")
+        case .object(let f)?:
+            features = try Self.features(f, inputSize: inputSize)
+        case let other?:
+            throw ModelError("metadata features must be an object; got \(other)")
+        }
         guard case .array(let layerValues)? = o["layers"], !layerValues.isEmpty else {
             throw ModelError("metadata layers must be a non-empty array of ops")
         }
@@ -66,6 +88,26 @@ struct ModelSpec: Equatable {
         for (i, value) in layerValues.enumerated() {
             layers.append(try Self.op(value, index: i))
         }
+    }
+
+    /// Checks that `features` names the extractor this flowd computes (``CropFeatures``: name,
+    /// version and feature names in order), and reads the standardisation's tensor names.
+    private static func features(_ f: [String: JSONValue], inputSize: Int) throws(ModelError) -> Features {
+        guard case .string(let extractor)? = f["extractor"], case .integer(let version)? = f["version"] else {
+            throw ModelError("features.extractor must be a name and features.version an integer")
+        }
+        guard extractor == CropFeatures.extractor, version == CropFeatures.version else {
+            throw ModelError(
+                "features: extractor \"\(extractor)\" version \(version) is unknown; this flowd computes "
+                    + "\"\(CropFeatures.extractor)\" version \(CropFeatures.version)")
+        }
+        guard case .array(let names)? = f["names"], names == CropFeatures.names.map({ JSONValue.string($0) }) else {
+            throw ModelError(
+                "features.names must list \(CropFeatures.extractor) version \(CropFeatures.version)'s features in order: "
+                    + CropFeatures.names.joined(separator: ", "))
+        }
+        guard inputSize >= 2 else { throw ModelError("features need crops of at least 2 × 2 pixels; input.size is \(inputSize)") }
+        return Features(mean: try string(f["mean"], "features.mean"), scale: try string(f["scale"], "features.scale"))
     }
 
     private static func op(_ value: JSONValue, index i: Int) throws(ModelError) -> Op {

@@ -82,4 +82,35 @@ struct AllocationTests {
             }
         }
     }
+
+    @Test("a features model (format version 2: crop features, standardisation, linear) allocates nothing")
+    func featuresModelAllocatesNothing() throws {
+        let f = CropFeatures.count
+        var b = SafeTensorsBuilder()
+        b.add("features.mean", shape: [f], values: [Float](repeating: 10, count: f))
+        b.add("features.scale", shape: [f], values: [Float](repeating: 2, count: f))
+        b.add("head.weight", shape: [3, f], values: (0..<(3 * f)).map { Float($0 % 7) / 7 - 0.5 })
+        b.add("head.bias", shape: [3], values: [0.1, 0, -0.1])
+        b.metadata["topgan"] = TinyNetwork().metadata {
+            $0["version"] = 2
+            $0["features"] = [
+                "extractor": CropFeatures.extractor, "version": CropFeatures.version, "names": CropFeatures.names,
+                "mean": "features.mean", "scale": "features.scale",
+            ]
+            $0["layers"] = [["op": "linear", "weight": "head.weight", "bias": "head.bias"]]
+        }
+        let context = try InferenceContext(model: Model(safetensors: b.bytes()), maxBatch: 3)
+        let crops = TinyNetwork.crops(3)
+        var out = [Float](repeating: 0, count: 9)
+        try crops.withUnsafeBufferPointer { x in
+            try out.withUnsafeMutableBufferPointer { p in
+                try context.classify(opd: x, batch: 3, probabilities: p)
+                flowd_malloc_counter_begin()
+                for _ in 0..<100 { try context.classify(opd: x, batch: 3, probabilities: p) }
+                let count = flowd_malloc_counter_end()
+                #expect(count == 0, "\(count) allocations in 100 inferences")
+                #expect(abs(p.reduce(0, +) - 3) < 1e-4)
+            }
+        }
+    }
 }

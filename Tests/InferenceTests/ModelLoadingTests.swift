@@ -198,7 +198,7 @@ struct ModelLoadingTests {
     @Test("another format name or version is refused")
     func wrongFormatOrVersion() {
         #expect(rejection(metadata: { $0["format"] = "onnx" }) == "metadata format is \"onnx\", expected \"topgan-classifier\"")
-        #expect(rejection(metadata: { $0["version"] = 2 }) == "metadata version is 2; this flowd reads version 1")
+        #expect(rejection(metadata: { $0["version"] = 3 }) == "metadata version is 3; this flowd reads versions 1–2")
     }
 
     @Test("a missing or non-positive opd_scale_nm is refused")

@@ -56,12 +56,12 @@ class LoopSize:
     frames_per_class: int = 400
     mixed_frames: int = 600
     shots: int = 25
-    epochs: int = 24              # `topgan finetune`'s default recipe (training/topgan/cli.py)
+    epochs: int = 24              # `topgan finetune --recipe cnn`'s default (training/topgan/cli.py)
     seed: int = 0
     rate: float = 100
     #: The GAN the recipe fine-tunes from (relative to the repository); "" trains from scratch.
     pretrained: str = "training/pretrained/sperm-gan.pt"
-    #: `topgan finetune --mode`: full (the default recipe) or probe (a convex fit on the GAN's
+    #: `topgan finetune --mode`: full (the CNN recipe's default) or probe (a convex fit on the GAN's
     #: frozen features: no SGD, so the same cells give the same model to within their crops).
     mode: str = "full"
 
@@ -76,8 +76,8 @@ def finetune_recipe(size: LoopSize) -> list[str]:
     """`topgan finetune`'s options for the loop's recipe, the same on both sides. (--no-cv: the
     cross-validated estimate trains the recipe 5 more times and changes nothing in the model;
     the mixed run is the test.)"""
-    recipe = ["--shots", str(size.shots), "--epochs", str(size.epochs), "--seed", str(size.seed), "--mode", size.mode,
-              "--no-cv"]
+    recipe = ["--recipe", "cnn", "--shots", str(size.shots), "--epochs", str(size.epochs), "--seed", str(size.seed),
+              "--mode", size.mode, "--no-cv"]
     return recipe + (["--pretrained", str(REPO / size.pretrained)] if size.pretrained else [])
 
 

@@ -110,7 +110,7 @@ def missing_metadata(header, data):
 
 
 def wrong_version(header, data):
-    edit_metadata(header, lambda m: m.update(version=2))
+    edit_metadata(header, lambda m: m.update(version=3))
     return header, data
 
 
@@ -127,7 +127,7 @@ MALFORMED = [
     (infinite_weight, "tensor 'features.0.weight': element 2 (byte offset"),
     (wrong_dtype, "tensor 'features.0.bias' has dtype I32; supported: F32, F16, BF16"),
     (missing_metadata, "no __metadata__[\"topgan\"] entry"),
-    (wrong_version, "metadata version is 2; this flowd reads version 1"),
+    (wrong_version, "metadata version is 3; this flowd reads versions 1–2"),
     (class_count_mismatch, "the model has 3 classes"),
 ]
 

@@ -149,8 +149,8 @@ def test_features_have_texture_columns(files):
 
 def test_cli_finetune_from_scratch_and_export(files, tmp_path, capsys):
     out = tmp_path / "clf.pt"
-    assert main(["--quiet", "finetune", "--data", str(files / "labelled.npz"), "--shots", "3", "--epochs", "1",
-                 "--ndf", "8", "--test-per-class", "5", "--no-cv", "--out", str(out)]) == 0
+    assert main(["--quiet", "finetune", "--recipe", "cnn", "--data", str(files / "labelled.npz"), "--shots", "3",
+                 "--epochs", "1", "--ndf", "8", "--test-per-class", "5", "--no-cv", "--out", str(out)]) == 0
     model, ckpt = load_classifier(out)
     assert ckpt["origin"]["pretrained"] is None and len(ckpt["train_index"]) == 9
     assert not set(ckpt["train_index"]) & set(ckpt["holdout"]["index"])
@@ -317,28 +317,29 @@ def test_pretrain_with_zero_epochs_writes_the_untrained_control(files, tmp_path)
     assert load_discriminator(tmp_path / "g0.pt")[0](torch.zeros(1, 1, SIZE, SIZE)).shape == (1,)
 
 
-def test_cli_finetune_uses_the_default_recipe_and_reports_cross_validation(gan, files, tmp_path, capsys):
-    """`topgan finetune --pretrained GAN --data L --shots N` uses the default recipe (full
-    fine-tuning, 24 epochs) and says how accurate it is on the labelled cells, or that N is too
-    small to tell; --mode probe gives the linear probe."""
+def test_cli_finetune_cnn_recipe_reports_cross_validation(gan, files, tmp_path, capsys):
+    """`topgan finetune --recipe cnn --pretrained GAN --data L --shots N` uses the CNN recipe's
+    defaults (full fine-tuning, 24 epochs) and says how accurate it is on the labelled cells, or
+    that N is too small to tell; --mode probe gives the linear probe. (The default recipe, the
+    features one: test_feature_model.py.)"""
     from topgan.cli import parser
     defaults = parser().parse_args(["finetune", "--pretrained", "g.pt", "--data", "l.npz", "--shots", "5", "--out", "c.pt"])
     assert (defaults.mode, defaults.epochs, defaults.trunk_lr_scale) == ("full", 24, 0.1)
     out = tmp_path / "clf.pt"
     # One process (--threads 1): starting workers would cost more than these tiny trainings;
     # test_trainings_in_worker_processes_equal_those_in_this_process covers the workers.
-    assert main(["--quiet", "--threads", "1", "finetune", "--pretrained", str(gan), "--data",
+    assert main(["--quiet", "--threads", "1", "finetune", "--recipe", "cnn", "--pretrained", str(gan), "--data",
                  str(files / "labelled.npz"), "--shots", "10", "--epochs", "1", "--out", str(out)]) == 0
     assert "cross-validated balanced accuracy (5-fold" in capsys.readouterr().out
-    assert main(["--quiet", "finetune", "--pretrained", str(gan), "--data", str(files / "labelled.npz"),
-                 "--shots", "10", "--mode", "probe", "--out", str(out)]) == 0
+    assert main(["--quiet", "finetune", "--recipe", "cnn", "--pretrained", str(gan), "--data",
+                 str(files / "labelled.npz"), "--shots", "10", "--mode", "probe", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "cross-validated balanced accuracy (5-fold on the labelled cells)" in printed and "95 % interval" in printed
     model, ckpt = load_classifier(out)
     assert ckpt["config"]["mode"] == "probe" and ckpt["config"]["head"] == "global_pool"
     assert 0 <= ckpt["cross_validation"]["lower"] <= ckpt["cross_validation"]["balanced_accuracy"] <= ckpt["cross_validation"]["upper"]
-    assert main(["--quiet", "finetune", "--pretrained", str(gan), "--data", str(files / "labelled.npz"),
-                 "--shots", "2", "--mode", "probe", "--out", str(out)]) == 0
+    assert main(["--quiet", "finetune", "--recipe", "cnn", "--pretrained", str(gan), "--data",
+                 str(files / "labelled.npz"), "--shots", "2", "--mode", "probe", "--out", str(out)]) == 0
     assert "too few to estimate the accuracy" in capsys.readouterr().out
 
 
@@ -376,8 +377,8 @@ def test_trainings_in_worker_processes_equal_those_in_this_process(gan, files):
 ])
 def test_cli_finetune_refuses_data_the_pretrained_model_cannot_serve(gan, files, tmp_path, capsys, change, complaint):
     clf = tmp_path / "clf.pt"
-    assert main(["--quiet", "finetune", "--pretrained", str(gan), "--data", str(files / "labelled.npz"),
-                 "--shots", "3", "--no-cv", "--epochs", "1", "--out", str(clf)]) == 0
+    assert main(["--quiet", "finetune", "--recipe", "cnn", "--pretrained", str(gan), "--data",
+                 str(files / "labelled.npz"), "--shots", "3", "--no-cv", "--epochs", "1", "--out", str(clf)]) == 0
     arrays = synthetic_cells(5, 4)
     if change == "pixel":
         arrays["pixel_um"] = np.array([0.25], np.float32)

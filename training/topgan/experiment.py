@@ -44,7 +44,7 @@ from sklearn.svm import SVC
 from tqdm import tqdm
 
 from .data import CellDataset, DataError, balanced_split, fit_opd_scale, sample_shots
-from .features import feature_matrix
+from .features import crop_features, feature_matrix
 from .finetune import FinetuneConfig, finetune, predict
 from .pretrain import PretrainConfig, load_discriminator, pretrain
 from .probe import Standardiser, pooled_features
@@ -56,7 +56,8 @@ VIEWS = 8  # D4 views of each labelled cell for the trunk probes
 
 @dataclass(frozen=True)
 class Method:
-    """``kind`` linear: ``inputs`` (``qpi`` and/or ``trunk:<gan>``) standardised then ``classifier``;
+    """``kind`` linear: ``inputs`` (``qpi``, ``qpi+``, ``crop`` -- :func:`topgan.features.crop_features`,
+    what a version-2 model file computes -- and/or ``trunk:<gan>``) standardised then ``classifier``;
     ``scaler`` ``labelled`` (the classic way, statistics of the N training cells), ``unlabelled``
     (statistics of the rig's unlabelled cells) or ``quantile`` (each feature mapped through its
     quantiles among the unlabelled cells to a standard normal); ``classifier`` ``lr``, ``svm`` or
@@ -92,6 +93,8 @@ METHODS: dict[str, Method] = {
                                  selftrain=True),
     "hybrid-selftrain": Method("hybrid, self-trained on unlabelled cells", "linear", ("qpi", "trunk:sperm"),
                                selftrain=True),
+    "features-crop": Method("crop features + LR, standardised on unlabelled cells (the default recipe)", "linear",
+                            ("crop",)),
     "features-gmm": Method("QPI features, Gaussian mixture fitted by EM with the unlabelled cells", "linear",
                            ("qpi",), "gmm", "quantile"),
 }
@@ -136,6 +139,8 @@ class Split:
         self.inputs: dict[str, np.ndarray] = {}
         if "qpi" in needed:
             self.inputs["qpi"] = feature_matrix(data)[None].astype(np.float32)
+        if "crop" in needed:
+            self.inputs["crop"] = crop_features(data.opd, data.pixel_um)[None].astype(np.float32)
         if "qpi+" in needed:
             self.inputs["qpi+"] = feature_matrix(data, extended=True)[None].astype(np.float32)
         scale = fit_opd_scale(data.opd)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
 from torch import nn
@@ -139,3 +140,18 @@ def load_model_file(path: str | Path):
     if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):
         raise ValueError(f"{path}: tensors do not fit a TopGanClassifier (missing {missing}, unexpected {unexpected})")
     return model.eval(), meta
+
+
+def reference_probabilities(path: str | Path, opd: np.ndarray) -> tuple[np.ndarray, dict]:
+    """What flowd must compute for a model file of either kind, and its metadata: a features
+    model (version 2 with ``features``) through :mod:`topgan.featuremodel` in numpy, a network
+    through :func:`load_model_file` in PyTorch."""
+    from . import featuremodel
+    from .finetune import predict
+    with open(path, "rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    if "features" in json.loads(header["__metadata__"]["topgan"]):
+        model, meta = featuremodel.load(path)
+        return model.predict_proba(opd), meta
+    model, meta = load_model_file(path)
+    return predict(model, opd, meta["input"]["opd_scale_nm"]), meta

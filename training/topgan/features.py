@@ -27,11 +27,12 @@ TEXTURE = ("opd_sd_nm", "opd_skew", "opd_kurtosis", "grad_mean", "laplacian_mean
 
 
 def cells_inside(opd: np.ndarray):
-    """(index, crop, cell mask, OPD values inside) for each crop whose cell (OPD > 10 % of the
-    crop's maximum) has at least 3 pixels; the features of the others stay 0."""
-    for i, img in enumerate(opd.astype(np.float64)):
+    """(index, crop, cell mask, OPD values inside) for each crop with a positive peak whose cell
+    (OPD > 10 % of the crop's maximum) has at least 3 pixels; the features of the others stay 0.
+    NaN pixels (a failed unwrap) count as background (0), as in flowd."""
+    for i, img in enumerate(np.nan_to_num(opd.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)):
         mask = img > 0.1 * img.max()
-        if mask.sum() >= 3:
+        if img.max() > 0 and mask.sum() >= 3:
             yield i, img, mask, img[mask]
 
 
@@ -50,6 +51,48 @@ def texture_features(opd: np.ndarray) -> np.ndarray:
                   np.hypot(gx, gy)[mask].mean(), lap[mask].mean(), (v > 0.5 * v.max()).mean(),
                   np.sqrt((w * ((yy - cy) ** 2 + (xx - cx) ** 2)).sum() / w.sum()))
     return out
+
+
+#: The shape features measured on the crop alone (:func:`shape_features`): crop-measured stand-ins
+#: for the global features ``flowd extract`` writes from the full field.
+SHAPE = ("area_um2", "mean_opd_nm", "max_opd_nm", "opd_integral_nm_um2", "aspect_ratio", "ellipse_fill")
+
+#: The feature set a model file of format version 2 names (``"extractor": "qpi-crop", "version": 1``):
+#: :data:`SHAPE` then :data:`TEXTURE`, all from the 64 x 64 OPD crop alone, so that flowd's engine
+#: computes them (Sources/Inference/CropFeatures.swift) exactly as :func:`crop_features` does.
+CROP_FEATURES = SHAPE + TEXTURE
+CROP_EXTRACTOR, CROP_EXTRACTOR_VERSION = "qpi-crop", 1
+
+
+def shape_features(opd: np.ndarray, pixel_um: float) -> np.ndarray:
+    """[N,S,S] OPD (nm) -> [N, len(SHAPE)], inside the cell mask of :func:`cells_inside`:
+
+    - ``area_um2``: mask pixels x pixel_um²; ``mean_opd_nm``, ``max_opd_nm``: OPD inside;
+    - ``opd_integral_nm_um2``: the OPD summed over the mask x pixel_um², proportional to the
+      phase volume and the dry mass (Barer 1952: dry mass = integral / refraction increment);
+    - ``aspect_ratio``, ``ellipse_fill``: from the second moments of the mask's pixels, each pixel
+      a unit square (its own variance 1/12 added to each eigenvalue, which also keeps a one-pixel
+      line finite): sqrt(l1 / l2), and the mask's area over the area 4 pi sqrt(l1 l2) of the
+      ellipse with the same moments (1 for a filled ellipse)."""
+    out = np.zeros((len(opd), len(SHAPE)), np.float64)
+    s = opd.shape[-1]
+    yy, xx = np.mgrid[0:s, 0:s]
+    for i, img, mask, v in cells_inside(opd):
+        n = float(mask.sum())
+        dy, dx = yy[mask] - yy[mask].mean(), xx[mask] - xx[mask].mean()
+        cyy, cxx, cxy = (dy * dy).mean() + 1 / 12, (dx * dx).mean() + 1 / 12, (dx * dy).mean()
+        half_trace, det = (cyy + cxx) / 2, cyy * cxx - cxy * cxy
+        root = np.sqrt(max(half_trace * half_trace - det, 0.0))
+        l1, l2 = half_trace + root, half_trace - root
+        out[i] = (n * pixel_um ** 2, v.mean(), v.max(), v.sum() * pixel_um ** 2, np.sqrt(l1 / l2),
+                  n / (4 * np.pi * np.sqrt(l1 * l2)))
+    return out
+
+
+def crop_features(opd: np.ndarray, pixel_um: float) -> np.ndarray:
+    """[N,S,S] OPD (nm) -> [N, len(CROP_FEATURES)], float64: what a version-2 model file's engine
+    computes from each crop before its standardisation and linear layer."""
+    return np.concatenate([shape_features(opd, pixel_um), texture_features(opd)], 1)
 
 
 #: Difference-of-Gaussians scales (px, at 0.3 µm: 0.2-1.7 µm) of :func:`scale_features`.
