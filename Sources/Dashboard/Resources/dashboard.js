@@ -72,7 +72,7 @@
     const counts = status.counts || {};
     const cells = counts.cells || { total: 0, by_class: {} };
     const byClass = cells.by_class || {};
-    state.history.push({ t: status.uptime_s, byClass });
+    state.history.push({ t: status.uptime_s, byClass, total: cells.total });
     if (state.history.length > RATE_WINDOW) state.history.shift();
     const first = state.history[0];
     const span = status.uptime_s - first.t;
@@ -95,7 +95,7 @@
     cell(total, 'all');
     cell(total, format(cells.total));
     cell(total, '');
-    cell(total, format(cells.per_second, 1));
+    cell(total, span > 0 ? format((cells.total - first.total) / span, 1) : '–');
     tbody.appendChild(total);
 
     const frames = $('frames').querySelector('tbody');
@@ -142,10 +142,16 @@
       at: (v, length) => ((value(v) - lo) / (hi - lo)) * length,
       valid: (v) => v != null && isFinite(v) && (!log || v > 0),
       ticks: () => {
-        if (log) {
+        if (log) {  // 1, 2, 5 × 10^e within the range (decades alone when it spans many)
+          const steps = hi - lo > 3 ? [1] : [1, 2, 5];
           const out = [];
-          for (let e = Math.ceil(lo); e <= Math.floor(hi); e++) out.push(10 ** e);
-          return out.length ? out : [10 ** ((lo + hi) / 2)];
+          for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+            for (const m of steps) {
+              const t = m * 10 ** e;
+              if (Math.log10(t) >= lo && Math.log10(t) <= hi) out.push(Number(t.toPrecision(6)));
+            }
+          }
+          return out;
         }
         const step = 10 ** Math.floor(Math.log10((hi - lo) / 4));
         const nice = [1, 2, 5, 10].map((m) => m * step).find((s) => (hi - lo) / s <= 6);
