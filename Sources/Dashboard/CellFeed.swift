@@ -53,17 +53,17 @@ public final class CellFeed: Sendable {
 
     /// Called by a pipeline worker for each published cell; never blocks.
     public func offer(_ message: CellMessage, crop: [Float]) {
-        let offered = state.withLockIfAvailable { state in
+        let offered: Void? = state.withLockIfAvailable { state in
             let serial = state.nextSerial
             state.nextSerial += 1
             state.points[Int(serial % UInt64(capacity))] = Point(
                 serial: serial, label: message.label, dryMassPg: message.features["dry_mass_pg"],
                 areaUm2: message.features["area_um2"])
             guard !crop.isEmpty else { return }
-            var recent = state.crops[message.label, default: []]
-            if recent.count == galleryPerClass { recent.removeFirst() }
-            recent.append(Crop(serial: serial, label: message.label, camera: message.camera, cellID: message.cellID, opdNm: crop))
-            state.crops[message.label] = recent
+            // In place (no copy of the class's list): at most galleryPerClass + 1 entries.
+            state.crops[message.label, default: []].append(
+                Crop(serial: serial, label: message.label, camera: message.camera, cellID: message.cellID, opdNm: crop))
+            if state.crops[message.label]!.count > galleryPerClass { state.crops[message.label]!.removeFirst() }
         }
         if offered == nil { skippedCount.wrappingAdd(1, ordering: .relaxed) }
     }
