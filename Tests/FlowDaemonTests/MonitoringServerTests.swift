@@ -104,6 +104,24 @@ struct MonitoringServerTests {
         }
     }
 
+    @Test("a port in use ends the service with an error that names metrics.listen")
+    func portInUse() async throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        try #require(listening)
+        let endpoint = "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+        let server = try MonitoringServer(listen: endpoint, metrics: { "" }, health: { .init(healthy: true, detail: "") }, dashboard: nil, logger: logger)
+        let error = await #expect(throws: MonitoringServer.ServerError.self) { try await server.run() }
+        #expect(error?.description.hasPrefix("metrics.listen \(endpoint): ") == true)
+    }
+
     @Test("the dashboard: the page and its assets from the binary, the status, and a live feed of the new cells")
     func dashboard() async throws {
         let feed = CellFeed()

@@ -24,14 +24,18 @@ struct MonitoringServer: Service {
 
     enum ServerError: Error, CustomStringConvertible {
         case address(String)
+        /// The server stopped with an error (a port in use, typically), naming `metrics.listen`.
+        case serving(String, any Error)
 
         var description: String {
             switch self {
             case .address(let text): "metrics.listen must be HOST:PORT with a numeric IPv4 host, got \"\(text)\""
+            case .serving(let listen, let error): "metrics.listen \(listen): \(error)"
             }
         }
     }
 
+    private let listen: String
     private let app: Application<RouterResponder<MonitoringRequestContext>>
 
     /// Serves on `HOST:PORT` (port 0: any free port, told to `onRunning`). Binding happens when
@@ -45,6 +49,7 @@ struct MonitoringServer: Service {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws(ServerError) {
         let (host, port) = try Self.parse(address)
+        listen = address
         let router = Router(context: MonitoringRequestContext.self)
         router.add(middleware: ReadOnlyMiddleware<MonitoringRequestContext>())
         if let token { router.add(middleware: AccessTokenMiddleware<MonitoringRequestContext>(token: token)) }
@@ -70,7 +75,7 @@ struct MonitoringServer: Service {
     }
 
     func run() async throws {
-        try await app.run()
+        do { try await app.run() } catch { throw ServerError.serving(listen, error) }
     }
 
     private static func addDashboard(_ dashboard: DashboardSource, to router: Router<MonitoringRequestContext>) {
