@@ -25,6 +25,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The monitoring port's HTTP server (/metrics, /healthz, the dashboard); NIOCore for its channels.
+        // No traits: its default ones build swift-configuration and URL-encoded forms, unused here.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // Latency percentiles and the Prometheus buckets of the stage latencies.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C shims over the system libraries (Debian packages in brackets).
@@ -98,13 +104,27 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // The live dashboard's page (embedded: no CDN, works offline) and its bounded cell feed.
+        .target(
+            name: "Dashboard", dependencies: ["Protocol"],
+            resources: [
+                .embedInCode("Resources/index.html"),
+                .embedInCode("Resources/dashboard.js"),
+                .embedInCode("Resources/dashboard.css"),
+            ],
+            swiftSettings: swiftSettings),
+
         // The daemon: service group, cell pipeline, publishing, recording, control, monitoring, systemd.
         .target(
             name: "FlowDaemon",
             dependencies: [
                 "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Reconstruction", "Tracking", "SystemSupport",
-                "FlowdConfig", "CHDF5", "NATS",
+                "FlowdConfig", "CHDF5", "NATS", "Dashboard",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -133,7 +153,7 @@ let package = Package(
             name: "FlowDaemonTests",
             dependencies: [
                 "FlowDaemon", "FlowdConfig", "FrameIngest", "Protocol", "Reconstruction", "Simulator", "InferenceTestSupport",
-                "CMallocCounter",
+                "CMallocCounter", "Dashboard", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

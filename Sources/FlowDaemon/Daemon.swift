@@ -3,6 +3,7 @@ import Foundation
 import FlowdConfig
 import FrameIngest
 import Inference
+import Dashboard
 import Logging
 import Protocol
 import Reconstruction
@@ -25,8 +26,9 @@ public struct Daemon: Sendable {
     private let context: ZMQContext
     private let group: ServiceGroup
 
-    /// Throws ``ZMQError`` or ``MetricsServer/ServerError`` naming the endpoint that failed, or
-    /// ``ModelError`` for a model that does not load.
+    /// Throws ``ZMQError``, ``MonitoringServer/ServerError`` or ``AccessToken/LoadError`` naming the
+    /// endpoint or file that failed, or ``ModelError`` for a model that does not load. (The
+    /// monitoring port binds when its service starts: a port in use stops the daemon then.)
     /// - Parameters:
     ///   - threshold: the log level every logger follows (SIGHUP may change it).
     ///   - loadConfig: loads the config from the same sources as `config` (for SIGHUP).
@@ -50,6 +52,9 @@ public struct Daemon: Sendable {
             context: context, endpoint: config.publishEndpoint, linger: config.publishLingerMilliseconds,
             curve: access?.keys)
         let frameLatency = LatencyHistogram()
+        let metricsToken = try config.metricsListen.flatMap { try AccessToken.forListen($0, tokenFile: config.metricsTokenFile) }
+        // The dashboard's recent cells, only while the monitoring port serves it.
+        let cellFeed = config.metricsListen.map { _ in CellFeed() }
         let workerCount = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
         let startNanoseconds = DispatchTime.now().uptimeNanoseconds
         let modelFile = try DefaultModel.path(configured: config.pipeline.modelPath).map(ModelFile.init(path:))
@@ -76,8 +81,8 @@ public struct Daemon: Sendable {
             ? nil : CellStream(settings: config.nats, startNanoseconds: startNanoseconds, logger: logger)
         let pipeline = try Self.makePipeline(
             config: config, model: modelFile, workers: workerCount, ingest: ingest, publisher: publisher,
-            recorder: recorder, stream: stream, hologramTileSide: hologramTileSide, rejectLog: malformedLog,
-            startNanoseconds: startNanoseconds, logger: logger)
+            recorder: recorder, stream: stream, cellFeed: cellFeed, hologramTileSide: hologramTileSide,
+            rejectLog: malformedLog, startNanoseconds: startNanoseconds, logger: logger)
         let workers = FrameWorkers(queue: ingest.queue, count: workerCount, idle: pipeline.idle) { frame, worker in
             pipeline.process(frame, worker: worker)
             frameLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - frame.arrivalNanoseconds)
@@ -108,15 +113,23 @@ public struct Daemon: Sendable {
                     recorder: recorder, counts: countsSource,
                     interval: .milliseconds(Int64(config.record.flushIntervalSeconds * 1000)))),
         ]
-        if let listen = config.metricsListen {
+        if let listen = config.metricsListen, let cellFeed {
             let metrics = DaemonMetrics(
                 ingest: ingest, pipeline: pipeline, recorder: recorder, access: zap, startNanoseconds: startNanoseconds,
                 frameLatency: frameLatency)
-            let server = try MetricsServer(listen: listen, metrics: metrics.render) {
-                let alive = ingest.receiversAlive()
-                return .init(healthy: alive, detail: alive ? "ok" : "a receive thread is not turning")
-            }
-            services.append(.init(service: BackgroundServerService(name: "metrics", server: server, logger: logger)))
+            let dashboard = DashboardSource.daemon(
+                feed: cellFeed, control: control,
+                latencies: [("frame", frameLatency), ("frame_to_publish", pipeline.publishLatency)])
+            let host = listen[..<(listen.lastIndex(of: ":") ?? listen.endIndex)]
+            let server = try MonitoringServer(
+                listen: listen, token: metricsToken, metrics: metrics.render,
+                health: {
+                    let alive = ingest.receiversAlive()
+                    return .init(healthy: alive, detail: alive ? "ok" : "a receive thread is not turning")
+                }, dashboard: dashboard, logger: logger,
+                onRunning: { port in logger.info("metrics on http://\(host):\(port)/metrics, dashboard on http://\(host):\(port)/") })
+            // A port that cannot bind stops the daemon gracefully (drained, recorded, final counts).
+            services.append(.init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         services.append(.init(service: PipelineService(ingest: ingest, workers: workers, pipeline: pipeline, logger: logger)))
         if let endpoint = config.controlEndpoint {
@@ -153,8 +166,8 @@ public struct Daemon: Sendable {
     /// recorded (in the order published), and each object that is not a cell.
     private static func makePipeline(
         config: DaemonConfig, model file: ModelFile?, workers: Int, ingest: FrameIngest, publisher: ResultPublisher,
-        recorder: RunRecorder, stream: CellStream?, hologramTileSide: Int?, rejectLog: RateLimitedLog,
-        startNanoseconds: UInt64, logger: Logger
+        recorder: RunRecorder, stream: CellStream?, cellFeed: CellFeed?, hologramTileSide: Int?,
+        rejectLog: RateLimitedLog, startNanoseconds: UInt64, logger: Logger
     ) throws -> CellPipeline {
         let settings = config.pipeline
         let model = file?.model
@@ -171,6 +184,7 @@ public struct Daemon: Sendable {
             }
             recorder.record(message, crop: view.crop, hologram: view.hologram)
             stream?.enqueue(message, json: json, runID: recorder.run?.id.description ?? "none")
+            cellFeed?.offer(message, crop: view.crop)
         }
         // After the inference contexts exist: they set OpenBLAS to one thread per call.
         if let file {

@@ -47,6 +47,9 @@ public struct ConfigKey: Sendable {
             }
             config.metricsListen = value
         },
+        scalar("metrics.token_file", read: { .string($0.metricsTokenFile ?? "") }) { config, value, _ in
+            config.metricsTokenFile = value.isEmpty ? nil : value
+        },
         text("curve.server_key", \.curve.serverKey),
         text("curve.camera_keys", \.curve.cameraKeys),
         text("curve.subscriber_keys", \.curve.subscriberKeys),

@@ -19,6 +19,9 @@ public struct DaemonConfig: Sendable, Equatable {
     public var publishLingerMilliseconds: Int32 = 1000
     /// HOST:PORT of the HTTP server for `/metrics` and `/healthz`, or nil when off (`metrics.listen`).
     public var metricsListen: String? = "127.0.0.1:9464"
+    /// A file holding the token the monitoring port requires; needed when `metrics.listen` is
+    /// beyond loopback (`metrics.token_file`; nil: none).
+    public var metricsTokenFile: String?
     /// CurveZMQ on the inputs, the result socket and the control socket (`curve.*`).
     public var curve = CurveSettings()
     /// Receive side (`ingest.*`).

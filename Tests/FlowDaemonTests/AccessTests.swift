@@ -42,7 +42,7 @@ struct AccessTests {
         #expect(warnings[0].contains("pull+bind:tcp://0.0.0.0:5556") && warnings[0].contains("send frames"))
         #expect(warnings[1].contains("publish.endpoint") && warnings[1].contains("read every cell"))
         #expect(warnings[2].contains("control.endpoint") && warnings[2].contains("swap the model"))
-        #expect(warnings[3].contains("metrics.listen") && warnings[3].contains("no authentication"))
+        #expect(warnings[3].contains("metrics.listen") && warnings[3].contains("token") && warnings[3].contains("in clear"))
         config.curve.serverKey = "/etc/flowd/curve/flowd.key_secret"
         #expect(EndpointExposure.warnings(config).count == 1)
     }

@@ -3,7 +3,7 @@ import Foundation
 
 /// Which of flowd's listening sockets other machines can reach, for the start-up warnings of
 /// docs/security.md: every socket binds loopback by default, and one that an operator opens to
-/// the network without CurveZMQ (or the metrics port, which has no authentication) is said so.
+/// the network without CurveZMQ (or the monitoring port, whose token travels in clear) is said so.
 enum EndpointExposure {
     /// `true` for `tcp://` on any address but the loopback ones (127.0.0.0/8, ::1, localhost);
     /// `ipc://` and `inproc://` never leave the machine.
@@ -38,8 +38,8 @@ enum EndpointExposure {
         }
         if let listen = config.metricsListen, isNetworkReachable("tcp://" + listen) {
             warnings.append(
-                "metrics.listen \(listen) listens beyond this machine; /metrics and /healthz have no authentication "
-                    + "(keep it on 127.0.0.1 and scrape through a tunnel or a local agent)")
+                "metrics.listen \(listen) listens beyond this machine: every request needs the token of "
+                    + "metrics.token_file, which plain HTTP sends in clear (put TLS or an SSH tunnel in front; docs/security.md)")
         }
         return warnings
     }

@@ -81,6 +81,12 @@ final class DaemonControl: Sendable {
     // MARK: Commands
 
     private func status() -> [UInt8] {
+        ControlReply.success(statusFields())
+    }
+
+    /// The fields of the `status` reply; read-only, so the dashboard reads them too without
+    /// waiting for a command in progress.
+    func statusFields() -> [String: JSONValue] {
         let model = state.withLock { $0.model }
         var fields = recording(recorder.run)
         fields["model_path"] = model.map { .string($0.path) } ?? .null
@@ -88,7 +94,7 @@ final class DaemonControl: Sendable {
         fields["classes"] = .array((model?.classes ?? []).map(JSONValue.string))
         fields["uptime_s"] = .double(Double(DispatchTime.now().uptimeNanoseconds &- counts.startNanoseconds) / 1e9)
         fields["counts"] = ControlReply.value(counts.current())
-        return ControlReply.success(fields)
+        return fields
     }
 
     private func newRun(sample: String?) -> [UInt8] {

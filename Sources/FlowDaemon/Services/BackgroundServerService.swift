@@ -1,8 +1,7 @@
 import Logging
 import ServiceLifecycle
 
-/// A server that answers on its own thread between ``start()`` and ``stop()``: the `/metrics`
-/// HTTP server and the control socket.
+/// A server that answers on its own thread between ``start()`` and ``stop()``: the control socket.
 protocol BackgroundServer: Sendable {
     /// Where it answers, for the log line at start.
     var address: String { get }
@@ -16,7 +15,7 @@ protocol BackgroundServer: Sendable {
 /// the pipeline drains, so that no command (a new run, a model swap) interleaves with the
 /// shutdown.
 struct BackgroundServerService<Server: BackgroundServer>: Service {
-    /// What it serves, for the log ("metrics", "control").
+    /// What it serves, for the log ("control").
     let name: String
     let server: Server
     let logger: Logger
@@ -27,10 +26,6 @@ struct BackgroundServerService<Server: BackgroundServer>: Service {
         try? await gracefulShutdown()
         await runOffCooperativePool { server.stop() }
     }
-}
-
-extension MetricsServer: BackgroundServer {
-    var address: String { "http://127.0.0.1:\(port)/metrics" }
 }
 
 extension ControlServer: BackgroundServer {

@@ -35,11 +35,11 @@ struct MetricsScrape {
             }
         }
         guard connected else { throw .unreachable("connect to 127.0.0.1:\(port): errno \(errno)") }
-        let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
         guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
             throw .unreachable("send: errno \(errno)")
         }
-        // The server closes the connection after its response.
+        // Asked to (Connection: close), the server closes the connection after its response.
         var response = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
