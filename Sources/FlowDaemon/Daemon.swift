@@ -116,7 +116,7 @@ public struct Daemon: Sendable {
         if let listen = config.metricsListen, let cellFeed {
             let metrics = DaemonMetrics(
                 ingest: ingest, pipeline: pipeline, recorder: recorder, access: zap, startNanoseconds: startNanoseconds,
-                frameLatency: frameLatency)
+                frameLatency: frameLatency, stream: stream)
             let dashboard = DashboardSource.daemon(
                 feed: cellFeed, control: control,
                 latencies: [("frame", frameLatency), ("frame_to_publish", pipeline.publishLatency)])

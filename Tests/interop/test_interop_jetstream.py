@@ -19,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from flowd_harness import free_port
+from monitoring_harness import scrape
 from test_interop_record import drain_cells, simulate, start, stop
 
 RIG = "rig-1"
@@ -146,9 +149,15 @@ def test_a_10_s_outage_of_nats_loses_no_cell_and_stores_none_twice(flowd, flowd_
 
 
 def test_an_unreachable_nats_server_never_stops_the_rig_and_the_unsent_cells_are_counted(flowd, flowd_bin):
-    d = start(flowd, settings={"nats.url": f"nats://127.0.0.1:{free_port()}", "nats.rig": RIG}, control=False)
+    port = free_port()
+    d = start(flowd, settings={"nats.url": f"nats://127.0.0.1:{free_port()}", "nats.rig": RIG,
+                               "metrics.listen": f"127.0.0.1:{port}"}, control=False)
     simulate(flowd_bin, d, 40)
     d.wait_accounted({"twin": 40}, timeout=30)
+    metrics = {s.name: s.value for f in text_string_to_metric_families(scrape(port, "/metrics")[2]) for s in f.samples
+               if s.labels.get("reason") in (None, "buffer_full")}
+    assert metrics["flowd_nats_connected"] == 0 and metrics["flowd_nats_cells_stored_total"] == 0
+    assert metrics["flowd_nats_cells_waiting"] > 0  # all of them: the log line below counts them
     final = stop(d)
     assert len(d.cells) == final["cells"]["total"] > 0
     log = d.stderr()

@@ -14,8 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from flowd_harness import REPO, SMALL_TWIN, SMALL_TWIN_OPTICS, free_port, tcp
 from monitoring_harness import scrape
 
-#: Families exported only under a condition this test does not set up (CurveZMQ on).
-CONDITIONAL = {"flowd_curve_handshakes_total"}
+#: Families exported only under a condition this test does not set up (CurveZMQ on, nats.url set).
+CONDITIONAL = {"flowd_curve_handshakes_total", "flowd_nats_connected", "flowd_nats_cells_stored_total",
+               "flowd_nats_cells_waiting", "flowd_nats_cells_lost_total"}
 
 
 def documented_metrics() -> set[str]:

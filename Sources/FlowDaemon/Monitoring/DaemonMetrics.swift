@@ -18,6 +18,8 @@ struct DaemonMetrics: Sendable {
     let startNanoseconds: UInt64
     /// Frame arrival → frame processed by a worker.
     let frameLatency: LatencyHistogram
+    /// The NATS JetStream stream of cells, when `nats.url` is set.
+    let stream: CellStream?
 
     func render() -> String {
         let now = DispatchTime.now().uptimeNanoseconds
@@ -97,6 +99,18 @@ struct DaemonMetrics: Sendable {
         out.sample("flowd_record_errors_total", [], Double(recorder.errors.load(ordering: .relaxed)))
         out.family("flowd_cells_unrecorded_total", .counter, help: "Cells published but not written to any run's cells.fcs.")
         out.sample("flowd_cells_unrecorded_total", [], Double(recorder.unrecorded.load(ordering: .relaxed)))
+        if let tally = stream?.tally {
+            out.family("flowd_nats_connected", .gauge, help: "1 while connected to the NATS server (nats.url).")
+            out.sample("flowd_nats_connected", [], tally.connected ? 1 : 0)
+            out.family("flowd_nats_cells_stored_total", .counter, help: "Cells the JetStream stream acknowledged.")
+            out.sample("flowd_nats_cells_stored_total", [], Double(tally.stored))
+            out.family("flowd_nats_cells_waiting", .gauge, help: "Cells waiting in the outbox for the stream.")
+            out.sample("flowd_nats_cells_waiting", [], Double(tally.buffered))
+            out.family("flowd_nats_cells_lost_total", .counter, help: "Cells given up before the stream stored them, by reason.")
+            for (reason, count) in [("buffer_full", tally.lostFull), ("too_old", tally.lostTooOld), ("shutdown", tally.lostAtShutdown)] {
+                out.sample("flowd_nats_cells_lost_total", [("reason", reason)], Double(count))
+            }
+        }
         return out.text
     }
 }
