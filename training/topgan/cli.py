@@ -85,7 +85,6 @@ def cmd_finetune(args) -> int:
     from . import crossval
     from .finetune import FinetuneConfig, load_pretrained, predict
     from .workers import finetune_many
-    from sklearn.metrics import balanced_accuracy_score
     data = datamod.load(args.data, need_labels=True)
     if args.pretrained and not Path(args.pretrained).is_file():
         raise DataError(f"{args.pretrained}: no such checkpoint (make one with `topgan pretrain`)")
@@ -97,11 +96,7 @@ def cmd_finetune(args) -> int:
                          trunk_lr_scale=args.trunk_lr_scale, probe_c=args.probe_c,
                          head=args.head, seed=args.seed, ndf=args.ndf, opd_scale_nm=args.opd_scale_nm)
     k = len(data.classes)
-    holdout = np.array([], np.int64)
-    if args.test_per_class:
-        holdout, _ = datamod.balanced_split(data.label, k, args.test_per_class, args.test_seed)
-    train = datamod.sample_shots(data.label, k, args.shots, args.seed, exclude=holdout)
-    unlabelled = np.setdiff1d(np.arange(len(data)), holdout)  # labels never read: statistics only
+    holdout, train, unlabelled = split_for_finetune(args, data)
 
     # The k cross-validation folds and the final model are k + 1 independent trainings: with
     # --threads T they run in T single-threaded processes (topgan.workers). A linear probe trains
@@ -114,27 +109,49 @@ def cmd_finetune(args) -> int:
               f"in {workers} processes", flush=True)
     *fold_models, (model, ckpt) = finetune_many(data, folds + [train], cfg, args.pretrained, unlabelled,
                                                workers, progress=not args.quiet)
+    report_accuracy(args, data, ckpt, train, plan,
+                    [predict(m, data.opd[train[held]], c["opd_scale_nm"]).argmax(1)
+                     for (m, c), (_, held) in zip(fold_models, plan or [])],
+                    holdout, predict(model, data.opd[holdout], ckpt["opd_scale_nm"]).argmax(1) if len(holdout) else None)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, args.out)
+    print(f"wrote {args.out} ({'from ' + args.pretrained if args.pretrained else 'from scratch'}, "
+          f"mode {cfg.mode}, {args.shots} cells per class, classes {data.classes})")
+    return 0
+
+
+def split_for_finetune(args, data):
+    """(held-out cells, the N labelled cells per class, the cells whose statistics may be used
+    unlabelled: all but the held-out ones) of ``topgan finetune``."""
+    k = len(data.classes)
+    holdout = np.array([], np.int64)
+    if args.test_per_class:
+        holdout, _ = datamod.balanced_split(data.label, k, args.test_per_class, args.test_seed)
+    train = datamod.sample_shots(data.label, k, args.shots, args.seed, exclude=holdout)
+    unlabelled = np.setdiff1d(np.arange(len(data)), holdout)  # labels never read: statistics only
+    return holdout, train, unlabelled
+
+
+def report_accuracy(args, data, ckpt, train, plan, fold_predictions, holdout, holdout_predictions) -> None:
+    """Prints and stores in `ckpt` the cross-validated accuracy on the labelled cells (or says N is
+    too small to tell) and, with ``--test-per-class``, the balanced accuracy on the held-out cells."""
+    from . import crossval
+    from sklearn.metrics import balanced_accuracy_score
+    k = len(data.classes)
     if plan:
-        predictions = [predict(m, data.opd[train[held]], c["opd_scale_nm"]).argmax(1)
-                       for (m, c), (_, held) in zip(fold_models, plan)]
-        cv = crossval.score(data.label[train], k, plan, predictions, args.seed)
+        cv = crossval.score(data.label[train], k, plan, fold_predictions, args.seed)
         ckpt["cross_validation"] = cv.__dict__
         print(cv.sentence())
     elif not args.no_cv:
         print(f"cross-validation: {args.shots} labelled cell(s) per class is too few to estimate the accuracy "
               f"(it needs at least {crossval.MIN_SHOTS} per class); label more cells to know how good the model is")
     if len(holdout):
-        p = predict(model, data.opd[holdout], ckpt["opd_scale_nm"])
-        acc = balanced_accuracy_score(data.label[holdout], p.argmax(1))
+        truth = data.label[holdout]
+        acc = balanced_accuracy_score(truth, holdout_predictions)
         ckpt["holdout"] = {"index": holdout.tolist(), "balanced_accuracy": float(acc),
-                           "correct_per_class": [int(((p.argmax(1) == c) & (data.label[holdout] == c)).sum())
+                           "correct_per_class": [int(((holdout_predictions == c) & (truth == c)).sum())
                                                  for c in range(k)]}
         print(f"balanced accuracy on {len(holdout)} held-out cells ({args.test_per_class} per class): {acc:.4f}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(ckpt, args.out)
-    print(f"wrote {args.out} ({'from ' + args.pretrained if args.pretrained else 'from scratch'}, "
-          f"mode {cfg.mode}, {args.shots} cells per class, classes {data.classes})")
-    return 0
 
 
 def finetune_features(args, data) -> int:
@@ -143,13 +160,8 @@ def finetune_features(args, data) -> int:
     held-out report as the CNN recipe."""
     from . import crossval, featuremodel
     from .features import crop_features
-    from sklearn.metrics import balanced_accuracy_score
     k = len(data.classes)
-    holdout = np.array([], np.int64)
-    if args.test_per_class:
-        holdout, _ = datamod.balanced_split(data.label, k, args.test_per_class, args.test_seed)
-    train = datamod.sample_shots(data.label, k, args.shots, args.seed, exclude=holdout)
-    unlabelled = np.setdiff1d(np.arange(len(data)), holdout)  # labels never read: statistics only
+    holdout, train, unlabelled = split_for_finetune(args, data)
     x = crop_features(data.opd, data.pixel_um)
     scale = args.opd_scale_nm or datamod.fit_opd_scale(data.opd)
 
@@ -161,20 +173,9 @@ def finetune_features(args, data) -> int:
     ckpt.update(recipe="features", config={"c": args.c, "seed": args.seed}, train_index=train.tolist(),
                 data=data.path, unlabelled_cells=int(len(unlabelled)))
     plan = None if args.no_cv else crossval.fold_plan(data.label[train], k, args.seed)
-    if plan:
-        predictions = [fit(train[fitted]).predict_proba(data.opd[train[held]]).argmax(1) for fitted, held in plan]
-        cv = crossval.score(data.label[train], k, plan, predictions, args.seed)
-        ckpt["cross_validation"] = cv.__dict__
-        print(cv.sentence())
-    elif not args.no_cv:
-        print(f"cross-validation: {args.shots} labelled cell(s) per class is too few to estimate the accuracy "
-              f"(it needs at least {crossval.MIN_SHOTS} per class); label more cells to know how good the model is")
-    if len(holdout):
-        pred = model.predict_proba(data.opd[holdout]).argmax(1)
-        acc = balanced_accuracy_score(data.label[holdout], pred)
-        ckpt["holdout"] = {"index": holdout.tolist(), "balanced_accuracy": float(acc),
-                           "correct_per_class": [int(((pred == c) & (data.label[holdout] == c)).sum()) for c in range(k)]}
-        print(f"balanced accuracy on {len(holdout)} held-out cells ({args.test_per_class} per class): {acc:.4f}")
+    report_accuracy(args, data, ckpt, train, plan,
+                    [fit(train[fitted]).predict_proba(data.opd[train[held]]).argmax(1) for fitted, held in plan or []],
+                    holdout, model.predict_proba(data.opd[holdout]).argmax(1) if len(holdout) else None)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, args.out)
     print(f"wrote {args.out} (recipe features: {len(x[0])} crop features standardised on {len(unlabelled)} "
