@@ -5,6 +5,7 @@ import FrameIngest
 import Inference
 import Dashboard
 import Logging
+import Prometheus
 import Protocol
 import Reconstruction
 import ServiceLifecycle
@@ -51,7 +52,9 @@ public struct Daemon: Sendable {
         let publisher = try ResultPublisher(
             context: context, endpoint: config.publishEndpoint, linger: config.publishLingerMilliseconds,
             curve: access?.keys)
-        let frameLatency = LatencyHistogram()
+        // The one Prometheus registry of /metrics: the stage latencies record into it as they happen.
+        let metricsRegistry = PrometheusCollectorRegistry()
+        let frameLatency = LatencyHistogram(stage: "frame", registry: metricsRegistry)
         let metricsToken = try config.metricsListen.flatMap { try AccessToken.forListen($0, tokenFile: config.metricsTokenFile) }
         // The dashboard's recent cells, only while the monitoring port serves it.
         let cellFeed = config.metricsListen.map { _ in CellFeed() }
@@ -82,7 +85,7 @@ public struct Daemon: Sendable {
         let pipeline = try Self.makePipeline(
             config: config, model: modelFile, workers: workerCount, ingest: ingest, publisher: publisher,
             recorder: recorder, stream: stream, cellFeed: cellFeed, hologramTileSide: hologramTileSide,
-            rejectLog: malformedLog, startNanoseconds: startNanoseconds, logger: logger)
+            rejectLog: malformedLog, startNanoseconds: startNanoseconds, metrics: metricsRegistry, logger: logger)
         let workers = FrameWorkers(queue: ingest.queue, count: workerCount, idle: pipeline.idle) { frame, worker in
             pipeline.process(frame, worker: worker)
             frameLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - frame.arrivalNanoseconds)
@@ -116,7 +119,7 @@ public struct Daemon: Sendable {
         if let listen = config.metricsListen, let cellFeed {
             let metrics = DaemonMetrics(
                 ingest: ingest, pipeline: pipeline, recorder: recorder, access: zap, startNanoseconds: startNanoseconds,
-                frameLatency: frameLatency, stream: stream)
+                mirror: PrometheusMirror(registry: metricsRegistry), stream: stream)
             let dashboard = DashboardSource.daemon(
                 feed: cellFeed, control: control,
                 latencies: [("frame", frameLatency), ("frame_to_publish", pipeline.publishLatency)])
@@ -167,7 +170,7 @@ public struct Daemon: Sendable {
     private static func makePipeline(
         config: DaemonConfig, model file: ModelFile?, workers: Int, ingest: FrameIngest, publisher: ResultPublisher,
         recorder: RunRecorder, stream: CellStream?, cellFeed: CellFeed?, hologramTileSide: Int?,
-        rejectLog: RateLimitedLog, startNanoseconds: UInt64, logger: Logger
+        rejectLog: RateLimitedLog, startNanoseconds: UInt64, metrics: PrometheusCollectorRegistry, logger: Logger
     ) throws -> CellPipeline {
         let settings = config.pipeline
         let model = file?.model
@@ -175,7 +178,8 @@ public struct Daemon: Sendable {
         let reference = settings.referencePath.isEmpty ? nil : try HologramFiles.hologram(settings.referencePath)
         let pipeline = try CellPipeline(
             settings: settings, model: model, reference: reference, workers: workers, counters: ingest.counters,
-            rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds, hologramTileSide: hologramTileSide,
+            rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds, metrics: metrics,
+            hologramTileSide: hologramTileSide,
             recordRejected: { message, view in recorder.recordRejected(message, crop: view.crop, hologram: view.hologram) }
         ) { message, view in
             let json = message.jsonBytes()

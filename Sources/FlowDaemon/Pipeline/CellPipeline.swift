@@ -4,6 +4,7 @@ import FlowdConfig
 import FrameIngest
 import Inference
 import Logging
+import Prometheus
 import Protocol
 import Reconstruction
 import Synchronization
@@ -41,9 +42,9 @@ final class CellPipeline: Sendable {
     /// Stage latencies: hologram → cells (per frame), cells' views → probabilities (per batch:
     /// the cells one frame completes), and arrival of the frame a cell was last seen in → its
     /// message published.
-    let reconstructLatency = LatencyHistogram()
-    let classifyLatency = LatencyHistogram()
-    let publishLatency = LatencyHistogram()
+    let reconstructLatency: LatencyHistogram
+    let classifyLatency: LatencyHistogram
+    let publishLatency: LatencyHistogram
     /// Crops classified so far (each published cell's views).
     let classifiedCrops = Atomic<UInt64>(0)
     /// Threads each worker's inference context splits its GEMMs over (workers × threads ≤ cores).
@@ -66,12 +67,14 @@ final class CellPipeline: Sendable {
     private let workers: [PipelineWorker]
     private let stages = Mutex<[String: CameraStage]>([:])
 
+    /// `metrics` is the registry its stage latencies are exposed in (the daemon's, for `/metrics`).
     /// Throws when the reference cannot be used with these parameters, or an inference context
     /// cannot be made for the model.
     init(
         settings: PipelineSettings, model: Model?, reference: HologramImage?, workers: Int,
         counters: IngestCounters, rejectLog: RateLimitedLog, logger: Logger,
         startNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds,
+        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         hologramTileSide: Int? = nil,
         recordRejected: @escaping @Sendable (CellMessage, DetectedCell) -> Void = { _, _ in },
         send: @escaping @Sendable (CellMessage, DetectedCell) -> Void
@@ -86,6 +89,9 @@ final class CellPipeline: Sendable {
         self.recordRejected = recordRejected
         self.hologramTileSide = hologramTileSide
         tally = CellTally(startNanoseconds: startNanoseconds)
+        reconstructLatency = LatencyHistogram(stage: "reconstruct", registry: metrics)
+        classifyLatency = LatencyHistogram(stage: "classify", registry: metrics)
+        publishLatency = LatencyHistogram(stage: "frame_to_publish", registry: metrics)
         sharedReconstructor = try reference.map { try OffAxisReconstructor(reference: $0, parameters: parameters) }
         // workers × BLAS threads ≤ cores: each context runs its GEMMs on its own small team.
         inferenceThreads = BLASRuntime.threadsPerWorker(workers: workers)
