@@ -145,7 +145,7 @@ let package = Package(
             name: "FlowdTools",
             dependencies: [
                 "FlowDaemon", "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Reconstruction", "Tracking", "Simulator",
-                "FFTWSupport", "SystemSupport", "CFFTW", "NATS", .product(name: "Logging", package: "swift-log"),
+                "FFTWSupport", "SystemSupport", "CFFTW", "NATS", "Dashboard", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
 
