@@ -23,6 +23,18 @@ struct CellPipelineTests {
         #expect(harness.counters.snapshot(at: 0)[PipelineHarness.camera]?.frames.received == 60)
     }
 
+    @Test("frames dropped by a full queue do not break tracks: each cell is still published once (±1)")
+    func dropsDoNotCountCellsTwice() throws {
+        var harness = try PipelineHarness(seed: 5, workers: 2)
+        harness.run(frames: 60, dropped: { $0 % 4 == 3 })
+        let counted = harness.counters.snapshot(at: 0)[PipelineHarness.camera]?.frames
+        #expect(counted?.received == 45 && counted?.dropped == 15)
+        #expect(harness.truth.count >= 20)
+        #expect(
+            abs(harness.messages.count - harness.truth.count) <= 1,
+            "published \(harness.messages.count), truth \(harness.truth.count)")
+    }
+
     @Test("with a model, every cell has fused probabilities over the model's classes that sum to 1")
     func classifiedCells() throws {
         var harness = try PipelineHarness(seed: 6, model: try TinyNetwork().model(), reference: true, workers: 2)

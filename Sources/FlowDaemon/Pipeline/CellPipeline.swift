@@ -241,7 +241,9 @@ final class CellPipeline: Sendable {
             }
             for frame in frames {
                 reject(frame, reason, message, log: !stopping)
-                let result = FrameResult(ordinal: frame.ordinal, cells: nil, arrivalNanoseconds: frame.arrivalNanoseconds)
+                let result = FrameResult(
+                    ordinal: frame.ordinal, flowFrame: frame.place.flowFrame, cells: nil,
+                    arrivalNanoseconds: frame.arrivalNanoseconds)
                 labelAndRelease(stage.track(result), from: stage, on: worker)
             }
         case .process(let reconstructor, let frames):
@@ -283,7 +285,7 @@ final class CellPipeline: Sendable {
         _ frame: ReceivedFrame, with reconstructor: OffAxisReconstructor, in stage: CameraStage, on worker: PipelineWorker
     ) -> FrameResult {
         var result = FrameResult(
-            ordinal: frame.ordinal, cells: nil, seq: frame.frame.header.seq, tNanoseconds: frame.frame.header.timeNanoseconds,
+            ordinal: frame.ordinal, flowFrame: frame.place.flowFrame, cells: nil, seq: frame.frame.header.seq, tNanoseconds: frame.frame.header.timeNanoseconds,
             arrivalNanoseconds: frame.arrivalNanoseconds)
         let start = DispatchTime.now().uptimeNanoseconds
         var cells: [DetectedCell]
@@ -292,7 +294,7 @@ final class CellPipeline: Sendable {
         do {
             cells = try reconstructor.process(
                 hologram, workspace: workspace, crops: true, phaseSign: stage.phaseSign, rejects: true,
-                focusHints: parameters.refocus ? stage.focusHints(forFrame: frame.ordinal) : [])
+                focusHints: parameters.refocus ? stage.focusHints(forFrame: frame.place.flowFrame) : [])
             if let sign = stage.phaseSign.newDecision() {
                 logger.notice(
                     "camera \(stage.camera): phase sign \(sign.rawValue), decided from frame seq \(frame.frame.header.seq) (reconstruction.phase_sign: auto; cells are denser than their medium)")
