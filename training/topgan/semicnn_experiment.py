@@ -6,7 +6,7 @@ finetune`'s), the N labelled cells per class drawn by each seed from the rest
 (:func:`topgan.data.sample_shots`, as `topgan finetune --seed`), every cell that is not held out
 as the unlabelled cells (labels never read). Per (N, seed) it fits the teacher, trains the student
 from the sperm GAN's trunk, and writes one JSON line: both balanced accuracies on the held-out
-cells (per crop) and the student's learning curve on them (``--eval-every`` steps; read-only, it
+cells (per crop), that of their mean probability, and the student's learning curve on them (``--eval-every`` steps; read-only, it
 changes nothing in the training).
 
     python -m topgan.semicnn_experiment --data lab-val.npz --test-per-class 150 --shots 25 \\
@@ -67,12 +67,15 @@ def main(argv: list[str] | None = None) -> int:
 
             history = semicnn.train(model, d.opd, train, d.label[train], unlabelled,
                                     teacher.predict_proba(d.opd[unlabelled]), scale, cfg, score)
+            p_teacher, p_student = teacher.predict_proba(d.opd[holdout]), predict(model, d.opd[holdout], scale)
             row = {"tag": a.tag, "data": a.data, "n": n, "seed": seed,
-                   "teacher": balanced_accuracy_score(truth, teacher.predict_proba(d.opd[holdout]).argmax(1)),
-                   "student": balanced_accuracy_score(truth, predict(model, d.opd[holdout], scale).argmax(1)),
+                   "teacher": balanced_accuracy_score(truth, p_teacher.argmax(1)),
+                   "student": balanced_accuracy_score(truth, p_student.argmax(1)),
+                   # both models' mean probability: what a file carrying both would give
+                   "ensemble": balanced_accuracy_score(truth, (p_teacher + p_student).argmax(1)),
                    "seconds": time.time() - start, "curve": curve, "history": history, "config": asdict(cfg)}
             print(json.dumps({key: round(v, 4) if isinstance(v, float) else v for key, v in row.items()
-                              if key in ("tag", "n", "seed", "teacher", "student", "seconds")}), flush=True)
+                              if key in ("tag", "n", "seed", "teacher", "student", "ensemble", "seconds")}), flush=True)
             with open(a.out, "a") as f:
                 f.write(json.dumps(row) + "\n")
     return 0
