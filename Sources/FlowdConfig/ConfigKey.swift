@@ -101,6 +101,7 @@ public struct ConfigKey: Sendable {
         integer("nats.stream_max_bytes", \.nats.streamMaxBytes, (1 << 20)...Int(Int64.max)),
         token("nats.bucket", \.nats.bucket),
         text("nats.credentials", \.nats.credentialsFile),
+        text("nats.tls_ca", \.nats.trustedCAFile),
         integer("nats.buffer_cells", \.nats.bufferCells, 1...10_000_000),
         number("nats.buffer_max_age_s", \.nats.bufferMaxAgeSeconds, 1...86400),
         text("record.dir", \.record.directory),

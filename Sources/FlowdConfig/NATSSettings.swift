@@ -19,6 +19,10 @@ public struct NATSSettings: Sendable, Equatable {
     /// A `.creds` file (user JWT and seed) for servers that require one (`nats.credentials`);
     /// empty: none.
     public var credentialsFile = ""
+    /// PEM certificates of the authority that signs the server's TLS certificate — a lab's own
+    /// CA (`nats.tls_ca`); setting it asks for TLS. Empty: a `tls://` URL trusts the system's
+    /// authorities.
+    public var trustedCAFile = ""
     /// Cells waiting for the stream, at most (`nats.buffer_cells`): while NATS is away the rig
     /// goes on and keeps the newest this many; older ones are given up and counted lost.
     public var bufferCells = 100_000

@@ -42,11 +42,14 @@ public final class NATSConnection: @unchecked Sendable {
     /// - Parameters:
     ///   - name: the client name the server shows (`nats server report connections`).
     ///   - credentialsFile: a `.creds` file (user JWT and seed), or nil.
+    ///   - trustedCAFile: PEM certificates of the authorities that may sign the server's TLS
+    ///     certificate (a lab's private CA), or nil: the system's. Setting it asks for TLS.
     ///   - requestTimeoutMilliseconds: how long JetStream API calls (stream info, key-value
     ///     puts) wait for the server.
-    public init(url: String, name: String, credentialsFile: String? = nil, requestTimeoutMilliseconds: Int64 = 2000)
-        throws(NATSError)
-    {
+    public init(
+        url: String, name: String, credentialsFile: String? = nil, trustedCAFile: String? = nil,
+        requestTimeoutMilliseconds: Int64 = 2000
+    ) throws(NATSError) {
         var options: OpaquePointer?
         guard natsOptions_Create(&options) == NATS_OK, let options else { throw NATSError("cannot create NATS options") }
         defer { natsOptions_Destroy(options) }
@@ -62,6 +65,11 @@ public final class NATSConnection: @unchecked Sendable {
         if let credentialsFile {
             status = natsOptions_SetUserCredentialsFromFiles(options, credentialsFile, nil)
             guard status == NATS_OK else { throw NATSError("NATS credentials \(credentialsFile)", status) }
+        }
+        if let trustedCAFile {
+            natsOptions_SetSecure(options, true)
+            status = natsOptions_LoadCATrustedCertificates(options, trustedCAFile)
+            guard status == NATS_OK else { throw NATSError("NATS TLS CA file \(trustedCAFile)", status) }
         }
         var made: OpaquePointer?
         status = natsConnection_Connect(&made, options)

@@ -31,17 +31,19 @@ RIG = "rig-1"
 class NatsServer:
     """A JetStream-enabled nats-server on a free loopback port, its data in `store`."""
 
-    def __init__(self, store: Path):
+    def __init__(self, store: Path, tls: tuple[Path, Path] | None = None):
+        """`tls`: the server's certificate and key (PEM): clients must then speak TLS."""
         binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
         if not Path(binary).exists():
             pytest.fail("nats-server is not installed: run scripts/setup (Debian package nats-server)")
         self.binary, self.store, self.port = binary, store, free_port()
-        self.url = f"nats://127.0.0.1:{self.port}"
+        self.url = f"{'tls' if tls else 'nats'}://127.0.0.1:{self.port}"
+        self.tls_args = ["--tls", "--tlscert", str(tls[0]), "--tlskey", str(tls[1])] if tls else []
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store)],
+            [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store), *self.tls_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while True:
@@ -163,6 +165,45 @@ def test_an_unreachable_nats_server_never_stops_the_rig_and_the_unsent_cells_are
     log = d.stderr()
     assert "NATS: not connected" in log
     assert f"NATS stream: 0 cells stored; lost: 0 (buffer full), 0 (older than 600.0 s), {len(d.cells)} (left at shutdown)" in log
+
+
+def make_private_ca(directory: Path) -> tuple[Path, Path, Path]:
+    """A lab's own certificate authority and a server certificate it signs for 127.0.0.1, made
+    with openssl: (the CA's certificate, the server's certificate, its key), PEM files."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory, timeout=60)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=flowd test lab CA",
+            "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+            "-out", "server.csr")
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "san.ext", "-out", "server.pem")
+    return directory / "ca.pem", directory / "server.pem", directory / "server.key"
+
+
+def test_a_server_whose_certificate_the_labs_own_ca_signed_is_reached_over_tls_with_nats_tls_ca(
+        flowd, flowd_bin, tmp_path):
+    ca, certificate, key = make_private_ca(tmp_path)
+    server = NatsServer(tmp_path / "jetstream", tls=(certificate, key))
+    server.start()
+    try:
+        d = start(flowd, settings={"nats.url": server.url, "nats.rig": RIG, "nats.tls_ca": str(ca)}, control=False)
+        simulate(flowd_bin, d, 20)
+        d.wait_accounted({"twin": 20}, timeout=30)
+        stop(d)
+        status = subprocess.run([str(flowd_bin), "fleet", "status", "--nats", server.url, "--tls-ca", str(ca), "--json"],
+                                capture_output=True, text=True, timeout=30)
+        assert status.returncode == 0, status.stderr
+        [rig] = json.loads(status.stdout)["rigs"]
+        assert rig["heartbeat"]["cells_stored"] == len(d.cells) > 0
+        # Without the lab's CA the server's certificate is not trusted, and the tool says so.
+        untrusted = subprocess.run([str(flowd_bin), "fleet", "status", "--nats", server.url],
+                                   capture_output=True, text=True, timeout=30)
+        assert untrusted.returncode != 0 and f"cannot reach NATS at {server.url}" in untrusted.stderr
+    finally:
+        server.stop()
 
 
 def test_a_nats_url_that_is_not_one_is_refused_at_start_up(flowd_bin, tmp_path):

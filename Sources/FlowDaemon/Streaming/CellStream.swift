@@ -65,7 +65,8 @@ final class CellStream: @unchecked Sendable {
         rig = settings.rig.isEmpty ? Self.token(ProcessInfo.processInfo.hostName) : settings.rig
         connection = try NATSConnection(
             url: settings.url, name: "flowd \(rig)",
-            credentialsFile: settings.credentialsFile.isEmpty ? nil : settings.credentialsFile)
+            credentialsFile: settings.credentialsFile.isEmpty ? nil : settings.credentialsFile,
+            trustedCAFile: settings.trustedCAFile.isEmpty ? nil : settings.trustedCAFile)
         outbox = StreamOutbox(
             capacity: settings.bufferCells, maxAgeNanoseconds: UInt64(settings.bufferMaxAgeSeconds * 1e9))
     }

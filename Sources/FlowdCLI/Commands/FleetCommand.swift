@@ -16,13 +16,21 @@ struct FleetOptions: ParsableArguments {
     @Option(help: "The key-value bucket of counts and heartbeats (the rigs' nats.bucket).")
     var bucket: String = "flowd"
 
+    @Option(help: "A .creds file for a server that requires one (as the rigs' nats.credentials).")
+    var credentials: String?
+
+    @Option(help: "PEM certificates of the CA that signs the server's TLS certificate (as the rigs' nats.tls_ca).")
+    var tlsCA: String?
+
     func validate() throws {
         guard nats.hasPrefix("nats://") || nats.hasPrefix("tls://") else {
             throw ValidationError("--nats must be a nats:// or tls:// URL, such as nats://127.0.0.1:4222")
         }
     }
 
-    func client() throws -> FleetClient { try FleetClient(url: nats, bucket: bucket) }
+    func client() throws -> FleetClient {
+        try FleetClient(url: nats, bucket: bucket, credentialsFile: credentials, trustedCAFile: tlsCA)
+    }
 }
 
 /// `flowd fleet status`: one look.

@@ -11,9 +11,11 @@ public struct FleetClient: Sendable {
     let connection: NATSConnection
     let bucket: String
 
-    /// Connects to `url`, or throws a ``ToolError`` that names it.
-    public init(url: String, bucket: String) throws {
-        connection = try NATSConnection(url: url, name: "flowd fleet")
+    /// Connects to `url` (with the rigs' `nats.credentials` and `nats.tls_ca`, if any), or throws
+    /// a ``ToolError`` that names it.
+    public init(url: String, bucket: String, credentialsFile: String? = nil, trustedCAFile: String? = nil) throws {
+        connection = try NATSConnection(
+            url: url, name: "flowd fleet", credentialsFile: credentialsFile, trustedCAFile: trustedCAFile)
         let deadline = Date().addingTimeInterval(Self.connectTimeoutSeconds)
         while !connection.isConnected {
             guard Date() < deadline else {
