@@ -65,6 +65,12 @@ final class CellPipeline: Sendable {
     private let sharedReconstructor: OffAxisReconstructor?
     private let workers: [PipelineWorker]
     private let stages = Mutex<[String: CameraStage]>([:])
+    /// `role: worker`: where each reconstructed (or rejected) frame goes instead of its
+    /// camera's tracker: to the aggregator (``DetectionSender``); `nil`: tracked here.
+    private let forward: ForwardFrame?
+
+    /// Hands a worker's frame, its result and, if it could not be processed, why, onwards.
+    typealias ForwardFrame = @Sendable (ReceivedFrame, FrameResult, RejectionReason?) -> Void
 
     /// Throws when the reference cannot be used with these parameters, or an inference context
     /// cannot be made for the model.
@@ -74,6 +80,7 @@ final class CellPipeline: Sendable {
         startNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds,
         hologramTileSide: Int? = nil,
         recordRejected: @escaping @Sendable (CellMessage, DetectedCell) -> Void = { _, _ in },
+        forward: ForwardFrame? = nil,
         send: @escaping @Sendable (CellMessage, DetectedCell) -> Void
     ) throws {
         let parameters = Self.parameters(settings: settings, model: model)
@@ -85,6 +92,7 @@ final class CellPipeline: Sendable {
         self.send = send
         self.recordRejected = recordRejected
         self.hologramTileSide = hologramTileSide
+        self.forward = forward
         tally = CellTally(startNanoseconds: startNanoseconds)
         sharedReconstructor = try reference.map { try OffAxisReconstructor(reference: $0, parameters: parameters) }
         // workers × BLAS threads ≤ cores: each context runs its GEMMs on its own small team.
@@ -149,6 +157,11 @@ final class CellPipeline: Sendable {
     func process(_ frame: ReceivedFrame, worker: Int) {
         precondition(workers.indices.contains(worker), "worker \(worker) of a pipeline made for \(workers.count)")
         let stage = stage(for: frame.camera)
+        if let forward, frame.frame.header.seq == nil {
+            let message = "role worker: frames need a seq for the aggregator to put them in order"
+            reject(frame, .missingSeq, message)
+            return forward(frame, FrameResult(ordinal: frame.ordinal, cells: nil, arrivalNanoseconds: frame.arrivalNanoseconds), .missingSeq)
+        }
         handle(stage.admit(frame, referenceFrames: settings.referenceFrames), of: stage, on: workers[worker])
     }
 
@@ -235,8 +248,14 @@ final class CellPipeline: Sendable {
             }
             for frame in frames {
                 reject(frame, reason, message, log: !stopping)
-                let result = FrameResult(ordinal: frame.ordinal, cells: nil, arrivalNanoseconds: frame.arrivalNanoseconds)
-                labelAndRelease(stage.track(result), from: stage, on: worker)
+                let result = FrameResult(
+                    ordinal: frame.ordinal, cells: nil, seq: frame.frame.header.seq,
+                    tNanoseconds: frame.frame.header.timeNanoseconds, arrivalNanoseconds: frame.arrivalNanoseconds)
+                if let forward {
+                    forward(frame, result, reason)
+                } else {
+                    labelAndRelease(stage.track(result), from: stage, on: worker)
+                }
             }
         case .process(let reconstructor, let frames):
             for frame in frames { reconstructAndTrack(frame, with: reconstructor, in: stage, on: worker) }
@@ -248,7 +267,22 @@ final class CellPipeline: Sendable {
     private func reconstructAndTrack(
         _ frame: ReceivedFrame, with reconstructor: OffAxisReconstructor, in stage: CameraStage, on worker: PipelineWorker
     ) {
-        labelAndRelease(stage.track(reconstruct(frame, with: reconstructor, in: stage, on: worker)), from: stage, on: worker)
+        let result = reconstruct(frame, with: reconstructor, in: stage, on: worker)
+        if let forward {
+            // The only failure of reconstruction is a size mismatch (see `reconstruct`).
+            forward(frame, result, result.cells == nil ? .shapeChanged : nil)
+        } else {
+            labelAndRelease(stage.track(result), from: stage, on: worker)
+        }
+    }
+
+    /// `role: aggregator`: a frame's result as a worker sent it, in its camera's order (the
+    /// caller, ``DetectionAggregator``, restored it and gave up what no worker returned), for
+    /// the camera's tracker; the cells it completes are labelled and sent on the caller's thread
+    /// (worker 0's inference context). `field`: the frame's size, columns × rows.
+    func deliver(_ result: FrameResult, camera: String, field: SIMD2<Double>) {
+        let stage = stage(for: camera)
+        labelAndRelease(stage.trackInOrder(result, field: field), from: stage, on: workers[0])
     }
 
     /// Labels the cells `stage` completed, on `worker`'s inference context and outside the
