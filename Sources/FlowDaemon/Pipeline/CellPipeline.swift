@@ -157,10 +157,9 @@ final class CellPipeline: Sendable {
     func process(_ frame: ReceivedFrame, worker: Int) {
         precondition(workers.indices.contains(worker), "worker \(worker) of a pipeline made for \(workers.count)")
         let stage = stage(for: frame.camera)
-        if let forward, frame.frame.header.seq == nil {
-            let message = "role worker: frames need a seq for the aggregator to put them in order"
-            reject(frame, .missingSeq, message)
-            return forward(frame, FrameResult(ordinal: frame.ordinal, cells: nil, arrivalNanoseconds: frame.arrivalNanoseconds), .missingSeq)
+        if forward != nil, frame.frame.header.seq == nil {
+            // Nothing to send: the aggregator could not place it. Counted here, by reason.
+            return reject(frame, .missingSeq, "role worker: frames need a seq for the aggregator to put them in order")
         }
         handle(stage.admit(frame, referenceFrames: settings.referenceFrames), of: stage, on: workers[worker])
     }

@@ -75,9 +75,11 @@ struct DetectionMessage: Sendable {
         let header: Header
         do {
             header = try decoder.decode(Header.self, from: Data(parts[0]))
-        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
-            throw DetectionDecodingError(.headerNotJSON, "header is not JSON: \(context.debugDescription)")
         } catch {
+            // Only on this error path: is it JSON at all, or JSON of the wrong shape?
+            guard (try? JSONSerialization.jsonObject(with: Data(parts[0]), options: .fragmentsAllowed)) != nil else {
+                throw DetectionDecodingError(.headerNotJSON, "header is not JSON: \(Self.describe(error))")
+            }
             let camera = (try? decoder.decode(CameraOnly.self, from: Data(parts[0])))?.camera
             throw DetectionDecodingError(.badField, "header does not match detection message v1: \(Self.describe(error))", camera: camera)
         }
