@@ -35,7 +35,7 @@ def aggregator(flowd, settings: dict | None = None):
     """A `--role aggregator` listening on its port0, with a SUB for its `cell`s."""
     d = flowd(args=["--role", "aggregator", "--set", "scale_out.listen=tcp://127.0.0.1:{port0}"], settings={
         **OPTICS, "tracking.velocity_px": PIXELS_PER_FRAME, "tracking.gate_px": 32, "scale_out.cameras": "twin",
-        "scale_out.reorder_timeout_s": 0.5, **(settings or {})})
+        **(settings or {})})
     d.cell_sub = d.subscribe_cells()
     d.cells = []
     return d
@@ -105,7 +105,9 @@ def test_two_workers_and_an_aggregator_count_as_the_truth_and_stream_exactly_the
 
 
 def test_a_worker_killed_mid_run_loses_only_its_frames_in_flight_counted_by_reason(flowd, flowd_bin, tmp_path):
-    agg = aggregator(flowd)
+    # The reorder timeout shorter than its default (2 s), so that the test waits less for the
+    # aggregator to give the lost frames up; still longer than a worker's slowest frame here.
+    agg = aggregator(flowd, {"scale_out.reorder_timeout_s": 1})
     port = free_port()
     workers = [worker(flowd, agg.ports[0], port) for _ in range(2)]
     sent = 400
