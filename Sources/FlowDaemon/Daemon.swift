@@ -205,6 +205,10 @@ public struct Daemon: Sendable {
         let pipeline = try CellPipeline(
             settings: settings, model: model, reference: reference, workers: workers, counters: ingest.counters,
             rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds, hologramTileSide: hologramTileSide,
+            // An aggregator labels on one thread, with one inference thread: a team's helpers spin
+            // 1–2 ms after each small batch (WorkerTeam), CPU taken from the workers beside it
+            // (measured: 3.7 ms of aggregator CPU per frame with two threads; docs/benchmarks.md).
+            inferenceThreads: config.scaleOut.role == .aggregator ? 1 : nil,
             recordRejected: { message, view in recorder.recordRejected(message, crop: view.crop, hologram: view.hologram) },
             forward: forward
         ) { message, view in

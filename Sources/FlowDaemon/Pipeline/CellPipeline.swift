@@ -78,7 +78,7 @@ final class CellPipeline: Sendable {
         settings: PipelineSettings, model: Model?, reference: HologramImage?, workers: Int,
         counters: IngestCounters, rejectLog: RateLimitedLog, logger: Logger,
         startNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds,
-        hologramTileSide: Int? = nil,
+        hologramTileSide: Int? = nil, inferenceThreads: Int? = nil,
         recordRejected: @escaping @Sendable (CellMessage, DetectedCell) -> Void = { _, _ in },
         forward: ForwardFrame? = nil,
         send: @escaping @Sendable (CellMessage, DetectedCell) -> Void
@@ -96,10 +96,10 @@ final class CellPipeline: Sendable {
         tally = CellTally(startNanoseconds: startNanoseconds)
         sharedReconstructor = try reference.map { try OffAxisReconstructor(reference: $0, parameters: parameters) }
         // workers × BLAS threads ≤ cores: each context runs its GEMMs on its own small team.
-        inferenceThreads = BLASRuntime.threadsPerWorker(workers: workers)
+        self.inferenceThreads = inferenceThreads ?? BLASRuntime.threadsPerWorker(workers: workers)
         self.workers = (0..<max(1, workers)).map(PipelineWorker.init(index:))
         classifier = ClassifierSlot(
-            try model.map { [workers = self.workers.count, inferenceThreads] in
+            try model.map { [workers = self.workers.count, inferenceThreads = self.inferenceThreads] in
                 try Self.classifier($0, workers: workers, settings: settings, threads: inferenceThreads)
             },
             minConfidence: settings.minConfidence)

@@ -196,12 +196,16 @@ struct PipelineTrial {
             let done = frameScrapes.reduce(0) {
                 $0 + $1["flowd_stage_seconds_count{stage=\"reconstruct\"}"] + $1.total("flowd_rejected_total")
             }
-            guard Int(accounted) == camera.tally.sent, done == received else { return nil }
+            // ≥: a worker's frame it could not hand over is reconstructed and counted rejected too.
+            guard Int(accounted) == camera.tally.sent, done >= received else { return nil }
             guard workerProcesses > 0 else { return scrapes }
+            // Frames a worker could not hand over never reach the aggregator, which counts the
+            // missing ones `not_returned` only when a later frame came.
+            let handedOver = received - frameScrapes.reduce(0) { $0 + $1.total("flowd_rejected_total", ("reason", "aggregator_unreachable")) }
             let aggregator = scrapes[0]
             let ordered = aggregator.total("flowd_frames_total", ("outcome", "received"))
                 + aggregator.total("flowd_rejected_total", ("reason", "not_returned"))
-            return ordered >= received ? scrapes : nil
+            return ordered >= handedOver ? scrapes : nil
         }
     }
 
