@@ -124,7 +124,8 @@ def test_a_worker_killed_mid_run_loses_only_its_frames_in_flight_counted_by_reas
     assert twin["received"] + lost == sent
     assert twin["gaps"] == lost and lost < sent / 4, twin
     assert camera(workers[1].last_counts, "twin")["received"] > sent / 2, "the other worker took the rest"
-    assert "not_returned" in agg.stderr()
+    # A worker killed between two frames took none with it; one killed mid-frame, a few.
+    assert lost == 0 or "not_returned" in agg.stderr()
 
     # No cell counted twice: no two published cells are the same true cell.
     frames, _ = load_truth(tmp_path / "camera")
