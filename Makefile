@@ -7,6 +7,11 @@
 
 SWIFT_RELEASE := .build/release/flowd
 PYTHON := .venv/bin/python
+# `make test` builds once, optimised and with -enable-testing (so the Swift tests' @testable
+# imports work), in its own folder: the Swift tests and the Python tests (which drive its flowd)
+# share that one build, and it never invalidates the plain release build of `make build`.
+TEST_BUILD := swift build -c release -Xswiftc -enable-testing --scratch-path .build-test
+TEST_FLOWD := .build-test/release/flowd
 
 .PHONY: setup build test demo swift-test pytest clean install uninstall
 
@@ -19,17 +24,19 @@ build: setup
 demo: build
 	$(SWIFT_RELEASE) demo
 
-test: build swift-test pytest
+test: swift-test pytest
 
 swift-test: setup
-	swift test
+	$(TEST_BUILD) --build-tests
+	swift test -c release -Xswiftc -enable-testing --scratch-path .build-test --skip-build
 
-# The Python tests drive the release binary over real sockets and files.
+# The Python tests drive the optimised binary over real sockets and files.
 pytest: setup
-	FLOWD_BIN=$(abspath $(SWIFT_RELEASE)) $(PYTHON) -m pytest
+	$(TEST_BUILD) --product flowd
+	FLOWD_BIN=$(abspath $(TEST_FLOWD)) $(PYTHON) -m pytest
 
 clean:
-	rm -rf .build .venv
+	rm -rf .build .build-test .venv
 
 # Install locations: `make install PREFIX=/usr DESTDIR=/tmp/stage` stages a package tree. The
 # binary finds the default model at $(BINDIR)/../share/flowd (flowd's DefaultModel), so an

@@ -31,6 +31,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // Latency percentiles and the Prometheus buckets of the stage latencies.
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // SHA-256 of model and parameter files (BoringSSL on Linux).
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        // The Prometheus exposition of /metrics (its registry implements swift-metrics' factory).
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C shims over the system libraries (Debian packages in brackets).
@@ -49,6 +53,11 @@ let package = Package(
 
         // Small shared support: the 64-byte aligned buffer, the background-thread loop.
         .target(name: "SystemSupport", swiftSettings: swiftSettings),
+
+        // The SHA-256 that names a model or parameter file, as sha256sum prints it (swift-crypto).
+        .target(
+            name: "ContentHash", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
 
         // The one FFTW planner of the process (FFTW's planner is not thread-safe): cached plans.
         .target(name: "FFTWSupport", dependencies: ["CFFTW", "SystemSupport"], swiftSettings: swiftSettings),
@@ -87,7 +96,7 @@ let package = Package(
         // The rig's digital twin: cell phantoms, hologram formation, flow, ground truth.
         // Its class parameters are JSON files compiled into the binary (hashed for provenance).
         .target(
-            name: "Simulator", dependencies: ["Protocol", "FFTWSupport", "SystemSupport", "CFFTW"],
+            name: "Simulator", dependencies: ["Protocol", "FFTWSupport", "SystemSupport", "CFFTW", "ContentHash"],
             resources: [
                 .embedInCode("Resources/class-parameters-standard.json"),
                 .embedInCode("Resources/class-parameters-nucleus-less-dense.json"),
@@ -119,12 +128,13 @@ let package = Package(
             name: "FlowDaemon",
             dependencies: [
                 "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Reconstruction", "Tracking", "SystemSupport",
-                "FlowdConfig", "CHDF5", "NATS", "Dashboard",
+                "ContentHash", "FlowdConfig", "CHDF5", "NATS", "Dashboard",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -135,7 +145,7 @@ let package = Package(
             name: "FlowdTools",
             dependencies: [
                 "FlowDaemon", "Protocol", "ZeroMQ", "FrameIngest", "Inference", "Reconstruction", "Tracking", "Simulator",
-                "FFTWSupport", "SystemSupport", "CFFTW", "NATS", .product(name: "Logging", package: "swift-log"),
+                "FFTWSupport", "SystemSupport", "CFFTW", "NATS", "Dashboard", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
 
@@ -153,7 +163,9 @@ let package = Package(
             name: "FlowDaemonTests",
             dependencies: [
                 "FlowDaemon", "FlowdConfig", "FrameIngest", "Protocol", "Reconstruction", "Simulator", "InferenceTestSupport",
-                "CMallocCounter", "Dashboard", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CMallocCounter", "Dashboard", "ContentHash",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(
@@ -173,7 +185,9 @@ let package = Package(
             name: "InferenceTests", dependencies: ["Inference", "InferenceTestSupport", "CMallocCounter"],
             swiftSettings: swiftSettings),
 
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "FFTWSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SimulatorTests", dependencies: ["Simulator", "FFTWSupport", "ContentHash"], swiftSettings: swiftSettings),
+        .testTarget(name: "ContentHashTests", dependencies: ["ContentHash"], swiftSettings: swiftSettings),
         // A small simulated flow, the fixture of the segmentation and tracking specifications.
         .target(
             name: "TwinFlowTestSupport", dependencies: ["Reconstruction", "Simulator"], path: "Tests/TwinFlowTestSupport",

@@ -5,6 +5,7 @@ import FrameIngest
 import Inference
 import Dashboard
 import Logging
+import Prometheus
 import Protocol
 import Reconstruction
 import ServiceLifecycle
@@ -53,7 +54,9 @@ public struct Daemon: Sendable {
         let publisher = try ResultPublisher(
             context: context, endpoint: config.publishEndpoint, linger: config.publishLingerMilliseconds,
             curve: access?.keys)
-        let frameLatency = LatencyHistogram()
+        // The one Prometheus registry of /metrics: the stage latencies record into it as they happen.
+        let metricsRegistry = PrometheusCollectorRegistry()
+        let frameLatency = LatencyHistogram(stage: "frame", registry: metricsRegistry)
         let metricsToken = try config.metricsListen.flatMap { try AccessToken.forListen($0, tokenFile: config.metricsTokenFile) }
         // The dashboard's recent cells, only while the monitoring port serves it.
         let cellFeed = config.metricsListen.map { _ in CellFeed() }
@@ -94,7 +97,8 @@ public struct Daemon: Sendable {
         let pipeline = try Self.makePipeline(
             config: config, model: modelFile, workers: workerCount, ingest: ingest, publisher: publisher,
             recorder: recorder, stream: stream, cellFeed: cellFeed, hologramTileSide: hologramTileSide,
-            rejectLog: malformedLog, startNanoseconds: startNanoseconds, logger: logger, forward: forward)
+            rejectLog: malformedLog, startNanoseconds: startNanoseconds, metrics: metricsRegistry, logger: logger,
+            forward: forward)
         let aggregator = try role == .aggregator
             ? DetectionAggregator(
                 context: context, endpoint: config.scaleOut.listen, cameras: config.scaleOut.cameras,
@@ -137,7 +141,7 @@ public struct Daemon: Sendable {
         if let listen = config.metricsListen, let cellFeed {
             let metrics = DaemonMetrics(
                 ingest: ingest, pipeline: pipeline, recorder: recorder, access: zap, startNanoseconds: startNanoseconds,
-                frameLatency: frameLatency, stream: stream)
+                mirror: PrometheusMirror(registry: metricsRegistry), stream: stream)
             let dashboard = DashboardSource.daemon(
                 feed: cellFeed, control: control,
                 latencies: [("frame", frameLatency), ("frame_to_publish", pipeline.publishLatency)])
@@ -196,7 +200,8 @@ public struct Daemon: Sendable {
     private static func makePipeline(
         config: DaemonConfig, model file: ModelFile?, workers: Int, ingest: FrameIngest, publisher: ResultPublisher,
         recorder: RunRecorder, stream: CellStream?, cellFeed: CellFeed?, hologramTileSide: Int?,
-        rejectLog: RateLimitedLog, startNanoseconds: UInt64, logger: Logger, forward: CellPipeline.ForwardFrame?
+        rejectLog: RateLimitedLog, startNanoseconds: UInt64, metrics: PrometheusCollectorRegistry, logger: Logger,
+        forward: CellPipeline.ForwardFrame?
     ) throws -> CellPipeline {
         let settings = config.pipeline
         let model = file?.model
@@ -204,7 +209,8 @@ public struct Daemon: Sendable {
         let reference = settings.referencePath.isEmpty ? nil : try HologramFiles.hologram(settings.referencePath)
         let pipeline = try CellPipeline(
             settings: settings, model: model, reference: reference, workers: workers, counters: ingest.counters,
-            rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds, hologramTileSide: hologramTileSide,
+            rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds, metrics: metrics,
+            hologramTileSide: hologramTileSide,
             // An aggregator labels on one thread, with one inference thread: a team's helpers spin
             // 1–2 ms after each small batch (WorkerTeam), CPU taken from the workers beside it
             // (measured: 3.7 ms of aggregator CPU per frame with two threads; docs/benchmarks.md).

@@ -88,14 +88,16 @@ public struct ReceivedFrame: Sendable {
     public let camera: String
     /// Arrival time, `DispatchTime.now().uptimeNanoseconds` (monotonic), for latency figures.
     public let arrivalNanoseconds: UInt64
+    /// Where it sits among the camera's frames (``FramePlace``).
+    public let place: FramePlace
     /// Position among the frames received from this camera (0, 1, 2, … with no holes): workers
     /// finish frames out of order, and the tracker puts them back in this order.
-    public let ordinal: UInt64
+    public var ordinal: UInt64 { place.ordinal }
 
-    public init(frame: Frame, camera: String, arrivalNanoseconds: UInt64, ordinal: UInt64) {
+    public init(frame: Frame, camera: String, arrivalNanoseconds: UInt64, place: FramePlace) {
         self.frame = frame
         self.camera = camera
         self.arrivalNanoseconds = arrivalNanoseconds
-        self.ordinal = ordinal
+        self.place = place
     }
 }

@@ -121,8 +121,8 @@ final class FrameReceiver: Sendable {
             return
         }
         let camera = frame.header.camera ?? spec.endpoint
-        let known = counters.admit(camera: camera, seq: frame.header.seq, bytes: frame.pixels.count, at: now) { ordinal in
-            queue.offer(ReceivedFrame(frame: frame, camera: camera, arrivalNanoseconds: now, ordinal: ordinal))
+        let known = counters.admit(camera: camera, seq: frame.header.seq, bytes: frame.pixels.count, at: now) { place in
+            queue.offer(ReceivedFrame(frame: frame, camera: camera, arrivalNanoseconds: now, place: place))
         }
         if !known {
             let reason = FrameDecodingError.Reason.unknownCamera.rawValue

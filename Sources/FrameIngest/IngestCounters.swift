@@ -18,6 +18,8 @@ public final class IngestCounters: Sendable {
         var lastArrivalNanoseconds: UInt64?
         /// Frames received so far, never decremented (a rejected frame keeps its ordinal).
         var nextOrdinal: UInt64 = 0
+        /// The next frame's place in the camera's flow (``FramePlace/flowFrame``).
+        var nextFlowFrame: UInt64 = 0
 
         mutating func countMalformed(_ reason: String, at now: UInt64) {
             counters.frames.malformed += 1
@@ -33,16 +35,18 @@ public final class IngestCounters: Sendable {
         self.maxCameras = maxCameras
     }
 
-    /// A valid frame that was queued for processing; returns its ordinal (see ``admit``).
+    /// A valid frame that was queued for processing; returns its place (see ``admit``).
     @discardableResult
-    public func recordReceived(camera: String, seq: UInt64?, bytes: Int, at now: UInt64) -> UInt64 {
-        var ordinal: UInt64 = 0
-        admit(camera: camera, seq: seq, bytes: bytes, at: now) { ordinal = $0; return true }
-        return ordinal
+    public func recordReceived(camera: String, seq: UInt64?, bytes: Int, at now: UInt64) -> FramePlace {
+        var place = FramePlace(ordinal: 0, flowFrame: 0)
+        admit(camera: camera, seq: seq, bytes: bytes, at: now) { place = $0; return true }
+        return place
     }
 
-    /// Offers a valid frame to `enqueue` with the camera's next ordinal (the number of frames
-    /// received from it before), and counts it as received if `enqueue` took it, else as dropped.
+    /// Offers a valid frame to `enqueue` with its ``FramePlace``: the camera's next ordinal (the
+    /// number of frames received from it before) and its frame of the flow (every earlier valid
+    /// frame, dropped or not, and the frames its `seq` skips over), and counts it as received if
+    /// `enqueue` took it, else as dropped: a dropped frame advances the flow, not the ordinals.
     ///
     /// Both happen under the counters' lock, so ordinals are handed out without holes even when
     /// two inputs deliver frames of the same camera id: the pipeline's reorder buffer waits for
@@ -52,7 +56,7 @@ public final class IngestCounters: Sendable {
     ///   offered, and is counted as malformed (`unknown_camera`) under ``overflowCamera``.
     @discardableResult
     public func admit(
-        camera: String, seq: UInt64?, bytes: Int, at now: UInt64, enqueue: (_ ordinal: UInt64) -> Bool
+        camera: String, seq: UInt64?, bytes: Int, at now: UInt64, enqueue: (FramePlace) -> Bool
     ) -> Bool {
         cameras.withLock { states in
             guard states[camera] != nil || states.count < maxCameras else {
@@ -61,14 +65,16 @@ public final class IngestCounters: Sendable {
                 return false
             }
             var state = states[camera] ?? CameraState()
-            if enqueue(state.nextOrdinal) {
+            let skipped = min(Self.trackSequence(seq, &state), Self.largestFlowGap)
+            let place = FramePlace(ordinal: state.nextOrdinal, flowFrame: state.nextFlowFrame + skipped)
+            state.nextFlowFrame = place.flowFrame + 1
+            if enqueue(place) {
                 state.nextOrdinal += 1
                 state.counters.frames.received += 1
                 state.counters.bytes += UInt64(bytes)
             } else {
                 state.counters.frames.dropped += 1
             }
-            Self.trackSequence(seq, &state)
             state.lastArrivalNanoseconds = now
             states[camera] = state
             return true
@@ -139,11 +145,22 @@ public final class IngestCounters: Sendable {
 
     /// A jump from seq 7 to seq 10 means frames 8 and 9 never arrived: 2 gaps. A seq that does
     /// not increase means the camera restarted its counter; counting resumes from there.
-    private static func trackSequence(_ seq: UInt64?, _ state: inout CameraState) {
-        guard let seq else { return }
+    /// Counts the frames `seq` skips over since the camera's previous one (0 without a `seq`, at
+    /// the first, or when it went back: a camera that restarted) and returns them.
+    @discardableResult
+    private static func trackSequence(_ seq: UInt64?, _ state: inout CameraState) -> UInt64 {
+        guard let seq else { return 0 }
+        var skipped: UInt64 = 0
         if let last = state.lastSeq, seq > last &+ 1, last != .max {
-            state.counters.frames.gaps += seq - last - 1
+            skipped = seq - last - 1
+            state.counters.frames.gaps += skipped
         }
         state.lastSeq = seq
+        return skipped
     }
+
+    /// The most frames of the flow one `seq` jump advances it by: any gap longer than every
+    /// track's life ends them all alike, and a bounded step keeps the flow's count far from
+    /// overflowing whatever a camera sends as `seq`.
+    static let largestFlowGap: UInt64 = 1 << 20
 }

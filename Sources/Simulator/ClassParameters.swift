@@ -1,5 +1,5 @@
 import Foundation
-import SystemSupport
+import ContentHash
 
 /// A set of class parameters: the distributions of the three labelled populations, read from a
 /// JSON file compiled into the binary (Sources/Simulator/Resources/class-parameters-NAME.json),
@@ -48,7 +48,7 @@ public struct ClassParameters: Sendable, Equatable {
             populations[cellClass] = population
         }
         self.name = name
-        self.sha256 = SHA256.hex(bytes)
+        self.sha256 = sha256Hex(bytes)
         self.populations = populations
     }
 

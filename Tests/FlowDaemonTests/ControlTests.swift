@@ -3,7 +3,7 @@ import Foundation
 import InferenceTestSupport
 import Logging
 import Protocol
-import SystemSupport
+import ContentHash
 import Testing
 
 @testable import FlowDaemon
@@ -95,7 +95,7 @@ struct ControlTests {
         let status = try daemon.send(.status)
         #expect(status["ok"] == .bool(true))
         #expect(status["model_path"] == .string(first))
-        #expect(status["model_sha256"] == .string(SHA256.hex(Array(try Data(contentsOf: URL(fileURLWithPath: first))))))
+        #expect(status["model_sha256"] == .string(sha256Hex(Array(try Data(contentsOf: URL(fileURLWithPath: first))))))
         #expect(status["classes"] == .array(TinyNetwork.classes.map(JSONValue.string)))
         guard case .string(let firstRun)? = status["run_id"], case .object(let counts)? = status["counts"] else {
             Issue.record("status without run_id or counts: \(status)")

@@ -2,6 +2,7 @@ import Dashboard
 import Foundation
 import Glibc
 import Logging
+import Prometheus
 import Protocol
 import ServiceLifecycle
 import Synchronization
@@ -204,33 +205,48 @@ struct MonitoringServerTests {
     }
 }
 
-@Suite("Prometheus text format")
-struct PrometheusTextTests {
-    @Test("label values are escaped and histograms are cumulative with +Inf, sum and count")
-    func rendering() {
-        let histogram = LatencyHistogram()
+@Suite("Stage latencies")
+struct LatencyHistogramTests {
+    @Test("each observation lands in the stage's cumulative Prometheus buckets, +Inf, sum and count")
+    func exposition() {
+        let registry = PrometheusCollectorRegistry()
+        let histogram = LatencyHistogram(stage: "frame", registry: registry)
         histogram.observe(nanoseconds: 200_000)  // 0.2 ms
         histogram.observe(nanoseconds: 20_000_000_000)  // 20 s, beyond every bound
-        var text = PrometheusText()
-        text.sample("m", [("camera", "a\"b\\c")], 3)
-        text.histogram("h", [("stage", "frame")], histogram)
-        #expect(text.text.hasPrefix("m{camera=\"a\\\"b\\\\c\"} 3\n"))
-        #expect(text.text.contains("h_bucket{stage=\"frame\",le=\"0.0001\"} 0\n"))
-        #expect(text.text.contains("h_bucket{stage=\"frame\",le=\"0.00025\"} 1\n"))
-        #expect(text.text.contains("h_bucket{stage=\"frame\",le=\"10\"} 1\n"))
-        #expect(text.text.contains("h_bucket{stage=\"frame\",le=\"+Inf\"} 2\n"))
-        #expect(text.text.contains("h_sum{stage=\"frame\"} 20.0002\n"))
-        #expect(text.text.contains("h_count{stage=\"frame\"} 2\n"))
+        let text = registry.emitToString()
+        #expect(text.contains("# TYPE flowd_stage_seconds histogram\n"))
+        #expect(text.contains("flowd_stage_seconds_bucket{stage=\"frame\",le=\"0.0001\"} 0\n"))
+        #expect(text.contains("flowd_stage_seconds_bucket{stage=\"frame\",le=\"0.00025\"} 1\n"))
+        #expect(text.contains("flowd_stage_seconds_bucket{stage=\"frame\",le=\"10.0\"} 1\n"))
+        #expect(text.contains("flowd_stage_seconds_bucket{stage=\"frame\",le=\"+Inf\"} 2\n"))
+        #expect(text.contains("flowd_stage_seconds_sum{stage=\"frame\"} 20.0002\n"))
+        #expect(text.contains("flowd_stage_seconds_count{stage=\"frame\"} 2\n"))
+        #expect(histogram.count == 2)
     }
 
     @Test("percentiles come from the HdrHistogram, to its 3 significant digits")
     func percentiles() {
-        let histogram = LatencyHistogram()
+        let histogram = LatencyHistogram(stage: "frame", registry: PrometheusCollectorRegistry())
         #expect(histogram.seconds(atPercentile: 50) == nil)
         for milliseconds in 1...100 { histogram.observe(nanoseconds: UInt64(milliseconds) * 1_000_000) }
         let p50 = histogram.seconds(atPercentile: 50) ?? 0, p99 = histogram.seconds(atPercentile: 99) ?? 0
         #expect(abs(p50 - 0.050) <= 0.050 * 1e-3)
         #expect(abs(p99 - 0.099) <= 0.099 * 1e-3)
+    }
+}
+
+@Suite("Mirrored Prometheus counters")
+struct PrometheusMirrorTests {
+    @Test("a counter follows its source's total, and a source that restarts from zero resets it")
+    func counterFollowsItsSource() {
+        let mirror = PrometheusMirror(registry: PrometheusCollectorRegistry())
+        mirror.counter("flowd_cells_total", help: "Cells.", [("class", "a\"b\\c")], total: 5)
+        #expect(mirror.exposition().contains("flowd_cells_total{class=\"a\\\"b\\\\c\"} 5\n"))
+        mirror.counter("flowd_cells_total", help: "Cells.", [("class", "a\"b\\c")], total: 12)
+        #expect(mirror.exposition().contains("} 12\n"))
+        mirror.counter("flowd_cells_total", help: "Cells.", [("class", "a\"b\\c")], total: 3)  // a new run
+        #expect(mirror.exposition().contains("} 3\n"))
+        #expect(mirror.exposition().contains("# HELP flowd_cells_total Cells.\n# TYPE flowd_cells_total counter\n"))
     }
 }
 

@@ -62,24 +62,37 @@ struct PipelineHarness {
 
     /// The next twin frame as ingest would hand it to a worker.
     mutating func nextFrame() -> ReceivedFrame {
-        let (frame, frameTruth) = twin.nextFrame()
-        truth.formUnion(frameTruth.cells.filter(\.fullyInside).map(\.id))
-        return received(frame)
+        received(nextTwinFrame())
     }
 
-    /// `frame` counted as received from the twin's camera, with its ordinal.
+    /// The twin's next frame, its cells wholly in view added to ``truth``.
+    mutating func nextTwinFrame() -> Frame {
+        let (frame, frameTruth) = twin.nextFrame()
+        truth.formUnion(frameTruth.cells.filter(\.fullyInside).map(\.id))
+        return frame
+    }
+
+    /// `frame` counted as received from the twin's camera, with its place.
     func received(_ frame: Frame) -> ReceivedFrame {
-        let ordinal = counters.recordReceived(camera: Self.camera, seq: frame.header.seq, bytes: frame.pixels.count, at: 0)
-        return ReceivedFrame(frame: frame, camera: Self.camera, arrivalNanoseconds: 0, ordinal: ordinal)
+        let place = counters.recordReceived(camera: Self.camera, seq: frame.header.seq, bytes: frame.pixels.count, at: 0)
+        return ReceivedFrame(frame: frame, camera: Self.camera, arrivalNanoseconds: 0, place: place)
     }
 
     /// Runs `frames` twin frames through the frame workers (finishing out of order when there
     /// are several), then finishes; `during` runs on its own thread while the workers run.
-    mutating func run(frames: Int, during: (@Sendable () -> Void)? = nil) {
+    /// Frames for which `dropped` is true are counted as dropped (a full queue), as ingest would.
+    mutating func run(frames: Int, during: (@Sendable () -> Void)? = nil, dropped: (Int) -> Bool = { _ in false }) {
         let queue = FrameQueue(capacity: frames)
         let pipeline = pipeline
         let frameWorkers = FrameWorkers(queue: queue, count: workers, idle: pipeline.idle) { pipeline.process($0, worker: $1) }
-        for _ in 0..<frames { _ = queue.offer(nextFrame()) }
+        for index in 0..<frames {
+            let frame = nextTwinFrame()
+            if dropped(index) {
+                counters.admit(camera: Self.camera, seq: frame.header.seq, bytes: frame.pixels.count, at: 0) { _ in false }
+            } else {
+                _ = queue.offer(received(frame))
+            }
+        }
         frameWorkers.start()
         // A thread of its own: `during` may wait for the workers, which run on Dispatch's pool.
         let otherDone = DispatchSemaphore(value: 0)

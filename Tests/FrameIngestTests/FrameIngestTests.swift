@@ -168,18 +168,35 @@ struct IngestCountersTests {
         let counters = IngestCounters()
         var given: [UInt64] = []
         for accept in [true, false, true, true] {
-            counters.admit(camera: "c", seq: nil, bytes: 1, at: 0) { ordinal in
-                if accept { given.append(ordinal) }
+            counters.admit(camera: "c", seq: nil, bytes: 1, at: 0) { place in
+                if accept { given.append(place.ordinal) }
                 return accept
             }
         }
         counters.recordRejected(camera: "c", reason: "shape_changed")
-        given.append(counters.recordReceived(camera: "c", seq: nil, bytes: 1, at: 0))
+        given.append(counters.recordReceived(camera: "c", seq: nil, bytes: 1, at: 0).ordinal)
         #expect(given == [0, 1, 2, 3])
-        #expect(counters.recordReceived(camera: "d", seq: nil, bytes: 1, at: 0) == 0)
+        #expect(counters.recordReceived(camera: "d", seq: nil, bytes: 1, at: 0).ordinal == 0)
         let c = counters.snapshot(at: 0)["c"]
         #expect(c?.frames == FrameCounters(received: 4, dropped: 1))
         #expect(c?.rejectedByReason == ["shape_changed": 1])
+    }
+
+    @Test("the flow's frame count goes on through dropped frames and the frames a camera's seq skips")
+    func flowFrames() {
+        let counters = IngestCounters()
+        var places: [FramePlace] = []
+        for (seq, accept) in [(UInt64(10), true), (11, false), (12, true), (15, true), (3, true)] {
+            counters.admit(camera: "c", seq: seq, bytes: 1, at: 0) { place in
+                if accept { places.append(place) }
+                return accept
+            }
+        }
+        // 11 dropped, 13 and 14 never arrived, 3: the camera restarted (no gap).
+        #expect(places.map(\.ordinal) == [0, 1, 2, 3])
+        #expect(places.map(\.flowFrame) == [0, 2, 5, 6])
+        let huge = counters.recordReceived(camera: "c", seq: .max - 1, bytes: 1, at: 0)
+        #expect(huge.flowFrame == 7 + IngestCounters.largestFlowGap)
     }
 
     @Test("ids beyond max_cameras are pooled under 'other'")

@@ -1,5 +1,5 @@
 import Foundation
-import SystemSupport
+import ContentHash
 import Testing
 
 @testable import Simulator
@@ -15,7 +15,7 @@ struct ClassParametersTests {
     @Test("each set's hash is the SHA-256 of its file, and differs between the sets")
     func hashes() throws {
         for name in ClassParameters.Name.allCases {
-            #expect(ClassParameters.named(name).sha256 == SHA256.hex(try Self.file(name)))
+            #expect(ClassParameters.named(name).sha256 == sha256Hex(try Self.file(name)))
         }
         #expect(ClassParameters.standard.sha256 != ClassParameters.nucleusLessDense.sha256)
     }

@@ -1,6 +1,8 @@
 import Dispatch
 import FrameIngest
 import Inference
+import Protocol
+import Reconstruction
 import ZeroMQ
 
 /// What `GET /metrics` shows: frame accounting per camera and outcome, malformed messages by
@@ -8,7 +10,9 @@ import ZeroMQ
 /// the run record.
 ///
 /// Counters are read from the same ``IngestCounters`` that `counts` publishes, so the two can
-/// never disagree.
+/// never disagree; swift-prometheus renders them (``PrometheusMirror``). Families with a label
+/// start with every value the daemon knows at 0 (reasons, the model's classes), so a series exists
+/// before its first event.
 struct DaemonMetrics: Sendable {
     let ingest: FrameIngest
     let pipeline: CellPipeline
@@ -16,101 +20,107 @@ struct DaemonMetrics: Sendable {
     /// The CurveZMQ handshake decisions, when Curve is on.
     let access: ZAPHandler?
     let startNanoseconds: UInt64
-    /// Frame arrival → frame processed by a worker.
-    let frameLatency: LatencyHistogram
+    /// The daemon's Prometheus registry (which also holds the stage latencies' histograms).
+    let mirror: PrometheusMirror
     /// The NATS JetStream stream of cells, when `nats.url` is set.
     let stream: CellStream?
 
+    /// The registry's exposition after the mirrored values were brought up to date.
     func render() -> String {
         let now = DispatchTime.now().uptimeNanoseconds
         let cameras = ingest.counters.snapshot(at: now).sorted { $0.key < $1.key }
-        var out = PrometheusText()
-        out.family("flowd_uptime_seconds", .gauge, help: "Seconds since the daemon started.")
-        out.sample("flowd_uptime_seconds", [], Double(now - startNanoseconds) / 1e9)
-        out.family("flowd_frames_total", .counter, help: "Camera messages by outcome: received, malformed or dropped.")
+        let out = mirror
+        out.gauge("flowd_uptime_seconds", help: "Seconds since the daemon started.", value: Double(now - startNanoseconds) / 1e9)
         for (camera, c) in cameras {
             for (outcome, value) in [("received", c.frames.received), ("malformed", c.frames.malformed), ("dropped", c.frames.dropped)] {
-                out.sample("flowd_frames_total", [("camera", camera), ("outcome", outcome)], Double(value))
+                out.counter(
+                    "flowd_frames_total", help: "Camera messages by outcome: received, malformed or dropped.",
+                    [("camera", camera), ("outcome", outcome)], total: value)
             }
-        }
-        out.family("flowd_malformed_total", .counter, help: "Malformed camera messages by reason.")
-        for (camera, c) in cameras {
-            for (reason, value) in c.malformedByReason.sorted(by: { $0.key < $1.key }) {
-                out.sample("flowd_malformed_total", [("camera", camera), ("reason", reason)], Double(value))
+            // Every known reason from a camera's first message on, at 0 until it happens (so
+            // `rate()` sees its first increment); a reason the daemon does not know is never lost.
+            for reason in Set(FrameDecodingError.Reason.allCases.map(\.rawValue)).union(c.malformedByReason.keys) {
+                out.counter(
+                    "flowd_malformed_total", help: "Malformed camera messages by reason.",
+                    [("camera", camera), ("reason", reason)], total: c.malformedByReason[reason] ?? 0)
             }
-        }
-        out.family("flowd_rejected_total", .counter, help: "Received frames the pipeline could not process, by reason.")
-        for (camera, c) in cameras {
-            for (reason, value) in c.rejectedByReason.sorted(by: { $0.key < $1.key }) {
-                out.sample("flowd_rejected_total", [("camera", camera), ("reason", reason)], Double(value))
+            for reason in Set(RejectionReason.allCases.map(\.rawValue)).union(c.rejectedByReason.keys) {
+                out.counter(
+                    "flowd_rejected_total", help: "Received frames the pipeline could not process, by reason.",
+                    [("camera", camera), ("reason", reason)], total: c.rejectedByReason[reason] ?? 0)
             }
-        }
-        out.family("flowd_sequence_gaps_total", .counter, help: "Frames missing from a camera's seq sequence.")
-        for (camera, c) in cameras { out.sample("flowd_sequence_gaps_total", [("camera", camera)], Double(c.frames.gaps)) }
-        out.family("flowd_received_bytes_total", .counter, help: "Pixel bytes received.")
-        for (camera, c) in cameras { out.sample("flowd_received_bytes_total", [("camera", camera)], Double(c.bytes)) }
-        out.family("flowd_seconds_since_last_frame", .gauge, help: "Seconds since a camera's last message (stale stream).")
-        for (camera, c) in cameras {
-            if let idle = c.secondsSinceLastFrame { out.sample("flowd_seconds_since_last_frame", [("camera", camera)], idle) }
+            out.counter(
+                "flowd_sequence_gaps_total", help: "Frames missing from a camera's seq sequence.", [("camera", camera)],
+                total: c.frames.gaps)
+            out.counter("flowd_received_bytes_total", help: "Pixel bytes received.", [("camera", camera)], total: c.bytes)
+            if let idle = c.secondsSinceLastFrame {
+                out.gauge(
+                    "flowd_seconds_since_last_frame", help: "Seconds since a camera's last message (stale stream).",
+                    [("camera", camera)], value: idle)
+            }
         }
         if let access {
-            out.family("flowd_curve_handshakes_total", .counter, help: "CurveZMQ clients admitted or refused, by socket role.")
-            for (domain, tally) in access.tally().sorted(by: { $0.key < $1.key }) {
+            for (domain, tally) in access.tally() {
                 for (decision, value) in [("admitted", tally.admitted), ("refused", tally.refused)] {
-                    out.sample("flowd_curve_handshakes_total", [("domain", domain), ("decision", decision)], Double(value))
+                    out.counter(
+                        "flowd_curve_handshakes_total", help: "CurveZMQ clients admitted or refused, by socket role.",
+                        [("domain", domain), ("decision", decision)], total: value)
                 }
             }
         }
-        out.family("flowd_queue_depth", .gauge, help: "Frames waiting for a worker.")
-        out.sample("flowd_queue_depth", [], Double(ingest.queue.depth))
-        out.family("flowd_queue_depth_max", .gauge, help: "Most frames waiting for a worker at once since start.")
-        out.sample("flowd_queue_depth_max", [], Double(ingest.queue.maxDepth))
-        out.family("flowd_queue_capacity", .gauge, help: "Frames the queue holds before dropping.")
-        out.sample("flowd_queue_capacity", [], Double(ingest.queue.capacity))
-        out.family("flowd_workers", .gauge, help: "Frame workers (each reconstructs and classifies whole frames).")
-        out.sample("flowd_workers", [], Double(pipeline.workerCount))
-        out.family(
-            "flowd_inference_threads", .gauge,
-            help: "Threads per worker's inference context, and the OpenBLAS core its kernels come from.")
-        out.sample("flowd_inference_threads", [("blas_core", BLASRuntime.coreName)], Double(pipeline.inferenceThreads))
-        out.family("flowd_stage_seconds", .histogram, help: "Latency of each processing stage, seconds.")
-        out.histogram("flowd_stage_seconds", [("stage", "frame")], frameLatency)
-        out.histogram("flowd_stage_seconds", [("stage", "reconstruct")], pipeline.reconstructLatency)
-        out.histogram("flowd_stage_seconds", [("stage", "classify")], pipeline.classifyLatency)
-        out.histogram("flowd_stage_seconds", [("stage", "frame_to_publish")], pipeline.publishLatency)
-        let references = pipeline.referenceHealth
-        out.family(
-            "flowd_background_rms_nm", .gauge,
-            help: "Background OPD left after the plane fit in a camera's last frame, nm RMS: grows as the reference drifts.")
-        for r in references { out.sample("flowd_background_rms_nm", [("camera", r.camera)], r.backgroundRmsNm) }
-        out.family("flowd_reference_refreshes_total", .counter, help: "References remade from running frames (reconstruction.reference_refresh_s).")
-        for r in references { out.sample("flowd_reference_refreshes_total", [("camera", r.camera)], Double(r.refreshes)) }
-        out.family("flowd_objects_rejected_total", .counter, help: "Objects that were not counted as cells, by reason.")
-        for (reason, count) in pipeline.tally.objectsRejected.sorted(by: { $0.key < $1.key }) {
-            out.sample("flowd_objects_rejected_total", [("reason", reason)], Double(count))
+        out.gauge("flowd_queue_depth", help: "Frames waiting for a worker.", value: Double(ingest.queue.depth))
+        out.gauge(
+            "flowd_queue_depth_max", help: "Most frames waiting for a worker at once since start.",
+            value: Double(ingest.queue.maxDepth))
+        out.gauge("flowd_queue_capacity", help: "Frames the queue holds before dropping.", value: Double(ingest.queue.capacity))
+        out.gauge(
+            "flowd_workers", help: "Frame workers (each reconstructs and classifies whole frames).",
+            value: Double(pipeline.workerCount))
+        out.gauge(
+            "flowd_inference_threads", help: "Threads per worker's inference context, and the OpenBLAS core its kernels come from.",
+            [("blas_core", BLASRuntime.coreName)], value: Double(pipeline.inferenceThreads))
+        for r in pipeline.referenceHealth {
+            out.gauge(
+                "flowd_background_rms_nm",
+                help: "Background OPD left after the plane fit in a camera's last frame, nm RMS: grows as the reference drifts.",
+                [("camera", r.camera)], value: r.backgroundRmsNm)
+            out.counter(
+                "flowd_reference_refreshes_total", help: "References remade from running frames (reconstruction.reference_refresh_s).",
+                [("camera", r.camera)], total: UInt64(r.refreshes))
         }
-        out.family("flowd_classified_crops_total", .counter, help: "Cell views classified (at most classify.max_views per cell).")
-        out.sample("flowd_classified_crops_total", [], Double(pipeline.classifiedCrops.load(ordering: .relaxed)))
-        out.family("flowd_cells_total", .counter, help: "Cells published, by label (class, unknown or unclassified).")
-        for (label, count) in pipeline.tally.byClass.sorted(by: { $0.key < $1.key }) {
-            out.sample("flowd_cells_total", [("class", label)], Double(count))
+        let rejected = pipeline.tally.objectsRejected
+        for reason in Set(ObjectRejection.allCases.map(\.rawValue)).union(rejected.keys) {
+            out.counter(
+                "flowd_objects_rejected_total", help: "Objects that were not counted as cells, by reason.",
+                [("reason", reason)], total: rejected[reason] ?? 0)
         }
-        out.family("flowd_record_errors_total", .counter, help: "Failed writes of the run record (run directory, cells.fcs, run.json).")
-        out.sample("flowd_record_errors_total", [], Double(recorder.errors.load(ordering: .relaxed)))
-        out.family("flowd_cells_unrecorded_total", .counter, help: "Cells published but not written to any run's cells.fcs.")
-        out.sample("flowd_cells_unrecorded_total", [], Double(recorder.unrecorded.load(ordering: .relaxed)))
+        out.counter(
+            "flowd_classified_crops_total", help: "Cell views classified (at most classify.max_views per cell).",
+            total: pipeline.classifiedCrops.load(ordering: .relaxed))
+        // The labels a cell can get in this run, at 0 until one does, and any seen since.
+        let labels = (pipeline.classifier.classes.map { $0 + ["unknown"] } ?? [CellLabel.unclassified.label])
+        let cells = pipeline.tally.byClass
+        for label in Set(labels).union(cells.keys) {
+            out.counter(
+                "flowd_cells_total", help: "Cells published, by label (class, unknown or unclassified).",
+                [("class", label)], total: cells[label] ?? 0)
+        }
+        out.counter(
+            "flowd_record_errors_total", help: "Failed writes of the run record (run directory, cells.fcs, run.json).",
+            total: recorder.errors.load(ordering: .relaxed))
+        out.counter(
+            "flowd_cells_unrecorded_total", help: "Cells published but not written to any run's cells.fcs.",
+            total: recorder.unrecorded.load(ordering: .relaxed))
         if let tally = stream?.tally {
-            out.family("flowd_nats_connected", .gauge, help: "1 while connected to the NATS server (nats.url).")
-            out.sample("flowd_nats_connected", [], tally.connected ? 1 : 0)
-            out.family("flowd_nats_cells_stored_total", .counter, help: "Cells the JetStream stream acknowledged.")
-            out.sample("flowd_nats_cells_stored_total", [], Double(tally.stored))
-            out.family("flowd_nats_cells_waiting", .gauge, help: "Cells waiting in the outbox for the stream.")
-            out.sample("flowd_nats_cells_waiting", [], Double(tally.buffered))
-            out.family("flowd_nats_cells_lost_total", .counter, help: "Cells given up before the stream stored them, by reason.")
+            out.gauge("flowd_nats_connected", help: "1 while connected to the NATS server (nats.url).", value: tally.connected ? 1 : 0)
+            out.counter("flowd_nats_cells_stored_total", help: "Cells the JetStream stream acknowledged.", total: UInt64(tally.stored))
+            out.gauge("flowd_nats_cells_waiting", help: "Cells waiting in the outbox for the stream.", value: Double(tally.buffered))
             for (reason, count) in [("buffer_full", tally.lostFull), ("too_old", tally.lostTooOld), ("shutdown", tally.lostAtShutdown)] {
-                out.sample("flowd_nats_cells_lost_total", [("reason", reason)], Double(count))
+                out.counter(
+                    "flowd_nats_cells_lost_total", help: "Cells given up before the stream stored them, by reason.",
+                    [("reason", reason)], total: UInt64(count))
             }
         }
-        return out.text
+        return out.exposition()
     }
 }

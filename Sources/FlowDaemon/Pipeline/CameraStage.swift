@@ -288,7 +288,7 @@ final class CameraStage: @unchecked Sendable {
     private func feedTracker(_ result: FrameResult) -> [CompletedCell] {
         guard let cells = result.cells else { return [] }
         if let rms = result.backgroundRmsNm { backgroundRmsNm = rms }
-        let frame = Int(result.ordinal)
+        let frame = Int(result.flowFrame)
         if !cells.isEmpty { frames[frame] = result }
         let completed = count(tracker.update(frame: frame, cells: cells))
         let oldest = tracker.oldestOpenFrame ?? frame + 1

@@ -4,6 +4,7 @@ import FlowdConfig
 import FrameIngest
 import Inference
 import Logging
+import Prometheus
 import Protocol
 import Reconstruction
 import Synchronization
@@ -41,9 +42,9 @@ final class CellPipeline: Sendable {
     /// Stage latencies: hologram → cells (per frame), cells' views → probabilities (per batch:
     /// the cells one frame completes), and arrival of the frame a cell was last seen in → its
     /// message published.
-    let reconstructLatency = LatencyHistogram()
-    let classifyLatency = LatencyHistogram()
-    let publishLatency = LatencyHistogram()
+    let reconstructLatency: LatencyHistogram
+    let classifyLatency: LatencyHistogram
+    let publishLatency: LatencyHistogram
     /// Crops classified so far (each published cell's views).
     let classifiedCrops = Atomic<UInt64>(0)
     /// Threads each worker's inference context splits its GEMMs over (workers × threads ≤ cores).
@@ -72,12 +73,14 @@ final class CellPipeline: Sendable {
     /// Hands a worker's frame, its result and, if it could not be processed, why, onwards.
     typealias ForwardFrame = @Sendable (ReceivedFrame, FrameResult, RejectionReason?) -> Void
 
+    /// `metrics` is the registry its stage latencies are exposed in (the daemon's, for `/metrics`).
     /// Throws when the reference cannot be used with these parameters, or an inference context
     /// cannot be made for the model.
     init(
         settings: PipelineSettings, model: Model?, reference: HologramImage?, workers: Int,
         counters: IngestCounters, rejectLog: RateLimitedLog, logger: Logger,
         startNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds,
+        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         hologramTileSide: Int? = nil, inferenceThreads: Int? = nil,
         recordRejected: @escaping @Sendable (CellMessage, DetectedCell) -> Void = { _, _ in },
         forward: ForwardFrame? = nil,
@@ -94,6 +97,9 @@ final class CellPipeline: Sendable {
         self.hologramTileSide = hologramTileSide
         self.forward = forward
         tally = CellTally(startNanoseconds: startNanoseconds)
+        reconstructLatency = LatencyHistogram(stage: "reconstruct", registry: metrics)
+        classifyLatency = LatencyHistogram(stage: "classify", registry: metrics)
+        publishLatency = LatencyHistogram(stage: "frame_to_publish", registry: metrics)
         sharedReconstructor = try reference.map { try OffAxisReconstructor(reference: $0, parameters: parameters) }
         // workers × BLAS threads ≤ cores: each context runs its GEMMs on its own small team.
         self.inferenceThreads = inferenceThreads ?? BLASRuntime.threadsPerWorker(workers: workers)
@@ -248,7 +254,7 @@ final class CellPipeline: Sendable {
             for frame in frames {
                 reject(frame, reason, message, log: !stopping)
                 let result = FrameResult(
-                    ordinal: frame.ordinal, cells: nil, seq: frame.frame.header.seq,
+                    ordinal: frame.ordinal, flowFrame: frame.place.flowFrame, cells: nil, seq: frame.frame.header.seq,
                     tNanoseconds: frame.frame.header.timeNanoseconds, arrivalNanoseconds: frame.arrivalNanoseconds)
                 if let forward {
                     forward(frame, result, reason)
@@ -310,7 +316,7 @@ final class CellPipeline: Sendable {
         _ frame: ReceivedFrame, with reconstructor: OffAxisReconstructor, in stage: CameraStage, on worker: PipelineWorker
     ) -> FrameResult {
         var result = FrameResult(
-            ordinal: frame.ordinal, cells: nil, seq: frame.frame.header.seq, tNanoseconds: frame.frame.header.timeNanoseconds,
+            ordinal: frame.ordinal, flowFrame: frame.place.flowFrame, cells: nil, seq: frame.frame.header.seq, tNanoseconds: frame.frame.header.timeNanoseconds,
             arrivalNanoseconds: frame.arrivalNanoseconds)
         let start = DispatchTime.now().uptimeNanoseconds
         var cells: [DetectedCell]
@@ -319,7 +325,7 @@ final class CellPipeline: Sendable {
         do {
             cells = try reconstructor.process(
                 hologram, workspace: workspace, crops: true, phaseSign: stage.phaseSign, rejects: true,
-                focusHints: parameters.refocus ? stage.focusHints(forFrame: frame.ordinal) : [])
+                focusHints: parameters.refocus ? stage.focusHints(forFrame: frame.place.flowFrame) : [])
             if let sign = stage.phaseSign.newDecision() {
                 logger.notice(
                     "camera \(stage.camera): phase sign \(sign.rawValue), decided from frame seq \(frame.frame.header.seq) (reconstruction.phase_sign: auto; cells are denser than their medium)")

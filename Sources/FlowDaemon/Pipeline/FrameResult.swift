@@ -4,6 +4,8 @@ import Reconstruction
 struct FrameResult: Sendable {
     /// The frame's ``FrameIngest/ReceivedFrame/ordinal``: its place in the camera's order.
     var ordinal: UInt64
+    /// The frame's ``FrameIngest/FramePlace/flowFrame``: the tracker's clock.
+    var flowFrame: UInt64
     /// Cells found, each with its crop when a model is configured (cells are classified once
     /// their track is complete, not here); `nil` when the frame was rejected (the tracker then
     /// skips it, as a frame the camera never sent).

@@ -1,6 +1,6 @@
 import Foundation
 import Inference
-import SystemSupport
+import ContentHash
 
 /// A model file loaded for the daemon: the compiled model and the SHA-256 of the very bytes it
 /// was compiled from (run records name it, so a run's classifier is known exactly even if the
@@ -24,7 +24,7 @@ struct ModelFile: Sendable {
             throw ModelError("model \(path): \(error.message)")
         }
         self.path = path
-        sha256 = SHA256.hex(bytes)
+        sha256 = sha256Hex(bytes)
     }
 
     /// What run.json and `status` say about it.

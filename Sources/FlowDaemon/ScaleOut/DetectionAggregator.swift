@@ -151,7 +151,7 @@ final class DetectionAggregator: Sendable {
                 if let reason = message.rejection { counters.recordRejected(camera: camera, reason: reason) }
                 // The frame "arrived" when the worker got it: the worker's hold is part of the latency.
                 let result = FrameResult(
-                    ordinal: ordinal, cells: message.rejection == nil ? message.objects : nil, seq: seq,
+                    ordinal: ordinal, flowFrame: ordinal, cells: message.rejection == nil ? message.objects : nil, seq: seq,
                     tNanoseconds: message.tNanoseconds, backgroundRmsNm: message.backgroundRmsNm,
                     arrivalNanoseconds: arrival.arrival &- message.heldNanoseconds)
                 pipeline.deliver(result, camera: camera, field: [Double(message.cols), Double(message.rows)])

@@ -1,7 +1,7 @@
 import Foundation
 import Inference
 import NATS
-import SystemSupport
+import ContentHash
 
 /// How a model travels through NATS to the rigs (`flowd fleet deploy`; docs/scale-out.md).
 ///
@@ -43,7 +43,7 @@ public enum ModelRollout {
     {
         let file = try ModelFile(path: path)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        guard SHA256.hex(bytes) == file.sha256 else { throw Failure(description: "\(path) changed while it was read") }
+        guard sha256Hex(bytes) == file.sha256 else { throw Failure(description: "\(path) changed while it was read") }
         let chunks = stride(from: 0, to: bytes.count, by: chunkBytes).enumerated().map { index, start in
             NATSConnection.Message(
                 subject: subject(sha256: file.sha256, chunk: index), id: "\(file.sha256)/\(index)",
@@ -71,7 +71,7 @@ public enum ModelRollout {
             else { throw Failure(description: "chunk \(chunk) of model \(pin.sha256) is not in the stream \(stream)") }
             bytes += part
         }
-        guard bytes.count == pin.bytes, SHA256.hex(bytes) == pin.sha256 else {
+        guard bytes.count == pin.bytes, sha256Hex(bytes) == pin.sha256 else {
             throw Failure(description: "model \(pin.sha256) read back from the stream does not match its pin (size or SHA-256)")
         }
         return bytes

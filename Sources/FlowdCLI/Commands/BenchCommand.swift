@@ -6,5 +6,5 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure flowd's stages on this machine.",
-        subcommands: [BenchReconstruct.self, BenchInference.self, BenchPipeline.self])
+        subcommands: [BenchReconstruct.self, BenchInference.self, BenchPipeline.self, BenchFeed.self])
 }

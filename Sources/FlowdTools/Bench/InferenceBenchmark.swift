@@ -117,9 +117,7 @@ public struct InferenceBenchmark {
             }
         }
         let sorted = latencies[0..<iterations].sorted()
-        func percentile(_ q: Double) -> Double {
-            Double(sorted[min(iterations - 1, Int((q * Double(iterations)).rounded(.up)) - 1)]) / 1e6
-        }
+        func percentile(_ q: Double) -> Double { Double(sorted.nearestRank(q)!) / 1e6 }
         let total = Double(sorted.reduce(0, +)) / 1e9
         let rate = Double(batch * iterations) / total
         return BatchResult(

@@ -105,9 +105,7 @@ struct PipelineTrial {
         let decoded = try cells.map { ($0.atNanoseconds, try JSONDecoder().decode(CellMessage.self, from: Data($0.json))) }
         let inWindow = decoded.filter { (first.atNanoseconds...last.atNanoseconds).contains($0.0) }.map(\.1)
         let latencies = inWindow.map(\.latencyMilliseconds).sorted()
-        func percentile(_ q: Double) -> Double {
-            latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, max(0, Int((q * Double(latencies.count)).rounded(.up)) - 1))]
-        }
+        func percentile(_ q: Double) -> Double { latencies.nearestRank(q) ?? 0 }
         func stageMean(_ stage: String) -> Double {
             let series = "{stage=\"\(stage)\"}"
             func delta(_ name: String) -> Double {
