@@ -52,9 +52,10 @@ install: build
 	install -D -m 0755 $(SWIFT_RELEASE) $(DESTDIR)$(BINDIR)/flowd
 	install -D -m 0644 models/topgan-default.safetensors $(DESTDIR)$(MODELDIR)/topgan-default.safetensors
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/flowd
-	sed -e 's|/usr/local/bin/flowd|$(BINDIR)/flowd|' -e 's|/etc/flowd/|$(SYSCONFDIR)/flowd/|g' \
-		systemd/flowd.service > $(DESTDIR)$(UNITDIR)/flowd.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/flowd.service
+	for unit in flowd.service flowd@.service; do \
+		sed -e 's|/usr/local/bin/flowd|$(BINDIR)/flowd|' -e 's|/etc/flowd/|$(SYSCONFDIR)/flowd/|g' \
+			systemd/$$unit > $(DESTDIR)$(UNITDIR)/$$unit && chmod 0644 $(DESTDIR)$(UNITDIR)/$$unit; \
+	done
 	@# An edited config is never overwritten: the shipped one goes beside it as flowd.yaml.new.
 	if [ -e $(DESTDIR)$(SYSCONFDIR)/flowd/flowd.yaml ] && ! cmp -s config/flowd.yaml $(DESTDIR)$(SYSCONFDIR)/flowd/flowd.yaml; then \
 		install -m 0644 config/flowd.yaml $(DESTDIR)$(SYSCONFDIR)/flowd/flowd.yaml.new; \
@@ -64,7 +65,8 @@ install: build
 	@echo "installed; under systemd: systemctl daemon-reload && systemctl enable --now flowd"
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/flowd $(DESTDIR)$(MODELDIR)/topgan-default.safetensors $(DESTDIR)$(UNITDIR)/flowd.service
+	rm -f $(DESTDIR)$(BINDIR)/flowd $(DESTDIR)$(MODELDIR)/topgan-default.safetensors $(DESTDIR)$(UNITDIR)/flowd.service \
+		$(DESTDIR)$(UNITDIR)/flowd@.service
 	rm -f $(DESTDIR)$(SYSCONFDIR)/flowd/flowd.yaml.new
 	cmp -s config/flowd.yaml $(DESTDIR)$(SYSCONFDIR)/flowd/flowd.yaml && rm -f $(DESTDIR)$(SYSCONFDIR)/flowd/flowd.yaml || true
 	-rmdir $(DESTDIR)$(MODELDIR) $(DESTDIR)$(SYSCONFDIR)/flowd 2>/dev/null

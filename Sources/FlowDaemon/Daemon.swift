@@ -46,8 +46,10 @@ public struct Daemon: Sendable {
         // The ZAP handler is bound before any CurveZMQ socket exists (see ZAPHandler).
         let access = try CurveAccess.load(config.curve)
         let zap = try access?.handler(context: context, refusals: malformedLog)
+        let role = config.scaleOut.role
+        // An aggregator takes detections from workers, not frames from cameras.
         let ingest = try FrameIngest(
-            inputs: config.inputs, settings: config.ingest, context: context, malformedLog: malformedLog, logger: logger,
+            inputs: role == .aggregator ? [] : config.inputs, settings: config.ingest, context: context, malformedLog: malformedLog, logger: logger,
             curve: access?.keys)
         let publisher = try ResultPublisher(
             context: context, endpoint: config.publishEndpoint, linger: config.publishLingerMilliseconds,
@@ -58,11 +60,14 @@ public struct Daemon: Sendable {
         let metricsToken = try config.metricsListen.flatMap { try AccessToken.forListen($0, tokenFile: config.metricsTokenFile) }
         // The dashboard's recent cells, only while the monitoring port serves it.
         let cellFeed = config.metricsListen.map { _ in CellFeed() }
-        let workerCount = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
+        // An aggregator labels on its one receive thread: one inference context.
+        let workerCount = role == .aggregator
+            ? 1 : config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
         let startNanoseconds = DispatchTime.now().uptimeNanoseconds
         let modelFile = try DefaultModel.path(configured: config.pipeline.modelPath).map(ModelFile.init(path:))
         let parameters = CellPipeline.parameters(settings: config.pipeline, model: modelFile?.model)
-        let hologramTileSide = config.record.hologramEvery > 0
+        // A worker records nothing (its aggregator does), and sends no hologram tiles (v1).
+        let hologramTileSide = config.record.hologramEvery > 0 && role != .worker
             ? HologramTile.side(
                 cropSize: parameters.cropSize, cropPixelUm: parameters.cropPixelUm, hologramPixelUm: parameters.pixelUm)
             : nil
@@ -80,13 +85,29 @@ public struct Daemon: Sendable {
             maxCameras: config.ingest.maxCameras + 1,
             maxCameraBytes: max(FrameHeader.maxCameraIDBytes, config.inputs.map(\.endpoint.utf8.count).max() ?? 0),
             logger: logger)
-        let stream = try config.nats.url.isEmpty
+        let sender = try role == .worker
+            ? DetectionSender(
+                context: context, endpoint: config.scaleOut.aggregator, highWaterMark: config.ingest.receiveHighWaterMark,
+                linger: config.publishLingerMilliseconds, counters: ingest.counters, log: malformedLog)
+            : nil
+        let stream = try config.nats.url.isEmpty || role == .worker
             ? nil : CellStream(settings: config.nats, startNanoseconds: startNanoseconds, logger: logger)
+        var forward: CellPipeline.ForwardFrame?
+        if let sender { forward = { frame, result, reason in sender.send(frame, result, rejection: reason) } }
         let pipeline = try Self.makePipeline(
             config: config, model: modelFile, workers: workerCount, ingest: ingest, publisher: publisher,
             recorder: recorder, stream: stream, cellFeed: cellFeed, hologramTileSide: hologramTileSide,
-            rejectLog: malformedLog, startNanoseconds: startNanoseconds, metrics: metricsRegistry, logger: logger)
-        let workers = FrameWorkers(queue: ingest.queue, count: workerCount, idle: pipeline.idle) { frame, worker in
+            rejectLog: malformedLog, startNanoseconds: startNanoseconds, metrics: metricsRegistry, logger: logger,
+            forward: forward)
+        let aggregator = try role == .aggregator
+            ? DetectionAggregator(
+                context: context, endpoint: config.scaleOut.listen, cameras: config.scaleOut.cameras,
+                reorderTimeoutSeconds: config.scaleOut.reorderTimeoutSeconds, ingest: config.ingest, pipeline: pipeline,
+                counters: ingest.counters, log: malformedLog, logger: logger)
+            : nil
+        let workers = FrameWorkers(
+            queue: ingest.queue, count: role == .aggregator ? 0 : workerCount, idle: pipeline.idle
+        ) { frame, worker in
             pipeline.process(frame, worker: worker)
             frameLatency.observe(nanoseconds: DispatchTime.now().uptimeNanoseconds - frame.arrivalNanoseconds)
         }
@@ -109,13 +130,14 @@ public struct Daemon: Sendable {
                         directory: RecordDirectory.resolve(configured: config.record.directory), control: control,
                         logger: logger)))
         }
-        services += [
-            .init(service: counts),
-            .init(
-                service: RecordingService(
-                    recorder: recorder, counts: countsSource,
-                    interval: .milliseconds(Int64(config.record.flushIntervalSeconds * 1000)))),
-        ]
+        services.append(.init(service: counts))
+        if role != .worker {
+            services.append(
+                .init(
+                    service: RecordingService(
+                        recorder: recorder, counts: countsSource,
+                        interval: .milliseconds(Int64(config.record.flushIntervalSeconds * 1000)))))
+        }
         if let listen = config.metricsListen, let cellFeed {
             let metrics = DaemonMetrics(
                 ingest: ingest, pipeline: pipeline, recorder: recorder, access: zap, startNanoseconds: startNanoseconds,
@@ -134,7 +156,11 @@ public struct Daemon: Sendable {
             // A port that cannot bind stops the daemon gracefully (drained, recorded, final counts).
             services.append(.init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup))
         }
-        services.append(.init(service: PipelineService(ingest: ingest, workers: workers, pipeline: pipeline, logger: logger)))
+        services.append(
+            .init(
+                service: PipelineService(
+                    ingest: ingest, workers: workers, aggregator: aggregator, sender: sender, pipeline: pipeline,
+                    logger: logger)))
         if let endpoint = config.controlEndpoint {
             let server = try ControlServer(
                 endpoint: endpoint, context: context, control: control, logger: logger, curve: access?.keys)
@@ -155,9 +181,13 @@ public struct Daemon: Sendable {
         self.ingest = ingest
         self.publisher = publisher
         self.context = context
-        control.startRecording()
-        logger.info(
-            "flowd ready: libzmq \(ZMQContext.libraryVersion), \(workerCount) workers, publishing on \(publisher.endpoint)")
+        if role != .worker { control.startRecording() }
+        let part = switch role {
+            case .all: "\(workerCount) workers"
+            case .worker: "role worker: \(workerCount) workers, detections to \(config.scaleOut.aggregator)"
+            case .aggregator: "role aggregator: detections on \(config.scaleOut.listen)"
+            }
+        logger.info("flowd ready: libzmq \(ZMQContext.libraryVersion), \(part), publishing on \(publisher.endpoint)")
         if let access {
             let counts = access.allowed.sorted { $0.key < $1.key }.map { "\($0.value.count) \($0.key)" }
             logger.info("CurveZMQ on, server key \(access.keys.publicKey); allowed: \(counts.joined(separator: ", "))")
@@ -170,7 +200,8 @@ public struct Daemon: Sendable {
     private static func makePipeline(
         config: DaemonConfig, model file: ModelFile?, workers: Int, ingest: FrameIngest, publisher: ResultPublisher,
         recorder: RunRecorder, stream: CellStream?, cellFeed: CellFeed?, hologramTileSide: Int?,
-        rejectLog: RateLimitedLog, startNanoseconds: UInt64, metrics: PrometheusCollectorRegistry, logger: Logger
+        rejectLog: RateLimitedLog, startNanoseconds: UInt64, metrics: PrometheusCollectorRegistry, logger: Logger,
+        forward: CellPipeline.ForwardFrame?
     ) throws -> CellPipeline {
         let settings = config.pipeline
         let model = file?.model
@@ -180,7 +211,12 @@ public struct Daemon: Sendable {
             settings: settings, model: model, reference: reference, workers: workers, counters: ingest.counters,
             rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds, metrics: metrics,
             hologramTileSide: hologramTileSide,
-            recordRejected: { message, view in recorder.recordRejected(message, crop: view.crop, hologram: view.hologram) }
+            // An aggregator labels on one thread, with one inference thread: a team's helpers spin
+            // 1–2 ms after each small batch (WorkerTeam), CPU taken from the workers beside it
+            // (measured: 3.7 ms of aggregator CPU per frame with two threads; docs/benchmarks.md).
+            inferenceThreads: config.scaleOut.role == .aggregator ? 1 : nil,
+            recordRejected: { message, view in recorder.recordRejected(message, crop: view.crop, hologram: view.hologram) },
+            forward: forward
         ) { message, view in
             let json = message.jsonBytes()
             do { try publisher.publish(.cell, json) } catch {

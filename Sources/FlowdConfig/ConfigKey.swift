@@ -104,6 +104,26 @@ public struct ConfigKey: Sendable {
         text("nats.tls_ca", \.nats.trustedCAFile),
         integer("nats.buffer_cells", \.nats.bufferCells, 1...10_000_000),
         number("nats.buffer_max_age_s", \.nats.bufferMaxAgeSeconds, 1...86400),
+        scalar("role", read: { .string($0.scaleOut.role.rawValue) }) { config, value, origin throws(ConfigError) in
+            guard let role = ScaleOutSettings.Role(rawValue: value) else {
+                throw origin.error(expected: ScaleOutSettings.Role.allCases.map(\.rawValue).joined(separator: ", "), got: value)
+            }
+            config.scaleOut.role = role
+        },
+        scalar("scale_out.aggregator", read: { .string($0.scaleOut.aggregator) }) { config, value, origin throws(ConfigError) in
+            config.scaleOut.aggregator = value.isEmpty ? "" : try origin.endpoint(value)
+        },
+        scalar("scale_out.listen", read: { .string($0.scaleOut.listen) }) { config, value, origin throws(ConfigError) in
+            config.scaleOut.listen = value.isEmpty ? "" : try origin.endpoint(value)
+        },
+        list("scale_out.cameras", read: { .array($0.scaleOut.cameras.map(JSONValue.string)) }) { config, values, origin throws(ConfigError) in
+            let cameras = values.filter { !$0.isEmpty }
+            for camera in cameras where camera.utf8.count > FrameHeader.maxCameraIDBytes {
+                throw origin.error(expected: "camera ids of 1 to \(FrameHeader.maxCameraIDBytes) bytes", got: camera)
+            }
+            config.scaleOut.cameras = cameras
+        },
+        number("scale_out.reorder_timeout_s", \.scaleOut.reorderTimeoutSeconds, 0.05...600),
         text("record.dir", \.record.directory),
         number("record.flush_interval_s", \.record.flushIntervalSeconds, 0.01...1),
         integer("record.hologram_every", \.record.hologramEvery, 0...1_000_000),

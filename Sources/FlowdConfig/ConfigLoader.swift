@@ -45,6 +45,7 @@ public enum ConfigLoader {
         for override in overrides {
             try apply(override.key, override.values, .commandLine(override.option), to: &config)
         }
+        try config.scaleOut.validate()
         return config
     }
 

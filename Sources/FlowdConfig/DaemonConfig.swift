@@ -35,6 +35,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var record = RecordSettings()
     /// Streaming to NATS JetStream for a fleet of rigs (`nats.*`).
     public var nats = NATSSettings()
+    /// This process's part when frames are spread over hosts (`role`, `scale_out.*`).
+    public var scaleOut = ScaleOutSettings()
     /// REP endpoint flowd binds for control commands, or nil when off (`control.endpoint`).
     public var controlEndpoint: String? = "tcp://127.0.0.1:5561"
     /// Frame workers; 0 = one per core (`workers`).

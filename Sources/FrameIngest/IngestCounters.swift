@@ -21,9 +21,9 @@ public final class IngestCounters: Sendable {
         /// The next frame's place in the camera's flow (``FramePlace/flowFrame``).
         var nextFlowFrame: UInt64 = 0
 
-        mutating func countMalformed(_ reason: FrameDecodingError.Reason, at now: UInt64) {
+        mutating func countMalformed(_ reason: String, at now: UInt64) {
             counters.frames.malformed += 1
-            counters.malformedByReason[reason.rawValue, default: 0] += 1
+            counters.malformedByReason[reason, default: 0] += 1
             lastArrivalNanoseconds = now
         }
     }
@@ -60,7 +60,8 @@ public final class IngestCounters: Sendable {
     ) -> Bool {
         cameras.withLock { states in
             guard states[camera] != nil || states.count < maxCameras else {
-                states[Self.overflowCamera, default: CameraState()].countMalformed(.unknownCamera, at: now)
+                states[Self.overflowCamera, default: CameraState()].countMalformed(
+                    FrameDecodingError.Reason.unknownCamera.rawValue, at: now)
                 return false
             }
             var state = states[camera] ?? CameraState()
@@ -84,10 +85,11 @@ public final class IngestCounters: Sendable {
     /// code, see ``CameraCounters/rejectedByReason``). It stays counted as received: ingest
     /// delivered it; the pipeline accounts for what became of it.
     /// Not an arrival: the camera's time since its last frame is left alone.
-    public func recordRejected(camera: String, reason: String) {
+    /// `count`: frames at once (an aggregator giving up a run of missing `seq`s).
+    public func recordRejected(camera: String, reason: String, count: UInt64 = 1) {
         cameras.withLock { states in
             let id = states[camera] != nil || states.count < maxCameras ? camera : Self.overflowCamera
-            states[id, default: CameraState()].counters.rejectedByReason[reason, default: 0] += 1
+            states[id, default: CameraState()].counters.rejectedByReason[reason, default: 0] += count
         }
     }
 
@@ -101,7 +103,13 @@ public final class IngestCounters: Sendable {
 
     /// A message that failed validation.
     public func recordMalformed(camera: String, reason: FrameDecodingError.Reason, at now: UInt64) {
-        update(camera, now) { $0.countMalformed(reason, at: now) }
+        recordMalformed(camera: camera, reasonCode: reason.rawValue, at: now)
+    }
+
+    /// A message that failed validation, under a reason code of another message kind than a
+    /// frame (an aggregator's detections, docs/protocol.md).
+    public func recordMalformed(camera: String, reasonCode: String, at now: UInt64) {
+        update(camera, now) { $0.countMalformed(reasonCode, at: now) }
     }
 
     /// The id the counters of `camera` are kept under (``overflowCamera`` past ``maxCameras``).

@@ -42,6 +42,13 @@ public struct FrameHeader: Sendable, Equatable {
 
     /// Longest accepted camera id, in UTF-8 bytes: ids key counters and file names.
     public static let maxCameraIDBytes = 64
+
+    /// 1 to ``maxCameraIDBytes`` bytes, printable characters only: an id names counters, metric
+    /// labels and file records.
+    public static func isValidCameraID(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= maxCameraIDBytes
+            && id.unicodeScalars.allSatisfy { !JSONValue.unprintable.contains($0.properties.generalCategory) }
+    }
 }
 
 extension FrameHeader {
@@ -139,10 +146,7 @@ extension FrameHeader {
 
     private static func cameraID(_ value: JSONValue?, key: String) throws(FrameDecodingError) -> String? {
         guard let value else { return nil }
-        guard case .string(let id) = value, !id.isEmpty, id.utf8.count <= maxCameraIDBytes,
-            // An id names counters, metric labels and file records: printable characters only.
-            id.unicodeScalars.allSatisfy({ !JSONValue.unprintable.contains($0.properties.generalCategory) })
-        else {
+        guard case .string(let id) = value, isValidCameraID(id) else {
             throw badField(key, value, "a printable string of 1 to \(maxCameraIDBytes) bytes")
         }
         return id

@@ -26,4 +26,21 @@ public struct DetectedCell: Sendable {
     /// The raw hologram around it, when the run records holograms (`record.hologram_every`);
     /// cut by the pipeline, not by the reconstructor.
     public var hologram: HologramTile? = nil
+
+    public init(
+        x: Double, y: Double, box: PixelBox, touchesEdge: Bool, features: CellFeatures, crop: [Float], residues: Int,
+        focusUm: Double?, refocusFailed: Bool, rejection: ObjectRejection?, hologram: HologramTile? = nil
+    ) {
+        self.x = x
+        self.y = y
+        self.box = box
+        self.touchesEdge = touchesEdge
+        self.features = features
+        self.crop = crop
+        self.residues = residues
+        self.focusUm = focusUm
+        self.refocusFailed = refocusFailed
+        self.rejection = rejection
+        self.hologram = hologram
+    }
 }

@@ -47,3 +47,18 @@ struct AccessTests {
         #expect(EndpointExposure.warnings(config).count == 1)
     }
 }
+
+@Suite("Access: the aggregator's detections socket")
+struct AggregatorExposureTests {
+    @Test("an aggregator listening beyond loopback is warned about, Curve or not: its socket has no authentication")
+    func aggregatorListen() {
+        var config = DaemonConfig()
+        config.scaleOut.role = .aggregator
+        config.scaleOut.listen = "tcp://127.0.0.1:5570"
+        #expect(EndpointExposure.warnings(config).isEmpty)
+        config.scaleOut.listen = "tcp://0.0.0.0:5570"
+        config.curve.serverKey = "/etc/flowd/curve/flowd.key_secret"
+        let warnings = EndpointExposure.warnings(config)
+        #expect(warnings.count == 1 && warnings[0].contains("scale_out.listen") && warnings[0].contains("counted cells"))
+    }
+}

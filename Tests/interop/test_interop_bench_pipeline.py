@@ -15,7 +15,7 @@ from flowd_harness import REPO, hermetic_env
 MODEL = REPO / "models" / "topgan-default.safetensors"
 
 TRIAL_KEYS = {
-    "rate", "workers", "inference_threads_per_worker", "blas_core", "load_average", "window_seconds", "frames",
+    "rate", "workers", "worker_processes", "inference_threads_per_worker", "blas_core", "load_average", "window_seconds", "frames",
     "drops", "drops_total", "frames_per_second", "cells_per_second", "classified_per_second", "latency_ms",
     "stages_ms", "cpu_ms_per_frame", "fft_only_ms", "queue_depth_max", "queue_capacity", "sender_max_lateness_ms",
     "cells_published", "cells_true", "labels", "met",

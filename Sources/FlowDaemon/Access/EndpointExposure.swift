@@ -36,6 +36,13 @@ enum EndpointExposure {
                         + "can start runs and swap the model (set curve.server_key and curve.controller_keys)")
             }
         }
+        // Whatever curve.* says: the detections' socket has no CurveZMQ yet (docs/scale-out.md).
+        if config.scaleOut.role == .aggregator, isNetworkReachable(config.scaleOut.listen) {
+            warnings.append(
+                "scale_out.listen \(config.scaleOut.listen) listens beyond this machine without authentication: anyone "
+                    + "who reaches it can send detections that become counted cells (keep it on a private network "
+                    + "or firewall it to the workers; docs/scale-out.md)")
+        }
         if let listen = config.metricsListen, isNetworkReachable("tcp://" + listen) {
             warnings.append(
                 "metrics.listen \(listen) listens beyond this machine: every request needs the token of "

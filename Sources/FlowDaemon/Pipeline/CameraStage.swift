@@ -256,6 +256,16 @@ final class CameraStage: @unchecked Sendable {
         return reorder.insert(result, ordinal: result.ordinal).flatMap(feedTracker)
     }
 
+    /// As ``track(_:)`` for a result already in the camera's frame order (an aggregator's,
+    /// whose frames come from several workers and were put in order by `seq`), with the frame
+    /// size the tracker sees cells leave by, columns × rows.
+    func trackInOrder(_ result: FrameResult, field: SIMD2<Double>) -> [CompletedCell] {
+        condition.lock()
+        defer { condition.unlock() }
+        tracker.field = field
+        return feedTracker(result)
+    }
+
     /// At shutdown, once every worker has returned: releases anything still waiting for an
     /// earlier frame, and ends every open track, so that every cell still in view is reported.
     func finish() -> [CompletedCell] {

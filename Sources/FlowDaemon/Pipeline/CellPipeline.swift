@@ -66,6 +66,12 @@ final class CellPipeline: Sendable {
     private let sharedReconstructor: OffAxisReconstructor?
     private let workers: [PipelineWorker]
     private let stages = Mutex<[String: CameraStage]>([:])
+    /// `role: worker`: where each reconstructed (or rejected) frame goes instead of its
+    /// camera's tracker: to the aggregator (``DetectionSender``); `nil`: tracked here.
+    private let forward: ForwardFrame?
+
+    /// Hands a worker's frame, its result and, if it could not be processed, why, onwards.
+    typealias ForwardFrame = @Sendable (ReceivedFrame, FrameResult, RejectionReason?) -> Void
 
     /// `metrics` is the registry its stage latencies are exposed in (the daemon's, for `/metrics`).
     /// Throws when the reference cannot be used with these parameters, or an inference context
@@ -75,8 +81,9 @@ final class CellPipeline: Sendable {
         counters: IngestCounters, rejectLog: RateLimitedLog, logger: Logger,
         startNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-        hologramTileSide: Int? = nil,
+        hologramTileSide: Int? = nil, inferenceThreads: Int? = nil,
         recordRejected: @escaping @Sendable (CellMessage, DetectedCell) -> Void = { _, _ in },
+        forward: ForwardFrame? = nil,
         send: @escaping @Sendable (CellMessage, DetectedCell) -> Void
     ) throws {
         let parameters = Self.parameters(settings: settings, model: model)
@@ -88,16 +95,17 @@ final class CellPipeline: Sendable {
         self.send = send
         self.recordRejected = recordRejected
         self.hologramTileSide = hologramTileSide
+        self.forward = forward
         tally = CellTally(startNanoseconds: startNanoseconds)
         reconstructLatency = LatencyHistogram(stage: "reconstruct", registry: metrics)
         classifyLatency = LatencyHistogram(stage: "classify", registry: metrics)
         publishLatency = LatencyHistogram(stage: "frame_to_publish", registry: metrics)
         sharedReconstructor = try reference.map { try OffAxisReconstructor(reference: $0, parameters: parameters) }
         // workers × BLAS threads ≤ cores: each context runs its GEMMs on its own small team.
-        inferenceThreads = BLASRuntime.threadsPerWorker(workers: workers)
+        self.inferenceThreads = inferenceThreads ?? BLASRuntime.threadsPerWorker(workers: workers)
         self.workers = (0..<max(1, workers)).map(PipelineWorker.init(index:))
         classifier = ClassifierSlot(
-            try model.map { [workers = self.workers.count, inferenceThreads] in
+            try model.map { [workers = self.workers.count, inferenceThreads = self.inferenceThreads] in
                 try Self.classifier($0, workers: workers, settings: settings, threads: inferenceThreads)
             },
             minConfidence: settings.minConfidence)
@@ -155,6 +163,10 @@ final class CellPipeline: Sendable {
     func process(_ frame: ReceivedFrame, worker: Int) {
         precondition(workers.indices.contains(worker), "worker \(worker) of a pipeline made for \(workers.count)")
         let stage = stage(for: frame.camera)
+        if forward != nil, frame.frame.header.seq == nil {
+            // Nothing to send: the aggregator could not place it. Counted here, by reason.
+            return reject(frame, .missingSeq, "role worker: frames need a seq for the aggregator to put them in order")
+        }
         handle(stage.admit(frame, referenceFrames: settings.referenceFrames), of: stage, on: workers[worker])
     }
 
@@ -242,9 +254,13 @@ final class CellPipeline: Sendable {
             for frame in frames {
                 reject(frame, reason, message, log: !stopping)
                 let result = FrameResult(
-                    ordinal: frame.ordinal, flowFrame: frame.place.flowFrame, cells: nil,
-                    arrivalNanoseconds: frame.arrivalNanoseconds)
-                labelAndRelease(stage.track(result), from: stage, on: worker)
+                    ordinal: frame.ordinal, flowFrame: frame.place.flowFrame, cells: nil, seq: frame.frame.header.seq,
+                    tNanoseconds: frame.frame.header.timeNanoseconds, arrivalNanoseconds: frame.arrivalNanoseconds)
+                if let forward {
+                    forward(frame, result, reason)
+                } else {
+                    labelAndRelease(stage.track(result), from: stage, on: worker)
+                }
             }
         case .process(let reconstructor, let frames):
             for frame in frames { reconstructAndTrack(frame, with: reconstructor, in: stage, on: worker) }
@@ -256,7 +272,22 @@ final class CellPipeline: Sendable {
     private func reconstructAndTrack(
         _ frame: ReceivedFrame, with reconstructor: OffAxisReconstructor, in stage: CameraStage, on worker: PipelineWorker
     ) {
-        labelAndRelease(stage.track(reconstruct(frame, with: reconstructor, in: stage, on: worker)), from: stage, on: worker)
+        let result = reconstruct(frame, with: reconstructor, in: stage, on: worker)
+        if let forward {
+            // The only failure of reconstruction is a size mismatch (see `reconstruct`).
+            forward(frame, result, result.cells == nil ? .shapeChanged : nil)
+        } else {
+            labelAndRelease(stage.track(result), from: stage, on: worker)
+        }
+    }
+
+    /// `role: aggregator`: a frame's result as a worker sent it, in its camera's order (the
+    /// caller, ``DetectionAggregator``, restored it and gave up what no worker returned), for
+    /// the camera's tracker; the cells it completes are labelled and sent on the caller's thread
+    /// (worker 0's inference context). `field`: the frame's size, columns × rows.
+    func deliver(_ result: FrameResult, camera: String, field: SIMD2<Double>) {
+        let stage = stage(for: camera)
+        labelAndRelease(stage.trackInOrder(result, field: field), from: stage, on: workers[0])
     }
 
     /// Labels the cells `stage` completed, on `worker`'s inference context and outside the

@@ -6,4 +6,15 @@ enum RejectionReason: String, Sendable, CaseIterable {
     /// No reference could be made from the frames held for it (too small, no fringes,
     /// non-finite pixels): they are rejected and the camera's next frames start a new one.
     case noReference = "no_reference"
+    /// A worker (`role: worker`) got a frame without `seq`: the aggregator could not put it
+    /// in order.
+    case missingSeq = "missing_seq"
+    /// A worker could not hand the frame's detections to the aggregator (its send queue was
+    /// full: the aggregator is away or too slow).
+    case aggregatorUnreachable = "aggregator_unreachable"
+    /// The aggregator gave the frame up: no worker returned it within
+    /// `scale_out.reorder_timeout_s` (a worker died or dropped it).
+    case notReturned = "not_returned"
+    /// The aggregator got the frame after giving it up (``notReturned``), and dropped it.
+    case late = "late"
 }

@@ -31,6 +31,9 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Frame workers of the daemon (default: its own, one per core).")
     var workers: Int?
 
+    @Option(help: "Worker processes (0: one flowd run): an aggregator and N `flowd run --role worker` of --workers frame workers each (default 1), the camera PUSHing round-robin to them (docs/scale-out.md).")
+    var workerProcesses: Int = 0
+
     @OptionGroup var model: ShippedModelOption
 
     @Option(help: "Distinct holograms rendered and replayed in a loop.")
@@ -63,6 +66,7 @@ struct BenchPipeline: ParsableCommand {
         guard concentration >= 0 else { throw ValidationError("--concentration must not be negative") }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be 1–256") }
         guard ["auto", "off"].contains(refocus) else { throw ValidationError("--refocus must be auto or off") }
+        guard (0...64).contains(workerProcesses) else { throw ValidationError("--worker-processes must be 0–64") }
     }
 
     func run() throws {
@@ -70,6 +74,7 @@ struct BenchPipeline: ParsableCommand {
             rates: rates ?? [rate], seconds: seconds, warmup: warmup, size: frame.size, workers: workers,
             model: model.model, poolFrames: poolFrames, concentration: concentration, json: report.json)
         benchmark.refocus = refocus
+        benchmark.workerProcesses = workerProcesses
         conditions.apply(to: &benchmark.flow, optics: &benchmark.optics)
         try benchmark.run()
     }

@@ -23,6 +23,10 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Classifier model file (safetensors from topgan export); same as --set model.path=PATH.")
     var model: String?
 
+    @Option(
+        help: "all (default: everything in this process), worker or aggregator (frames spread over hosts; docs/scale-out.md); same as --set role=ROLE.")
+    var role: String?
+
     @Option(name: .customLong("set"), help: "Override any config key: --set ingest.queue_capacity=128. Repeatable.")
     var settings: [String] = []
 
@@ -36,6 +40,7 @@ struct Run: AsyncParsableCommand {
         var overrides = try settings.map { (text) throws(ConfigError) in try ConfigLoader.override(parsing: text) }
         if !inputs.isEmpty { overrides.append(.init(key: "inputs", values: inputs, option: "--input")) }
         if let model { overrides.append(.init(key: "model.path", values: [model], option: "--model")) }
+        if let role { overrides.append(.init(key: "role", values: [role], option: "--role")) }
         if let publish { overrides.append(.init(key: "publish.endpoint", values: [publish], option: "--publish")) }
         return try ConfigLoader.load(file: config, overrides: overrides)
     }

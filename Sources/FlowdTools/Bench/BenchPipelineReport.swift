@@ -118,8 +118,11 @@ struct BenchPipelineTrial: Encodable {
     }
 
     var rate: Double
-    /// The daemon's own account of its set-up (from /metrics).
+    /// The daemon's own account of its set-up (from /metrics): its frame workers (with worker
+    /// processes, theirs summed).
     var workers: Int
+    /// 0: one `flowd run`; N: an aggregator and N `--role worker` processes (docs/scale-out.md).
+    var workerProcesses: Int
     var inferenceThreadsPerWorker: Int
     var blasCore: String
     /// /proc/loadavg's 1-minute figure before and after the trial.
@@ -140,8 +143,9 @@ struct BenchPipelineTrial: Encodable {
     /// Mean per frame in the window, from the daemon's stage histograms: arrival → processed
     /// (`frame`), reconstruction, classification (frames with cells).
     var stagesMs: [String: Double]
-    /// CPU time (user + system) per frame processed in the window, of the daemon and of this
-    /// process (the camera and the subscriber): what the rate costs, whatever else runs.
+    /// CPU time (user + system) per frame processed in the window, of the daemon (or of the
+    /// `worker` processes together and of the `aggregator`) and of this process (the camera, the
+    /// fan-out with worker processes, and the subscriber): what the rate costs, whatever else runs.
     var cpuMsPerFrame: [String: Double]
     /// One plain FFTW r2c of the frame, ms, measured by this process right after the trial (one
     /// thread): `cpu_ms_per_frame.daemon` over it is the pipeline's cost in FFTs.
@@ -156,7 +160,7 @@ struct BenchPipelineTrial: Encodable {
     var met: Bool
 
     enum CodingKeys: String, CodingKey {
-        case rate, workers, inferenceThreadsPerWorker = "inference_threads_per_worker", blasCore = "blas_core"
+        case rate, workers, workerProcesses = "worker_processes", inferenceThreadsPerWorker = "inference_threads_per_worker", blasCore = "blas_core"
         case loadAverage = "load_average", windowSeconds = "window_seconds", frames, drops
         case dropsTotal = "drops_total", framesPerSecond = "frames_per_second", cellsPerSecond = "cells_per_second"
         case classifiedPerSecond = "classified_per_second", labels, latencyMs = "latency_ms", stagesMs = "stages_ms"

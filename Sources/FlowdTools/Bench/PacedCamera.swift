@@ -24,13 +24,19 @@ final class PacedCamera {
     private(set) var next = 0
     private(set) var tally = Tally()
 
-    init(context: ZMQContext, endpoint: String, pool: TwinFramePool) throws(ZMQError) {
+    /// `bind`: the camera binds and the daemons connect (worker processes: libzmq hands each
+    /// frame to the next connected worker, round-robin); else it connects to the daemon.
+    init(context: ZMQContext, endpoint: String, bind: Bool = false, pool: TwinFramePool) throws(ZMQError) {
         socket = try ZMQSocket(context: context, kind: .push, linger: 0)
         // As much slack on this side as the daemon's default receive_hwm: a frame is lost only
         // when the daemon's receive thread is that far behind, not when this process's I/O
         // thread is briefly descheduled on a loaded machine.
         try socket.setSendHighWaterMark(100)
-        try socket.connect(endpoint)
+        if bind {
+            try socket.bind(endpoint)
+        } else {
+            try socket.connect(endpoint)
+        }
         self.pool = pool
     }
 

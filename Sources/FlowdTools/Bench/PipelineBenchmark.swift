@@ -17,8 +17,11 @@ public struct PipelineBenchmark {
     public var warmup: Double
     /// Hologram width and height, pixels.
     public var size: Int
-    /// Frame workers of the daemon; `nil`: its own default, one per core.
+    /// Frame workers of the daemon (of each worker process); `nil`: its own default, one per
+    /// core (one per worker process).
     public var workers: Int?
+    /// 0: one `flowd run`; N: an aggregator and N `--role worker` processes (docs/scale-out.md).
+    public var workerProcesses = 0
     public var model: String
     /// Distinct holograms rendered and replayed in a loop.
     public var poolFrames: Int
@@ -60,7 +63,7 @@ public struct PipelineBenchmark {
             progress("trial at \(Int(rate)) frames/s: \(Int(warmup)) s warm-up, \(seconds) s timed…")
             let trial = try PipelineTrial(
                 pool: pool, model: model, rate: rate, warmupSeconds: warmup, seconds: seconds, workers: workers,
-                refocus: refocus, bar: report.bar
+                refocus: refocus, workerProcesses: workerProcesses, bar: report.bar
             ).run()
             report.trials.append(trial)
             if !json { show(trial) }
@@ -80,12 +83,14 @@ public struct PipelineBenchmark {
     private func show(_ t: BenchPipelineTrial) {
         let f = t.frames
         print(String(format: "rate %.0f frames/s: %@ (load %.1f → %.1f)", t.rate, t.met ? "met the bar" : "missed the bar", t.loadAverage[0], t.loadAverage[1]))
-        print("  \(t.workers) workers × \(t.inferenceThreadsPerWorker) inference thread(s), OpenBLAS core \(t.blasCore)")
+        let processes = t.workerProcesses > 0 ? " in \(t.workerProcesses) worker processes and an aggregator" : ""
+        print("  \(t.workers) workers\(processes) × \(t.inferenceThreadsPerWorker) inference thread(s), OpenBLAS core \(t.blasCore)")
         print(String(format: "  sustained %.1f frames/s, %.1f cells/s, %.1f crops classified/s over %.1f s", t.framesPerSecond, t.cellsPerSecond, t.classifiedPerSecond, t.windowSeconds))
         print(String(format: "  latency (frame arrival → label published) p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d cells", t.latencyMs.p50, t.latencyMs.p99, t.latencyMs.max, t.latencyMs.cells))
         print(String(format: "  stages per frame: arrival → processed %.2f ms, reconstruct %.2f ms, classify %.2f ms", t.stagesMs["frame"] ?? 0, t.stagesMs["reconstruct"] ?? 0, t.stagesMs["classify"] ?? 0))
-        let daemon = t.cpuMsPerFrame["daemon"] ?? 0
-        print(String(format: "  CPU per frame: daemon %.2f ms (%.2f× one FFT of the frame, %.2f ms), camera and subscriber %.2f ms", daemon, daemon / t.fftOnlyMs, t.fftOnlyMs, t.cpuMsPerFrame["camera_and_subscriber"] ?? 0))
+        let daemon = t.cpuMsPerFrame["daemon"] ?? t.cpuMsPerFrame["worker"] ?? 0
+        let aggregator = t.cpuMsPerFrame["aggregator"].map { String(format: ", aggregator %.2f ms", $0) } ?? ""
+        print(String(format: "  CPU per frame: %@ %.2f ms (%.2f× one FFT of the frame, %.2f ms)%@, camera and subscriber %.2f ms", t.workerProcesses > 0 ? "workers" : "daemon", daemon, daemon / t.fftOnlyMs, t.fftOnlyMs, aggregator, t.cpuMsPerFrame["camera_and_subscriber"] ?? 0))
         print("  frames: sent \(f.sent), received \(f.received), processed \(f.processed); drops \(t.dropsTotal) \(t.drops.filter { $0.value > 0 })")
         print("  queue depth max \(t.queueDepthMax) of \(t.queueCapacity); camera late by up to \(String(format: "%.1f", t.senderMaxLatenessMs)) ms")
         print("  cells published \(t.cellsPublished), twin's truth \(t.cellsTrue)")

@@ -22,38 +22,41 @@ struct PipelineTrial {
     let workers: Int?
     /// The daemon's `reconstruction.refocus`.
     let refocus: String
+    /// 0: one `flowd run`; N: an aggregator and N worker processes (``BenchRig``).
+    let workerProcesses: Int
     let bar: BenchPipelineReport.Bar
     /// Frames sent slowly first: the daemon's median reference needs
-    /// `reconstruction.reference_frames` (15) of them.
+    /// `reconstruction.reference_frames` (15) of them (each worker process its own).
+    var referenceFrames: Int { Self.referenceFrames * max(1, workerProcesses) }
     static let referenceFrames = 20
 
     func run() throws -> BenchPipelineTrial {
         let loadBefore = Self.loadAverage()
-        let inputPort = try freeLoopbackPort(), publishPort = try freeLoopbackPort(), metricsPort = try freeLoopbackPort()
-        let daemon = try FlowdChild(
-            "flowd run",
-            arguments: [
-                "run", "--input", "pull+bind:tcp://127.0.0.1:\(inputPort)", "--publish", "tcp://127.0.0.1:\(publishPort)",
-                "--model", model, "--set", "metrics.listen=127.0.0.1:\(metricsPort)", "--set", "log.level=warning",
-                "--set", "publish.counts_interval_s=0.25", "--set", "reconstruction.refocus=\(refocus)",
-            ] + (workers.map { ["--set", "workers=\($0)"] } ?? []),
-            log: nil)
-        defer { daemon.send(SIGKILL) }
+        let rig = try BenchRig(model: model, refocus: refocus, workers: workers, workerProcesses: workerProcesses)
+        defer { rig.kill() }
+        let daemon = rig.main.child
 
-        _ = try waitFor("the daemon's /metrics", seconds: 60, daemon) { try? MetricsScrape.fetch(port: metricsPort) }
+        for member in rig.members {
+            _ = try waitFor("the /metrics of \(member.child.name)", seconds: 60, rig) { try? MetricsScrape.fetch(port: member.metricsPort) }
+        }
         let context = ZMQContext()
         defer { context.terminate() }
-        let results = try ResultCollector(context: context, endpoint: "tcp://127.0.0.1:\(publishPort)")
+        let results = try ResultCollector(context: context, endpoint: "tcp://127.0.0.1:\(rig.publishPort)")
         defer { results.stop() }
         // Subscribed once a counts message comes through: no cell can be missed from here on.
         guard results.waitForCounts(seconds: 10, { _ in true }) != nil else {
             throw ToolError("no counts message from the daemon within 10 s")
         }
-        let camera = try PacedCamera(context: context, endpoint: "tcp://127.0.0.1:\(inputPort)", pool: pool)
+        let camera = try PacedCamera(context: context, endpoint: rig.cameraEndpoint, bind: rig.cameraBinds, pool: pool)
         defer { camera.close() }
+        if rig.cameraBinds {
+            // The workers connect to the camera, retrying every 100 ms (libzmq's reconnect
+            // interval): after a second every one has, and the frames go round-robin from the first.
+            Thread.sleep(forTimeInterval: 1)
+        }
 
-        try camera.send(count: Self.referenceFrames, rate: 50, from: DispatchTime.now().uptimeNanoseconds)
-        _ = try settled(camera, metricsPort, daemon)
+        try camera.send(count: referenceFrames, rate: 50, from: DispatchTime.now().uptimeNanoseconds)
+        _ = try settled(camera, rig)
 
         // Warm-up and window at the full rate, without a pause; the window's edges are read on
         // another thread while this one sends.
@@ -61,32 +64,42 @@ struct PipelineTrial {
         let start = DispatchTime.now().uptimeNanoseconds + 10_000_000
         let windowStart = start + UInt64(Double(warmupFrames) / rate * 1e9)
         let windowEnd = windowStart + UInt64(Double(windowFrames) / rate * 1e9)
-        let edges = WindowEdges(port: metricsPort, daemon: daemon.pid, at: [windowStart, windowEnd])
+        let edges = WindowEdges(rig: rig, at: [windowStart, windowEnd])
         try camera.send(count: warmupFrames + windowFrames, rate: rate, from: start)
         let (first, last) = try edges.wait()
-        let end = try settled(camera, metricsPort, daemon)
+        let end = try settled(camera, rig)
 
-        daemon.send(SIGTERM)
+        // Workers first: the aggregator's final counts then hold every frame they returned.
+        for member in rig.members.reversed() {
+            member.child.send(SIGTERM)
+            if member.role == rig.main.role { break }
+            guard member.child.waitForExit(upTo: 20), member.child.exitStatus == 0 else {
+                throw ToolError("\(member.child.name) did not exit cleanly within 20 s of SIGTERM")
+            }
+        }
         guard let final = results.waitForCounts(seconds: 20, \.final) else {
             throw ToolError("the daemon published no final counts within 20 s of SIGTERM")
         }
-        guard daemon.waitForExit(upTo: 20) else { throw ToolError("flowd run did not exit within 20 s of SIGTERM") }
-        guard daemon.exitStatus == 0 else { throw ToolError("flowd run exited with status \(daemon.exitStatus!)") }
+        guard daemon.waitForExit(upTo: 20) else { throw ToolError("\(daemon.name) did not exit within 20 s of SIGTERM") }
+        guard daemon.exitStatus == 0 else { throw ToolError("\(daemon.name) exited with status \(daemon.exitStatus!)") }
         if let failure = results.failure { throw ToolError("result stream: \(failure)") }
         // The floor, measured now, in this run's conditions, with the daemon gone (≈ 1 s).
         let fftOnlyMs = FFTOnlyTiming.milliseconds(size: pool.frames[0].header.rows, repeats: 200)
 
         return try report(
-            camera: camera.tally, final: final, window: (first, last), end: end, cells: results.cells,
+            rig: rig, camera: camera.tally, final: final, window: (first, last), end: end, cells: results.cells,
             loadAverage: [loadBefore, Self.loadAverage()], fftOnlyMs: fftOnlyMs)
     }
 
     // MARK: Measuring
 
     private func report(
-        camera: PacedCamera.Tally, final: CountsMessage, window: (WindowEdges.Reading, WindowEdges.Reading),
-        end: MetricsScrape, cells: [ResultCollector.Received], loadAverage: [Double], fftOnlyMs: Double
+        rig: BenchRig, camera: PacedCamera.Tally, final: CountsMessage, window: (WindowEdges.Reading, WindowEdges.Reading),
+        end ends: [MetricsScrape], cells: [ResultCollector.Received], loadAverage: [Double], fftOnlyMs: Double
     ) throws -> BenchPipelineTrial {
+        // The daemon's (or the aggregator's) metrics, and the frame path's: the daemon's, or
+        // the workers' summed (counters and histogram sums add up; gauges are read per member).
+        let end = ends[0], frameEnds = workerProcesses > 0 ? Array(ends.dropFirst()) : ends
         let (first, last) = window
         let windowSeconds = Double(last.atNanoseconds - first.atNanoseconds) / 1e9
         let decoded = try cells.map { ($0.atNanoseconds, try JSONDecoder().decode(CellMessage.self, from: Data($0.json))) }
@@ -95,16 +108,23 @@ struct PipelineTrial {
         func percentile(_ q: Double) -> Double { latencies.nearestRank(q) ?? 0 }
         func stageMean(_ stage: String) -> Double {
             let series = "{stage=\"\(stage)\"}"
-            let count = last.scrape["flowd_stage_seconds_count" + series] - first.scrape["flowd_stage_seconds_count" + series]
-            let sum = last.scrape["flowd_stage_seconds_sum" + series] - first.scrape["flowd_stage_seconds_sum" + series]
+            func delta(_ name: String) -> Double {
+                let members = stage == "classify" ? [0] : Array(frameMemberIndices)
+                return members.reduce(0) { $0 + last.scrapes[$1][name + series] - first.scrapes[$1][name + series] }
+            }
+            let count = delta("flowd_stage_seconds_count"), sum = delta("flowd_stage_seconds_sum")
             return count > 0 ? sum / count * 1000 : 0
         }
         let processed = "flowd_stage_seconds_count{stage=\"reconstruct\"}"
+        let processedInWindow = frameMemberIndices.reduce(0) { $0 + last.scrapes[$1][processed] - first.scrapes[$1][processed] }
         let rejected = final.cameras.values.reduce(0) { $0 + $1.rejectedByReason.values.reduce(0, +) }
+        // Frames a worker's full queue dropped never reach the aggregator: counted where dropped.
+        let dropped = workerProcesses > 0
+            ? Int(frameEnds.reduce(0) { $0 + $1.total("flowd_frames_total", ("outcome", "dropped")) }) : Int(final.frames.dropped)
         let frames = BenchPipelineTrial.Frames(
             sent: camera.sent + camera.notSent, notSent: camera.notSent, received: Int(final.frames.received),
-            dropped: Int(final.frames.dropped), malformed: Int(final.frames.malformed), rejected: Int(rejected),
-            processed: Int(end[processed]), processedInWindow: Int(last.scrape[processed] - first.scrape[processed]),
+            dropped: dropped, malformed: Int(final.frames.malformed), rejected: Int(rejected),
+            processed: Int(frameEnds.reduce(0) { $0 + $1[processed] }), processedInWindow: Int(processedInWindow),
             seqGaps: Int(final.frames.gaps))
         let drops = [
             "not_sent": frames.notSent, "queue_full": frames.dropped, "malformed": frames.malformed,
@@ -113,14 +133,16 @@ struct PipelineTrial {
         let dropsTotal = drops.values.reduce(0, +)
         let framesPerSecond = Double(frames.processedInWindow) / windowSeconds
         let perFrame = { (seconds: Double) in frames.processedInWindow > 0 ? seconds / Double(frames.processedInWindow) * 1000 : 0 }
-        let cpu = [
-            "daemon": perFrame(last.daemonCPUSeconds - first.daemonCPUSeconds),
-            "camera_and_subscriber": perFrame(last.benchCPUSeconds - first.benchCPUSeconds),
-        ]
+        var cpu = ["camera_and_subscriber": perFrame(last.benchCPUSeconds - first.benchCPUSeconds)]
+        for (i, role) in rig.members.map(\.role).enumerated() {
+            // Workers as one figure: the CPU of the frame path per frame, over all of them.
+            let key = role.hasPrefix("worker") ? "worker" : role
+            cpu[key, default: 0] += perFrame(last.memberCPUSeconds[i] - first.memberCPUSeconds[i])
+        }
         let latency = BenchPipelineTrial.Latency(
             p50: percentile(0.5), p99: percentile(0.99), max: latencies.last ?? 0, cells: latencies.count)
         return BenchPipelineTrial(
-            rate: rate, workers: Int(end["flowd_workers"]),
+            rate: rate, workers: Int(frameEnds.reduce(0) { $0 + $1["flowd_workers"] }), workerProcesses: workerProcesses,
             inferenceThreadsPerWorker: Int(end.total("flowd_inference_threads")),
             blasCore: end.labels("flowd_inference_threads")["blas_core"] ?? "unknown", loadAverage: loadAverage,
             windowSeconds: windowSeconds, frames: frames, drops: drops, dropsTotal: dropsTotal,
@@ -130,7 +152,8 @@ struct PipelineTrial {
             labels: labelAgreement(decoded.map(\.1)),
             latencyMs: latency,
             stagesMs: ["frame": stageMean("frame"), "reconstruct": stageMean("reconstruct"), "classify": stageMean("classify")],
-            cpuMsPerFrame: cpu, fftOnlyMs: fftOnlyMs, queueDepthMax: Int(end["flowd_queue_depth_max"]), queueCapacity: Int(end["flowd_queue_capacity"]),
+            cpuMsPerFrame: cpu, fftOnlyMs: fftOnlyMs, queueDepthMax: Int(frameEnds.map { $0["flowd_queue_depth_max"] }.max() ?? 0),
+            queueCapacity: Int(frameEnds[0]["flowd_queue_capacity"]),
             senderMaxLatenessMs: camera.maxLatenessMilliseconds, cellsPublished: Int(final.cells.total),
             cellsTrue: pool.trueCellCount(sent: frames.sent),
             met: framesPerSecond >= bar.minFramesPerSecondFraction * rate && dropsTotal <= bar.maxDrops
@@ -155,23 +178,39 @@ struct PipelineTrial {
         return labels
     }
 
-    /// Waits until every frame the camera sent is accounted for by the daemon (received,
-    /// dropped or malformed) and every received frame is processed or rejected; returns the
-    /// metrics at that moment.
-    private func settled(_ camera: PacedCamera, _ port: Int, _ daemon: FlowdChild) throws -> MetricsScrape {
-        try waitFor("the daemon to process every frame sent", seconds: 120, daemon) {
-            guard let metrics = try? MetricsScrape.fetch(port: port) else { return nil }
-            let accounted = metrics.total("flowd_frames_total")
-            let done = metrics["flowd_stage_seconds_count{stage=\"reconstruct\"}"] + metrics.total("flowd_rejected_total")
-            let received = metrics.total("flowd_frames_total", ("outcome", "received"))
-            return Int(accounted) == camera.tally.sent && done == received ? metrics : nil
+    /// The members that reconstruct frames, by index into ``BenchRig/members``.
+    private var frameMemberIndices: Range<Int> { workerProcesses > 0 ? 1..<(1 + workerProcesses) : 0..<1 }
+
+    /// Waits until every frame the camera sent is accounted for by the frame processes (received,
+    /// dropped or malformed) and every received frame is processed or rejected, and, with
+    /// worker processes, the aggregator has put every frame they processed in order (or given it
+    /// up); returns every member's metrics at that moment.
+    private func settled(_ camera: PacedCamera, _ rig: BenchRig) throws -> [MetricsScrape] {
+        try waitFor("the daemon to process every frame sent", seconds: 120, rig) {
+            guard let scrapes = try? rig.members.map({ try MetricsScrape.fetch(port: $0.metricsPort) }) else { return nil }
+            let frameScrapes = frameMemberIndices.map { scrapes[$0] }
+            let accounted = frameScrapes.reduce(0) { $0 + $1.total("flowd_frames_total") }
+            let received = frameScrapes.reduce(0) { $0 + $1.total("flowd_frames_total", ("outcome", "received")) }
+            let done = frameScrapes.reduce(0) {
+                $0 + $1["flowd_stage_seconds_count{stage=\"reconstruct\"}"] + $1.total("flowd_rejected_total")
+            }
+            // ≥: a worker's frame it could not hand over is reconstructed and counted rejected too.
+            guard Int(accounted) == camera.tally.sent, done >= received else { return nil }
+            guard workerProcesses > 0 else { return scrapes }
+            // Frames a worker could not hand over never reach the aggregator, which counts the
+            // missing ones `not_returned` only when a later frame came.
+            let handedOver = received - frameScrapes.reduce(0) { $0 + $1.total("flowd_rejected_total", ("reason", "aggregator_unreachable")) }
+            let aggregator = scrapes[0]
+            let ordered = aggregator.total("flowd_frames_total", ("outcome", "received"))
+                + aggregator.total("flowd_rejected_total", ("reason", "not_returned"))
+            return ordered >= handedOver ? scrapes : nil
         }
     }
 
-    private func waitFor<T>(_ what: String, seconds: Double, _ daemon: FlowdChild, _ poll: () throws -> T?) throws -> T {
+    private func waitFor<T>(_ what: String, seconds: Double, _ rig: BenchRig, _ poll: () throws -> T?) throws -> T {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            guard daemon.isRunning else { throw ToolError("flowd run exited (status \(daemon.exitStatus!)) while waiting for \(what)") }
+            if let exited = rig.exited() { throw ToolError("\(exited) while waiting for \(what)") }
             if let value = try poll() { return value }
             Thread.sleep(forTimeInterval: 0.05)
         }
@@ -190,9 +229,12 @@ struct PipelineTrial {
 private final class WindowEdges: Sendable {
     struct Reading: Sendable {
         var atNanoseconds: UInt64
-        var scrape: MetricsScrape
-        /// CPU time (user + system) the daemon and this process had used, seconds.
-        var daemonCPUSeconds: Double
+        /// Every member's metrics, in ``BenchRig/members`` order; the first is the daemon's or
+        /// the aggregator's.
+        var scrapes: [MetricsScrape]
+        var scrape: MetricsScrape { scrapes[0] }
+        /// CPU time (user + system) each member and this process had used, seconds.
+        var memberCPUSeconds: [Double]
         var benchCPUSeconds: Double
     }
 
@@ -200,16 +242,17 @@ private final class WindowEdges: Sendable {
     private let failure = Mutex<String?>(nil)
     private let done = DispatchSemaphore(value: 0)
 
-    init(port: Int, daemon: Int32, at instants: [UInt64]) {
+    init(rig: BenchRig, at instants: [UInt64]) {
+        let members = rig.members.map { ($0.metricsPort, $0.child.pid) }
         let thread = Thread { [self] in
             for instant in instants {
                 let now = DispatchTime.now().uptimeNanoseconds
                 if instant > now { Thread.sleep(forTimeInterval: Double(instant - now) / 1e9) }
                 do {
-                    let scrape = try MetricsScrape.fetch(port: port)
+                    let scrapes = try members.map { try MetricsScrape.fetch(port: $0.0) }
                     let reading = Reading(
-                        atNanoseconds: DispatchTime.now().uptimeNanoseconds, scrape: scrape,
-                        daemonCPUSeconds: try Self.cpuSeconds("/proc/\(daemon)/stat"),
+                        atNanoseconds: DispatchTime.now().uptimeNanoseconds, scrapes: scrapes,
+                        memberCPUSeconds: try members.map { try Self.cpuSeconds("/proc/\($0.1)/stat") },
                         benchCPUSeconds: try Self.cpuSeconds("/proc/self/stat"))
                     readings.withLock { $0.append(reading) }
                 } catch {
