@@ -93,14 +93,6 @@ public final class IngestCounters: Sendable {
         }
     }
 
-    /// A valid frame refused because the processing queue was full.
-    public func recordDropped(camera: String, seq: UInt64?, at now: UInt64) {
-        update(camera, now) { state in
-            state.counters.frames.dropped += 1
-            Self.trackSequence(seq, &state)
-        }
-    }
-
     /// A message that failed validation.
     public func recordMalformed(camera: String, reason: FrameDecodingError.Reason, at now: UInt64) {
         recordMalformed(camera: camera, reasonCode: reason.rawValue, at: now)

@@ -158,7 +158,7 @@ struct IngestCountersTests {
     func dropsAreNotGaps() {
         let counters = IngestCounters()
         counters.recordReceived(camera: "c", seq: 0, bytes: 1, at: 0)
-        counters.recordDropped(camera: "c", seq: 1, at: 0)
+        counters.admit(camera: "c", seq: 1, bytes: 1, at: 0) { _ in false }  // the queue was full
         counters.recordReceived(camera: "c", seq: 2, bytes: 1, at: 0)
         #expect(counters.snapshot(at: 0)["c"]?.frames == FrameCounters(received: 2, dropped: 1, gaps: 0))
     }

@@ -37,18 +37,13 @@ struct DaemonMetrics: Sendable {
                     "flowd_frames_total", help: "Camera messages by outcome: received, malformed or dropped.",
                     [("camera", camera), ("outcome", outcome)], total: value)
             }
-            // Every known reason from a camera's first message on, at 0 until it happens (so
-            // `rate()` sees its first increment); a reason the daemon does not know is never lost.
-            for reason in Set(FrameDecodingError.Reason.allCases.map(\.rawValue)).union(c.malformedByReason.keys) {
-                out.counter(
-                    "flowd_malformed_total", help: "Malformed camera messages by reason.",
-                    [("camera", camera), ("reason", reason)], total: c.malformedByReason[reason] ?? 0)
-            }
-            for reason in Set(RejectionReason.allCases.map(\.rawValue)).union(c.rejectedByReason.keys) {
-                out.counter(
-                    "flowd_rejected_total", help: "Received frames the pipeline could not process, by reason.",
-                    [("camera", camera), ("reason", reason)], total: c.rejectedByReason[reason] ?? 0)
-            }
+            out.counters(
+                "flowd_malformed_total", help: "Malformed camera messages by reason.", [("camera", camera)], by: "reason",
+                known: FrameDecodingError.Reason.allCases.map(\.rawValue), totals: c.malformedByReason)
+            out.counters(
+                "flowd_rejected_total", help: "Received frames the pipeline could not process, by reason.",
+                [("camera", camera)], by: "reason", known: RejectionReason.allCases.map(\.rawValue),
+                totals: c.rejectedByReason)
             out.counter(
                 "flowd_sequence_gaps_total", help: "Frames missing from a camera's seq sequence.", [("camera", camera)],
                 total: c.frames.gaps)
@@ -88,23 +83,17 @@ struct DaemonMetrics: Sendable {
                 "flowd_reference_refreshes_total", help: "References remade from running frames (reconstruction.reference_refresh_s).",
                 [("camera", r.camera)], total: UInt64(r.refreshes))
         }
-        let rejected = pipeline.tally.objectsRejected
-        for reason in Set(ObjectRejection.allCases.map(\.rawValue)).union(rejected.keys) {
-            out.counter(
-                "flowd_objects_rejected_total", help: "Objects that were not counted as cells, by reason.",
-                [("reason", reason)], total: rejected[reason] ?? 0)
-        }
+        out.counters(
+            "flowd_objects_rejected_total", help: "Objects that were not counted as cells, by reason.", by: "reason",
+            known: ObjectRejection.allCases.map(\.rawValue), totals: pipeline.tally.objectsRejected)
         out.counter(
             "flowd_classified_crops_total", help: "Cell views classified (at most classify.max_views per cell).",
             total: pipeline.classifiedCrops.load(ordering: .relaxed))
-        // The labels a cell can get in this run, at 0 until one does, and any seen since.
-        let labels = (pipeline.classifier.classes.map { $0 + ["unknown"] } ?? [CellLabel.unclassified.label])
-        let cells = pipeline.tally.byClass
-        for label in Set(labels).union(cells.keys) {
-            out.counter(
-                "flowd_cells_total", help: "Cells published, by label (class, unknown or unclassified).",
-                [("class", label)], total: cells[label] ?? 0)
-        }
+        // The labels a cell can get in this run.
+        out.counters(
+            "flowd_cells_total", help: "Cells published, by label (class, unknown or unclassified).", by: "class",
+            known: pipeline.classifier.classes.map { $0 + ["unknown"] } ?? [CellLabel.unclassified.label],
+            totals: pipeline.tally.byClass)
         out.counter(
             "flowd_record_errors_total", help: "Failed writes of the run record (run directory, cells.fcs, run.json).",
             total: recorder.errors.load(ordering: .relaxed))

@@ -37,6 +37,18 @@ final class PrometheusMirror: Sendable {
         }
     }
 
+    /// Sets one counter `name{labels, label=value}` per value: every `known` one (at 0 until it
+    /// happens, so that `rate()` sees its first increment) and any other `totals` holds (a value
+    /// the daemon does not know in advance is never lost).
+    func counters(
+        _ name: String, help: String, _ labels: [(String, String)] = [], by label: String, known: [String],
+        totals: [String: UInt64]
+    ) {
+        for value in Set(known).union(totals.keys) {
+            counter(name, help: help, labels + [(label, value)], total: totals[value] ?? 0)
+        }
+    }
+
     /// Sets the gauge `name{labels}` to `value`.
     func gauge(_ name: String, help: String, _ labels: [(String, String)] = [], value: Double) {
         registry.makeGauge(name: name, labels: labels, help: help).set(value)
