@@ -97,6 +97,9 @@ struct BenchPipelineTrial: Encodable {
         var unknown = 0
         /// No true cell within 40 px of the reported centroid in the reported frame.
         var unmatched = 0
+        /// Matched to a true cell that an earlier message of the same pass over the pool already
+        /// reported: a cell counted twice (a broken track), whatever frames were dropped.
+        var countedTwice = 0
 
         var accuracy: Double {
             let matched = agree + disagree + unknown
@@ -104,7 +107,7 @@ struct BenchPipelineTrial: Encodable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case agree, disagree, unknown, unmatched, accuracy
+            case agree, disagree, unknown, unmatched, accuracy, countedTwice = "counted_twice"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -114,6 +117,7 @@ struct BenchPipelineTrial: Encodable {
             try c.encode(unknown, forKey: .unknown)
             try c.encode(unmatched, forKey: .unmatched)
             try c.encode(accuracy, forKey: .accuracy)
+            try c.encode(countedTwice, forKey: .countedTwice)
         }
     }
 

@@ -93,7 +93,7 @@ public struct PipelineBenchmark {
         print(String(format: "  CPU per frame: %@ %.2f ms (%.2f× one FFT of the frame, %.2f ms)%@, camera and subscriber %.2f ms", t.workerProcesses > 0 ? "workers" : "daemon", daemon, daemon / t.fftOnlyMs, t.fftOnlyMs, aggregator, t.cpuMsPerFrame["camera_and_subscriber"] ?? 0))
         print("  frames: sent \(f.sent), received \(f.received), processed \(f.processed); drops \(t.dropsTotal) \(t.drops.filter { $0.value > 0 })")
         print("  queue depth max \(t.queueDepthMax) of \(t.queueCapacity); camera late by up to \(String(format: "%.1f", t.senderMaxLatenessMs)) ms")
-        print("  cells published \(t.cellsPublished), twin's truth \(t.cellsTrue)")
+        print("  cells published \(t.cellsPublished), twin's truth \(t.cellsTrue); counted twice \(t.labels.countedTwice), unmatched \(t.labels.unmatched)")
         let l = t.labels
         print(String(format: "  labels: %.1f %% agree with the twin's truth (%d of %d matched cells; %d unknown)", l.accuracy * 100, l.agree, l.agree + l.disagree + l.unknown, l.unknown))
     }

@@ -160,17 +160,20 @@ struct PipelineTrial {
                 && latency.p99 <= bar.maxLatencyP99Milliseconds)
     }
 
-    /// Each published cell's label against the twin's truth (see ``TwinFramePool/trueClass``).
+    /// Each published cell's label against the twin's truth (see ``TwinFramePool/trueCell``),
+    /// and the cells published more than once: a second message for a true cell of the same pass.
     private func labelAgreement(_ cells: [CellMessage]) -> BenchPipelineTrial.Labels {
         var labels = BenchPipelineTrial.Labels()
+        var published = Set<[Int]>()
         for cell in cells {
-            guard let seq = cell.seq, let truth = pool.trueClass(seq: Int(seq), x: cell.xPixels, y: cell.yPixels, maxDistance: 40)
+            guard let seq = cell.seq, let (truth, pass) = pool.trueCell(seq: Int(seq), x: cell.xPixels, y: cell.yPixels, maxDistance: 40)
             else {
                 labels.unmatched += 1
                 continue
             }
+            if !published.insert([pass, truth.id]).inserted { labels.countedTwice += 1 }
             switch cell.label {
-            case truth.rawValue: labels.agree += 1
+            case truth.cellClass.rawValue: labels.agree += 1
             case "unknown": labels.unknown += 1
             default: labels.disagree += 1
             }

@@ -84,14 +84,15 @@ struct TwinFramePool: Sendable {
         return total
     }
 
-    /// The true class of the cell a `cell` message reports: the cell of stream frame `seq`
-    /// nearest to the message's centroid, if one is within `maxDistance` pixels (a detection
-    /// without a true cell, or one that merged two, is left unmatched).
-    func trueClass(seq: Int, x: Double, y: Double, maxDistance: Double) -> CellClass? {
+    /// The true cell a `cell` message reports, and the pass over the pool it was sent in: the
+    /// cell of stream frame `seq` nearest to the message's centroid, if one is within
+    /// `maxDistance` pixels (a detection without a true cell, or one that merged two, is left
+    /// unmatched). Within one pass a true cell's id is one physical cell.
+    func trueCell(seq: Int, x: Double, y: Double, maxDistance: Double) -> (cell: CellTruth, pass: Int)? {
         func squaredDistance(_ cell: CellTruth) -> Double { (cell.x - x) * (cell.x - x) + (cell.y - y) * (cell.y - y) }
         guard let nearest = truth[seq % frames.count].min(by: { squaredDistance($0) < squaredDistance($1) }),
             squaredDistance(nearest) <= maxDistance * maxDistance
         else { return nil }
-        return nearest.cellClass
+        return (nearest, seq / frames.count)
     }
 }
