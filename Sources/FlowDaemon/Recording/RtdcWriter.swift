@@ -6,8 +6,9 @@ import Foundation
 /// The layout is dclab's (dclab 0.73, `dclab/rtdc_dataset/writer.py`): one dataset per feature
 /// under `/events`, N events long: image features (N, H, W) and scalar features (N,); the
 /// metadata as attributes of the root, named `section:key` (`imaging:pixel size`). Every dataset
-/// is created up front, empty, extendable and chunked (byte shuffle, then deflate level 5; image
-/// chunks of ``imageChunkEvents`` events, scalar chunks of ``scalarChunkEvents``), and the file then
+/// is created up front, empty, extendable and chunked (image chunks of ``imageChunkEvents`` events,
+/// scalar chunks of ``scalarChunkEvents``; byte shuffle, then deflate, except the float32 images:
+/// see ``compresses(_:image:)``), and the file then
 /// switches to HDF5's single-writer/multiple-reader mode (SWMR, HDF5 ≥ 1.10): from there on
 /// the file on disk is consistent after every ``flush()``, so that a reader (dclab, which
 /// reopens such a file in SWMR mode) sees every event up to the last flush, also after the
@@ -128,15 +129,28 @@ final class RtdcWriter {
         defer { H5Gclose(events) }
         for (name, element, side) in imageFeatures {
             let dataset = try create(
-                name, in: events, element: element, itemShape: [hsize_t(side), hsize_t(side)], chunkEvents: Self.imageChunkEvents)
+                name, in: events, element: element, itemShape: [hsize_t(side), hsize_t(side)], chunkEvents: Self.imageChunkEvents,
+                compressed: Self.compresses(element, image: true))
             // dclab marks its image datasets as HDF5 images (fixed-length ASCII strings).
             for (key, value) in [("CLASS", "IMAGE"), ("IMAGE_VERSION", "1.2"), ("IMAGE_SUBCLASS", "IMAGE_GRAYSCALE")] {
                 try Self.write(.text(value), named: key, on: dataset, path: path)
             }
         }
         for (name, element) in scalarFeatures {
-            try create(name, in: events, element: element, itemShape: [], chunkEvents: Self.scalarChunkEvents)
+            try create(
+                name, in: events, element: element, itemShape: [], chunkEvents: Self.scalarChunkEvents,
+                compressed: Self.compresses(element, image: false))
         }
+    }
+
+    /// Whether a feature's chunks are shuffled and deflated. Not the float32 images (`qpi_pha`):
+    /// their noise is in the low mantissa bytes, so deflate saves only a fifth of them (0.81 of
+    /// 16 kB per 64² crop on the twin) for most of the recorder's CPU, and a compressed chunk
+    /// that a flush rewrites (the last, partly filled one) is stored anew, leaving the old one's
+    /// space behind, while a raw chunk is rewritten in place (docs/benchmarks.md, "Recording").
+    /// Masks (to 0.03), holograms and scalars compress well and cheaply.
+    static func compresses(_ element: Element, image: Bool) -> Bool {
+        !(image && element == .float32)
     }
 
     deinit { close() }
@@ -203,7 +217,7 @@ final class RtdcWriter {
 
     @discardableResult
     private func create(
-        _ name: String, in group: hid_t, element: Element, itemShape: [hsize_t], chunkEvents: Int
+        _ name: String, in group: hid_t, element: Element, itemShape: [hsize_t], chunkEvents: Int, compressed: Bool
     ) throws(Failure) -> hid_t {
         let dims = [hsize_t(0)] + itemShape
         let maxDims = [flowd_h5s_unlimited()] + itemShape
@@ -212,10 +226,9 @@ final class RtdcWriter {
         let properties = H5Pcreate(flowd_h5p_dataset_create())
         defer { H5Pclose(properties) }
         let chunk = [hsize_t(chunkEvents)] + itemShape
-        // Shuffling the bytes of each value first groups the exponents: on the twin, float32
-        // phase compresses to 0.8 of its size (the noise is in the low mantissa bytes), masks to 0.03.
-        guard H5Pset_chunk(properties, Int32(chunk.count), chunk) >= 0, H5Pset_shuffle(properties) >= 0,
-            H5Pset_deflate(properties, Self.deflateLevel) >= 0
+        // Shuffling the bytes of each value first groups the exponents: masks compress to 0.03.
+        guard H5Pset_chunk(properties, Int32(chunk.count), chunk) >= 0,
+            !compressed || (H5Pset_shuffle(properties) >= 0 && H5Pset_deflate(properties, Self.deflateLevel) >= 0)
         else { throw Failure(description: "cannot set up chunks of \(name) in \(path)") }
         let dataset = H5Dcreate2(group, name, element.type, space, flowd_h5p_default(), properties, flowd_h5p_default())
         guard dataset >= 0 else { throw Failure(description: "cannot create feature \(name) in \(path)") }
