@@ -47,10 +47,19 @@ public struct Daemon: Sendable {
         let access = try CurveAccess.load(config.curve)
         let zap = try access?.handler(context: context, refusals: malformedLog)
         let role = config.scaleOut.role
-        // An aggregator takes detections from workers, not frames from cameras.
+        let counters = IngestCounters(maxCameras: config.ingest.maxCameras)
+        let sender = try role == .worker
+            ? DetectionSender(
+                context: context, endpoint: config.scaleOut.aggregator, highWaterMark: config.ingest.receiveHighWaterMark,
+                linger: config.publishLingerMilliseconds, counters: counters, log: malformedLog)
+            : nil
+        // An aggregator takes detections from workers, not frames from cameras. A worker tells
+        // its aggregator of each frame its full queue dropped, so that no later frame waits for it.
+        var dropped: (@Sendable (ReceivedFrame) -> Void)?
+        if let sender { dropped = { frame in sender.sendDropped(frame) } }
         let ingest = try FrameIngest(
             inputs: role == .aggregator ? [] : config.inputs, settings: config.ingest, context: context, malformedLog: malformedLog, logger: logger,
-            curve: access?.keys)
+            curve: access?.keys, counters: counters, dropped: dropped)
         let publisher = try ResultPublisher(
             context: context, endpoint: config.publishEndpoint, linger: config.publishLingerMilliseconds,
             curve: access?.keys)
@@ -85,11 +94,6 @@ public struct Daemon: Sendable {
             maxCameras: config.ingest.maxCameras + 1,
             maxCameraBytes: max(FrameHeader.maxCameraIDBytes, config.inputs.map(\.endpoint.utf8.count).max() ?? 0),
             logger: logger)
-        let sender = try role == .worker
-            ? DetectionSender(
-                context: context, endpoint: config.scaleOut.aggregator, highWaterMark: config.ingest.receiveHighWaterMark,
-                linger: config.publishLingerMilliseconds, counters: ingest.counters, log: malformedLog)
-            : nil
         let stream = try config.nats.url.isEmpty || role == .worker
             ? nil : CellStream(settings: config.nats, startNanoseconds: startNanoseconds, logger: logger)
         var forward: CellPipeline.ForwardFrame?

@@ -18,18 +18,24 @@ public final class FrameIngest: Sendable {
     /// - Parameters:
     ///   - malformedLog: where malformed messages are reported, rate-limited.
     ///   - curve: flowd's key pair, to be the CurveZMQ server on every input (``curveDomain``).
+    ///   - counters: the per-camera counters to keep (by default new ones, for
+    ///     `settings.maxCameras`): made first by a caller whose other parts count into them too.
+    ///   - dropped: called on the receive thread with each frame the full queue refused, once it
+    ///     is counted as dropped (a worker tells its aggregator, which then need not wait for it).
     public init(
         inputs: [InputSpec], settings: IngestSettings, context: ZMQContext, malformedLog: RateLimitedLog,
-        logger: Logger, curve: CurveKeyPair? = nil
+        logger: Logger, curve: CurveKeyPair? = nil, counters: IngestCounters? = nil,
+        dropped: (@Sendable (ReceivedFrame) -> Void)? = nil
     ) throws(ZMQError) {
         queue = FrameQueue(capacity: settings.queueCapacity)
-        counters = IngestCounters(maxCameras: settings.maxCameras)
+        let counters = counters ?? IngestCounters(maxCameras: settings.maxCameras)
+        self.counters = counters
         var receivers: [FrameReceiver] = []
         for spec in inputs {
             receivers.append(
                 try FrameReceiver(
                     spec: spec, context: context, settings: settings, curve: curve, queue: queue, counters: counters,
-                    malformedLog: malformedLog, logger: logger))
+                    malformedLog: malformedLog, logger: logger, dropped: dropped))
         }
         self.receivers = receivers
     }

@@ -16,6 +16,8 @@ final class FrameReceiver: Sendable {
     private let malformedLog: RateLimitedLog
     private let logger: Logger
     private let thread: BackgroundThread
+    /// See ``FrameIngest/init(inputs:settings:context:malformedLog:logger:curve:counters:dropped:)``.
+    private let dropped: (@Sendable (ReceivedFrame) -> Void)?
     /// Monotonic ns of the loop's last turn; the watchdog's evidence that the thread is alive.
     private let heartbeat = Atomic<UInt64>(0)
 
@@ -25,9 +27,11 @@ final class FrameReceiver: Sendable {
     /// Creates the socket and binds or connects it, so that a bad endpoint fails at start-up.
     init(
         spec: InputSpec, context: ZMQContext, settings: IngestSettings, curve: CurveKeyPair?, queue: FrameQueue,
-        counters: IngestCounters, malformedLog: RateLimitedLog, logger: Logger
+        counters: IngestCounters, malformedLog: RateLimitedLog, logger: Logger,
+        dropped: (@Sendable (ReceivedFrame) -> Void)? = nil
     ) throws(ZMQError) {
         self.spec = spec
+        self.dropped = dropped
         self.settings = settings
         self.queue = queue
         self.counters = counters
@@ -121,9 +125,15 @@ final class FrameReceiver: Sendable {
             return
         }
         let camera = frame.header.camera ?? spec.endpoint
+        var refused: ReceivedFrame?
         let known = counters.admit(camera: camera, seq: frame.header.seq, bytes: frame.pixels.count, at: now) { place in
-            queue.offer(ReceivedFrame(frame: frame, camera: camera, arrivalNanoseconds: now, place: place))
+            let received = ReceivedFrame(frame: frame, camera: camera, arrivalNanoseconds: now, place: place)
+            if queue.offer(received) { return true }
+            refused = received
+            return false
         }
+        // Outside the counters' lock.
+        if let refused, let dropped { dropped(refused) }
         if !known {
             let reason = FrameDecodingError.Reason.unknownCamera.rawValue
             let other = IngestCounters.overflowCamera

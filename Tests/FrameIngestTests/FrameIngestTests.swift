@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Protocol
+import Synchronization
 import Testing
 import ZeroMQ
 
@@ -113,6 +114,26 @@ struct FrameIngestTests {
         #expect(counters["c"]?.frames == FrameCounters(received: 3, dropped: 17))
         #expect(counters["inproc://full"]?.frames.malformed == 1)
         #expect(ingest.queue.maxDepth == 3, "the high-water mark shows the queue was full")
+    }
+
+    @Test("each frame the full queue drops is handed to the dropped hook, after it is counted, and no other frame")
+    func droppedFramesReachTheHook() throws {
+        let context = ZMQContext()
+        var settings = IngestSettings()
+        settings.queueCapacity = 3
+        let handed = Mutex<[UInt64]>([])
+        let ingest = try FrameIngest(
+            inputs: [InputSpec(mode: .pull, endpoint: "inproc://hook", binds: true)], settings: settings, context: context,
+            malformedLog: RateLimitedLog(logger: quietLogger), logger: quietLogger,
+            dropped: { frame in handed.withLock { $0.append(frame.frame.header.seq!) } })
+        ingest.start()
+        let sender = try ZMQSocket(context: context, kind: .push)
+        try sender.connect("inproc://hook")
+        for seq in 0..<10 { try sender.send(frameParts(camera: "c", seq: UInt64(seq))) }
+        #expect(eventually { handed.withLock { $0.count } == 7 })
+        ingest.stop()
+        #expect(handed.withLock { $0 } == Array(3..<10), "the queue took seq 0–2; every later one was dropped and handed on")
+        #expect(ingest.counters.snapshot(at: 0)["c"]?.frames == FrameCounters(received: 3, dropped: 7))
     }
 
     @Test("stop() drains what libzmq already holds, closes the queue, and returns promptly")

@@ -8,6 +8,7 @@ records, publishes on ZeroMQ and streams to JetStream (its own `nats-server` on 
 The count must agree with the twin's truth, and the stream, the `cell` messages and the record
 must hold the same cells, each once. A worker killed mid-run (SIGKILL): the run goes on with
 the other, the frames it took with it are counted lost by reason, no cell is counted twice.
+Frames a worker's full queue drops are reported to the aggregator at once, under their reason.
 Bad detections, and detections of a camera the aggregator does not take, are counted and
 logged by reason.
 """
@@ -134,6 +135,33 @@ def test_a_worker_killed_mid_run_loses_only_its_frames_in_flight_counted_by_reas
     assert len(ids) == len(set(ids)), "a cell was counted twice"
     assert len(ids) >= 0.95 * len(agg.cells)
     assert final["cells"]["total"] == len(agg.cells) > 100
+
+
+def test_frames_a_worker_drops_are_reported_at_once_so_the_aggregator_never_waits_for_them(flowd, flowd_bin, tmp_path):
+    # A reorder timeout far longer than the run: had the worker not reported its drops, the
+    # aggregator would hold every later frame until it expired, and the wait below would fail.
+    agg = aggregator(flowd, {"scale_out.reorder_timeout_s": 120})
+    port = free_port()
+    w = flowd(inputs=[f"pull:tcp://127.0.0.1:{port}"], settings={
+        **OPTICS, "role": "worker", "scale_out.aggregator": tcp(agg.ports[0]), "workers": 1,
+        "ingest.queue_capacity": 1})
+    sent = 300
+    cam = twin_camera(flowd_bin, port, sent, rate=3000, out=tmp_path / "camera")
+    assert cam.wait(timeout=60) == 0, cam.stderr.read()
+    final = finish(agg, [w], sent)
+
+    dropped = camera(w.last_counts, "twin")["dropped"]
+    assert dropped > 0, "the one-frame queue at 3000 frames/s must overflow for this test to mean anything"
+    twin = final["cameras"]["twin"]
+    # Every frame put in order, the dropped ones under their reason; none given up, none waited for.
+    assert twin["received"] == sent and twin["gaps"] == 0
+    assert twin["rejected_by_reason"] == {"queue_full": dropped}, twin
+
+    # No cell counted twice across the gaps the drops leave.
+    frames, _ = load_truth(tmp_path / "camera")
+    matched = [true_cell(frames, c["seq"], c["x_px"], c["y_px"]) for c in agg.cells]
+    ids = [m["id"] for m in matched if m is not None]
+    assert len(ids) == len(set(ids)), "a cell was counted twice"
 
 
 def test_bad_detections_and_unknown_cameras_are_counted_by_reason_and_never_stop_the_aggregator(flowd):

@@ -12,8 +12,12 @@ enum RejectionReason: String, Sendable, CaseIterable {
     /// A worker could not hand the frame's detections to the aggregator (its send queue was
     /// full: the aggregator is away or too slow).
     case aggregatorUnreachable = "aggregator_unreachable"
+    /// A worker's ingest queue was full: it dropped the frame (counted there as `dropped`) and
+    /// told the aggregator at once, so that the camera's later frames do not wait
+    /// `scale_out.reorder_timeout_s` for it.
+    case queueFull = "queue_full"
     /// The aggregator gave the frame up: no worker returned it within
-    /// `scale_out.reorder_timeout_s` (a worker died or dropped it).
+    /// `scale_out.reorder_timeout_s` (a worker died, or its message was lost).
     case notReturned = "not_returned"
     /// The aggregator got the frame after giving it up (``notReturned``), and dropped it.
     case late = "late"

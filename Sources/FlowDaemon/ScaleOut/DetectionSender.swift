@@ -57,6 +57,15 @@ final class DetectionSender: Sendable {
         }
     }
 
+    /// Tells the aggregator that `frame` was dropped at this worker's full queue (it is counted
+    /// there as `dropped`): a detection without objects, rejected `queue_full`.
+    func sendDropped(_ frame: ReceivedFrame) {
+        let result = FrameResult(
+            ordinal: frame.ordinal, flowFrame: frame.place.flowFrame, cells: nil, seq: frame.frame.header.seq,
+            tNanoseconds: frame.frame.header.timeNanoseconds, arrivalNanoseconds: frame.arrivalNanoseconds)
+        send(frame, result, rejection: .queueFull)
+    }
+
     func close() {
         socket.withLock { $0.close() }
     }

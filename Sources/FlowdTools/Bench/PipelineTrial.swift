@@ -117,8 +117,9 @@ struct PipelineTrial {
         }
         let processed = "flowd_stage_seconds_count{stage=\"reconstruct\"}"
         let processedInWindow = frameMemberIndices.reduce(0) { $0 + last.scrapes[$1][processed] - first.scrapes[$1][processed] }
-        let rejected = final.cameras.values.reduce(0) { $0 + $1.rejectedByReason.values.reduce(0, +) }
-        // Frames a worker's full queue dropped never reach the aggregator: counted where dropped.
+        // Frames a worker's full queue dropped are counted where dropped; the aggregator, told of
+        // each, counts it again under `queue_full`.
+        let rejected = final.cameras.values.reduce(0) { $0 + $1.rejectedByReason.filter { $0.key != "queue_full" }.values.reduce(0, +) }
         let dropped = workerProcesses > 0
             ? Int(frameEnds.reduce(0) { $0 + $1.total("flowd_frames_total", ("outcome", "dropped")) }) : Int(final.frames.dropped)
         let frames = BenchPipelineTrial.Frames(
