@@ -69,9 +69,11 @@ public struct Daemon: Sendable {
         let metricsToken = try config.metricsListen.flatMap { try AccessToken.forListen($0, tokenFile: config.metricsTokenFile) }
         // The dashboard's recent cells, only while the monitoring port serves it.
         let cellFeed = config.metricsListen.map { _ in CellFeed() }
-        // An aggregator labels on its one receive thread: one inference context.
+        // An aggregator's workers are its label threads (LabelWorkers), each an inference context.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
         let workerCount = role == .aggregator
-            ? 1 : config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
+            ? (config.scaleOut.labelThreads > 0 ? config.scaleOut.labelThreads : cores)
+            : config.workers > 0 ? config.workers : cores
         let startNanoseconds = DispatchTime.now().uptimeNanoseconds
         let modelFile = try DefaultModel.path(configured: config.pipeline.modelPath).map(ModelFile.init(path:))
         let parameters = CellPipeline.parameters(settings: config.pipeline, model: modelFile?.model)
@@ -215,12 +217,12 @@ public struct Daemon: Sendable {
             settings: settings, model: model, reference: reference, workers: workers, counters: ingest.counters,
             rejectLog: rejectLog, logger: logger, startNanoseconds: startNanoseconds, metrics: metrics,
             hologramTileSide: hologramTileSide,
-            // An aggregator labels on one thread, with one inference thread: a team's helpers spin
+            // An aggregator's label threads use one inference thread each: a team's helpers spin
             // 1–2 ms after each small batch (WorkerTeam), CPU taken from the workers beside it
             // (measured: 3.7 ms of aggregator CPU per frame with two threads; docs/benchmarks.md).
             inferenceThreads: config.scaleOut.role == .aggregator ? 1 : nil,
             recordRejected: { message, view in recorder.recordRejected(message, crop: view.crop, hologram: view.hologram) },
-            forward: forward
+            forward: forward, delivered: config.scaleOut.role == .aggregator
         ) { message, view in
             let json = message.jsonBytes()
             do { try publisher.publish(.cell, json) } catch {

@@ -124,6 +124,7 @@ public struct ConfigKey: Sendable {
             config.scaleOut.cameras = cameras
         },
         number("scale_out.reorder_timeout_s", \.scaleOut.reorderTimeoutSeconds, 0.05...600),
+        integer("scale_out.label_threads", \.scaleOut.labelThreads, 0...256),
         text("record.dir", \.record.directory),
         number("record.flush_interval_s", \.record.flushIntervalSeconds, 0.01...1),
         integer("record.hologram_every", \.record.hologramEvery, 0...1_000_000),

@@ -30,6 +30,10 @@ public struct ScaleOutSettings: Sendable, Equatable {
     /// given up and counted lost (`not_returned`) (`scale_out.reorder_timeout_s`): longer than a
     /// worker's slowest frame, shorter than the latency anyone would wait for a count.
     public var reorderTimeoutSeconds = 2.0
+    /// Aggregator: threads that classify the cells its tracker completes, each with its own
+    /// inference context (`scale_out.label_threads`); 0: one per core. Classification is most
+    /// of an aggregator's CPU: one thread limits one camera to what one core classifies.
+    public var labelThreads = 0
 
     public init() {}
 

@@ -69,11 +69,16 @@ final class CellPipeline: Sendable {
     /// `role: worker`: where each reconstructed (or rejected) frame goes instead of its
     /// camera's tracker: to the aggregator (``DetectionSender``); `nil`: tracked here.
     private let forward: ForwardFrame?
+    /// `role: aggregator`: the threads that label the cells ``deliver(_:camera:field:)``
+    /// completes, one per worker (inference context); `nil` in the other roles.
+    private let labelling: LabelWorkers?
 
     /// Hands a worker's frame, its result and, if it could not be processed, why, onwards.
     typealias ForwardFrame = @Sendable (ReceivedFrame, FrameResult, RejectionReason?) -> Void
 
     /// `metrics` is the registry its stage latencies are exposed in (the daemon's, for `/metrics`).
+    /// `delivered`: the frames come already reconstructed, through ``deliver(_:camera:field:)``
+    /// (`role: aggregator`), and `workers` threads label their cells.
     /// Throws when the reference cannot be used with these parameters, or an inference context
     /// cannot be made for the model.
     init(
@@ -83,7 +88,7 @@ final class CellPipeline: Sendable {
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         hologramTileSide: Int? = nil, inferenceThreads: Int? = nil,
         recordRejected: @escaping @Sendable (CellMessage, DetectedCell) -> Void = { _, _ in },
-        forward: ForwardFrame? = nil,
+        forward: ForwardFrame? = nil, delivered: Bool = false,
         send: @escaping @Sendable (CellMessage, DetectedCell) -> Void
     ) throws {
         let parameters = Self.parameters(settings: settings, model: model)
@@ -104,6 +109,7 @@ final class CellPipeline: Sendable {
         // workers × BLAS threads ≤ cores: each context runs its GEMMs on its own small team.
         self.inferenceThreads = inferenceThreads ?? BLASRuntime.threadsPerWorker(workers: workers)
         self.workers = (0..<max(1, workers)).map(PipelineWorker.init(index:))
+        labelling = delivered ? LabelWorkers(count: self.workers.count) : nil
         classifier = ClassifierSlot(
             try model.map { [workers = self.workers.count, inferenceThreads = self.inferenceThreads] in
                 try Self.classifier($0, workers: workers, settings: settings, threads: inferenceThreads)
@@ -185,6 +191,7 @@ final class CellPipeline: Sendable {
     /// Once every worker has returned: processes frames still held for a reference, and reports
     /// every cell still in view (nothing is lost on SIGTERM).
     func finish() {
+        labelling?.finish()
         for stage in stages.withLock({ Array($0.values) }).sorted(by: { $0.camera < $1.camera }) {
             handle(stage.completeReference(), of: stage, on: workers[0], stopping: true)
             while let (reconstructor, frame) = stage.takeBacklog() {
@@ -283,11 +290,14 @@ final class CellPipeline: Sendable {
 
     /// `role: aggregator`: a frame's result as a worker sent it, in its camera's order (the
     /// caller, ``DetectionAggregator``, restored it and gave up what no worker returned), for
-    /// the camera's tracker; the cells it completes are labelled and sent on the caller's thread
-    /// (worker 0's inference context). `field`: the frame's size, columns × rows.
+    /// the camera's tracker, on the caller's thread; the cells it completes are labelled and sent
+    /// on the label threads (``LabelWorkers``). `field`: the frame's size, columns × rows.
     func deliver(_ result: FrameResult, camera: String, field: SIMD2<Double>) {
+        guard let labelling else { preconditionFailure("deliver needs a pipeline made with delivered: true") }
         let stage = stage(for: camera)
-        labelAndRelease(stage.trackInOrder(result, field: field), from: stage, on: workers[0])
+        let cells = stage.trackInOrder(result, field: field)
+        guard !cells.isEmpty else { return }
+        labelling.submit { [self] worker in labelAndRelease(cells, from: stage, on: workers[worker]) }
     }
 
     /// Labels the cells `stage` completed, on `worker`'s inference context and outside the
