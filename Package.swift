@@ -100,6 +100,7 @@ let package = Package(
             resources: [
                 .embedInCode("Resources/class-parameters-standard.json"),
                 .embedInCode("Resources/class-parameters-nucleus-less-dense.json"),
+                .embedInCode("Resources/class-parameters-broad.json"),
             ],
             swiftSettings: swiftSettings),
 
