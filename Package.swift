@@ -170,7 +170,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "FlowdToolsTests", dependencies: ["FlowdTools", "Protocol", "Simulator"], swiftSettings: swiftSettings),
+            name: "FlowdToolsTests", dependencies: ["FlowdTools", "Protocol", "Reconstruction", "Simulator"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FrameIngestTests", dependencies: ["FrameIngest", "ZeroMQ", "Protocol"],
             swiftSettings: swiftSettings),

@@ -46,6 +46,9 @@ struct ExtractPhantomTests {
         let twin = try DigitalTwin(flow: flow, optics: optics)
         var parameters = ReconstructionParameters()
         (parameters.pixelUm, parameters.wavelengthNm) = (optics.pixelUm, optics.wavelengthNm)
+        // Keep what the daemon would reject as no single cell (small, elongated or ragged), so
+        // that debris and doublets reach the file.
+        (parameters.minAreaUm2, parameters.maxAspectRatio, parameters.minEllipseFill) = (3, 4, 0)
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("phantoms-\(UUID().uuidString).npz")
         defer { try? FileManager.default.removeItem(at: out) }
         try CropExtraction(source: .simulation(twin, frames: 24), parameters: parameters, velocityPixels: nil, out: out.path).run()

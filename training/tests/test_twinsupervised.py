@@ -72,3 +72,32 @@ def test_a_file_without_hidden_parameters_is_refused_and_other_objects_are_dropp
     np.savez(tmp_path / "twin.npz", **arrays, **{f"phantom_{t}": hidden[:, k] for k, t in enumerate(TARGETS)})
     data, kept = load_targets(tmp_path / "twin.npz")
     assert len(data) == 4 and np.allclose(kept, targets[[0, 1, 2, 5]])
+
+
+def test_finetune_recipe_twin_writes_one_network_that_export_writes_as_version_1(tmp_path, capsys):
+    """topgan finetune --recipe twin: the regressor from --pretrained, logistic regression on what
+    it measures, folded; topgan export writes it as an ordinary version-1 file with the same
+    probabilities. Without --pretrained it refuses with a reason."""
+    from topgan.cli import main
+    from topgan.export import load_model_file
+    from topgan.finetune import load_classifier, predict
+    torch.manual_seed(0)
+    rng = np.random.default_rng(3)
+    opd, targets = discs(90, rng)
+    model, ckpt = train(dataset(opd), targets, TwinConfig(epochs=1, batch_size=32, ndf=8), progress=False)
+    torch.save(ckpt, tmp_path / "twin.pt")
+    label = np.digitize(targets[:, 0], [3.3, 4.7])
+    np.savez(tmp_path / "cells.npz", opd=opd, label=label, classes=np.array(["small", "medium", "large"]),
+             pixel_um=np.float32(0.3))
+    common = ["--quiet", "finetune", "--recipe", "twin", "--data", str(tmp_path / "cells.npz"), "--shots", "5",
+              "--test-per-class", "5", "--out", str(tmp_path / "clf.pt")]
+    assert main(common) == 2
+    assert "--recipe twin needs --pretrained" in capsys.readouterr().err
+    assert main(common + ["--pretrained", str(tmp_path / "twin.pt")]) == 0
+    assert "balanced accuracy on 15 held-out cells" in capsys.readouterr().out
+    classifier, saved = load_classifier(tmp_path / "clf.pt")
+    assert main(["--quiet", "export", str(tmp_path / "clf.pt"), "--out", str(tmp_path / "m.safetensors")]) == 0
+    back, meta = load_model_file(tmp_path / "m.safetensors")
+    assert meta["version"] == 1 and meta["classes"] == ["small", "medium", "large"]
+    scale = saved["opd_scale_nm"]
+    assert np.abs(predict(back, opd, scale) - predict(classifier, opd, scale)).max() < 1e-6

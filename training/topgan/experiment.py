@@ -104,6 +104,8 @@ METHODS: dict[str, Method] = {
                       "linear", ("twin",)),
     "twin-pooled-lr": Method("twin-supervised trunk: pooled trunk features + LR, standardised on unlabelled cells",
                              "linear", ("twin-pooled",)),
+    "twin+crop-lr": Method("regressed phantom parameters and crop features, LR, standardised on unlabelled cells "
+                           "(diagnostic: no model file carries both)", "linear", ("crop", "twin")),
 }
 
 #: The hyper-parameters chosen on the validation file, per classifier kind.

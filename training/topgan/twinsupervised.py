@@ -182,6 +182,21 @@ def fold_classifier(model: TopGanClassifier, ckpt: dict, z: Standardiser, weight
     return folded.eval()
 
 
+def fit_classifier(model: TopGanClassifier, ckpt: dict, data: CellDataset, train_index: np.ndarray,
+                   unlabelled_index: np.ndarray, c: float = 1.0, seed: int = 0,
+                   measured: np.ndarray | None = None) -> TopGanClassifier:
+    """The few-shot classifier (``topgan finetune --recipe twin``), folded into one network:
+    logistic regression (``c``) on the regressed parameters of the cells ``train_index`` in their 8
+    square symmetries, standardised with the cells ``unlabelled_index`` (labels not read).
+    ``measured`` may pass ``regress(model, ckpt, data.opd, 8)`` when already computed."""
+    from sklearn.linear_model import LogisticRegression
+    x = regress(model, ckpt, data.opd, len(D4)) if measured is None else measured
+    z = Standardiser(x[0][unlabelled_index])
+    rows = np.concatenate([z(x[v][train_index]) for v in range(len(x))])
+    clf = LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(rows, np.tile(data.label[train_index], len(x)))
+    return fold_classifier(model, ckpt, z, clf.coef_, clf.intercept_, list(data.classes))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m topgan.twinsupervised", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="pretraining file (flowd extract --simulate ... --class-parameters broad)")
