@@ -100,6 +100,7 @@ let package = Package(
             resources: [
                 .embedInCode("Resources/class-parameters-standard.json"),
                 .embedInCode("Resources/class-parameters-nucleus-less-dense.json"),
+                .embedInCode("Resources/class-parameters-broad.json"),
             ],
             swiftSettings: swiftSettings),
 
@@ -169,7 +170,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "FlowdToolsTests", dependencies: ["FlowdTools", "Protocol", "Simulator"], swiftSettings: swiftSettings),
+            name: "FlowdToolsTests", dependencies: ["FlowdTools", "Protocol", "Reconstruction", "Simulator"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FrameIngestTests", dependencies: ["FrameIngest", "ZeroMQ", "Protocol"],
             swiftSettings: swiftSettings),

@@ -66,7 +66,7 @@ extension CellPhantom {
         let hidden = PhantomParameters(
             diameterUm: d, aspect: aspect, heightRatio: heightRatio, nucleusRatio: ratio, nucleoli: nucleoli,
             nucleolusDiameterUm: nucleolusDiameters / Double(nucleoli), cytoplasmDeltaN: dnCell, nucleusDeltaN: dnNucleus,
-            nucleolusDeltaN: nucleolusContrasts / Double(nucleoli), textureDeltaN: sigmaTexture)
+            nucleolusDeltaN: nucleolusContrasts / Double(nucleoli), textureDeltaN: sigmaTexture, textureLengthUm: length)
         return CellPhantom(cellClass: cellClass, bodies: bodies, extentUm: extent, halfHeightUm: c, hidden: hidden)
     }
 

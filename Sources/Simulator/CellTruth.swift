@@ -22,10 +22,15 @@ public struct CellTruth: Sendable, Codable, Equatable {
     public var focusUm: Double
     /// The cell's speed along the flow, µm/s.
     public var velocityUmPerSecond: Double
+    /// The hidden parameters a labelled cell was drawn with (`nil` for sperm, debris and
+    /// doublets): what `flowd extract --simulate` writes as `phantom_parameters`, the targets of
+    /// a network that learns to measure a cell's physics (training/topgan/twinsupervised.py).
+    /// Not written to truth.jsonl, whose layout stays as it is.
+    public var phantom: PhantomParameters?
 
     public init(
         id: Int, cellClass: CellClass, label: Int, x: Double, y: Double, extentPixels: Double, fullyInside: Bool,
-        opdSumNm: Double, focusUm: Double = 0, velocityUmPerSecond: Double = 0
+        opdSumNm: Double, focusUm: Double = 0, velocityUmPerSecond: Double = 0, phantom: PhantomParameters? = nil
     ) {
         self.id = id
         self.cellClass = cellClass
@@ -37,6 +42,7 @@ public struct CellTruth: Sendable, Codable, Equatable {
         self.opdSumNm = opdSumNm
         self.focusUm = focusUm
         self.velocityUmPerSecond = velocityUmPerSecond
+        self.phantom = phantom
     }
 
     enum CodingKeys: String, CodingKey {

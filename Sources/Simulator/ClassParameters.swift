@@ -10,6 +10,9 @@ import ContentHash
 /// (frozen 2026-11-27) assumes they are; Schürmann et al. 2016 ("Cell nuclei have lower
 /// refractive index and mass density than cytoplasm", J. Biophotonics 9:1068) measured the
 /// opposite in live cells. Results that hold for both sets are not tied to one assumption.
+/// The third, `broad`, is no model of the classes: one wide distribution shared by all three
+/// populations, so that cells drawn from it teach a network to measure the hidden parameters
+/// (``PhantomParameters``) without learning the classes (training/topgan/twinsupervised.py).
 public struct ClassParameters: Sendable, Equatable {
     /// The sets shipped with the twin.
     public enum Name: String, Sendable, CaseIterable, Codable {
@@ -17,6 +20,10 @@ public struct ClassParameters: Sendable, Equatable {
         case standard
         /// Nuclei less dense than the cytoplasm (Schürmann et al. 2016).
         case nucleusLessDense = "nucleus-less-dense"
+        /// Class-agnostic: the three populations share one distribution that covers the
+        /// standard classes' ranges; only the texture length (a per-population constant)
+        /// differs, on another grid (docs/simulator.md, "The broad set").
+        case broad
     }
 
     public let name: Name
@@ -60,6 +67,7 @@ public struct ClassParameters: Sendable, Equatable {
         switch name {
         case .standard: standard
         case .nucleusLessDense: nucleusLessDense
+        case .broad: broad
         }
     }
 
@@ -68,4 +76,5 @@ public struct ClassParameters: Sendable, Equatable {
     public static let standard = try! ClassParameters(name: .standard, bytes: PackageResources.class_parameters_standard_json)
     public static let nucleusLessDense = try! ClassParameters(
         name: .nucleusLessDense, bytes: PackageResources.class_parameters_nucleus_less_dense_json)
+    public static let broad = try! ClassParameters(name: .broad, bytes: PackageResources.class_parameters_broad_json)
 }

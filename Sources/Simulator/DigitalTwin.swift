@@ -145,7 +145,7 @@ public struct DigitalTwin: Sendable {
                 CellTruth(
                     id: cell.id, cellClass: cell.cellClass, label: cell.cellClass.label, x: Double(cx), y: Double(cy),
                     extentPixels: e, fullyInside: inside, opdSumNm: cell.opdSum, focusUm: cell.focusUm,
-                    velocityUmPerSecond: cell.velocityUmPerSecond))
+                    velocityUmPerSecond: cell.velocityUmPerSecond, phantom: cell.phantom.hidden))
         }
         return FrameTruth(index: frameIndex, cells: cells, opdNm: opd)
     }

@@ -35,6 +35,34 @@ struct ClassParametersTests {
         }
     }
 
+    @Test("the broad set is class-agnostic: one distribution for all three populations, wider than every standard class's")
+    func broadSet() {
+        let broad = ClassParameters.broad
+        let healthy = broad.population(.healthy)!
+        var lengths: Set<Double> = []
+        for cellClass in CellClass.labelled {
+            var p = broad.population(cellClass)!
+            lengths.insert(p.textureLengthUm)
+            p.textureLengthUm = healthy.textureLengthUm
+            #expect(p == healthy)
+            // Each standard class's mean lies within one standard deviation of the broad mean.
+            let standard = ClassParameters.standard.population(cellClass)!
+            let pairs: [(CellPopulation.Distribution, CellPopulation.Distribution)] = [
+                (healthy.diameterUm, standard.diameterUm), (healthy.aspect, standard.aspect),
+                (healthy.heightRatio, standard.heightRatio), (healthy.nucleusRatio, standard.nucleusRatio),
+                (healthy.nucleolusDiameterUm, standard.nucleolusDiameterUm), (healthy.cytoplasmDeltaN, standard.cytoplasmDeltaN),
+                (healthy.nucleusDeltaN, standard.nucleusDeltaN), (healthy.nucleolusDeltaN, standard.nucleolusDeltaN),
+                (healthy.textureDeltaN, standard.textureDeltaN),
+            ]
+            for (wide, narrow) in pairs {
+                #expect(abs(narrow.mean - wide.mean) <= wide.sd + 1e-12 && wide.sd >= narrow.sd)
+            }
+        }
+        // The texture length, a per-population constant, sits off the standard classes' grid.
+        let standardLengths = Set(CellClass.labelled.map { ClassParameters.standard.population($0)!.textureLengthUm })
+        #expect(lengths.count == 3 && lengths.isDisjoint(with: standardLengths))
+    }
+
     @Test("a file that is not a class-parameter set, or lacks a class, is refused with a reason")
     func badFiles() throws {
         #expect(throws: SimulationError.self) { _ = try ClassParameters(name: .standard, bytes: Array("{}".utf8)) }
@@ -52,5 +80,8 @@ struct ClassParametersTests {
         #expect(hidden.nucleusDeltaN <= 0)
         #expect(abs(cell.halfHeightUm - hidden.diameterUm / 2 * hidden.heightRatio) < 1e-9)
         #expect(CellPhantom.random(.debris, using: &rng).hidden == nil)
+        #expect(hidden.textureLengthUm == ClassParameters.nucleusLessDense.population(.primaryCancer)!.textureLengthUm)
+        #expect(PhantomParameters.names.count == hidden.values.count)
+        #expect(hidden.values[PhantomParameters.names.firstIndex(of: "nucleus_delta_n")!] == hidden.nucleusDeltaN)
     }
 }

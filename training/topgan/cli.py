@@ -6,6 +6,7 @@
     topgan finetune   --data cells.npz --shots 10 --out clf.pt      # the default recipe: crop features + LR
     topgan finetune   --recipe cnn --pretrained training/pretrained/sperm-gan.pt --data cells.npz --shots 10 --out clf.pt
     topgan finetune   --recipe cnn --data cells.npz --shots 10 --out scratch.pt  # the from-scratch CNN baseline
+    topgan finetune   --recipe twin --pretrained twin.pt --data cells.npz --shots 25 --out clf.pt  # twin-supervised trunk
     topgan export     clf.pt --out model.safetensors                  # flowd's model file
     topgan experiment --labelled cells.npz --validation val.npz --gan sperm=gan.pt --out out/experiment
 
@@ -35,7 +36,7 @@ from .featuremodel import DEFAULT_C
 #: regression (topgan.featuremodel; ≈ 88 % at N = 25 where the CNN recipes reach ≈ 71 %), written
 #: as model format version 2 (the engine computes the features). ``--recipe cnn`` trains the
 #: network instead.
-RECIPES = ("features", "cnn")
+RECIPES = ("features", "cnn", "twin")
 DEFAULT_RECIPE = "features"
 #: The CNN recipe's defaults, chosen on the validation twin: full fine-tuning for 24 epochs
 #: (72-73 % at N = 10 there, against 68 % for the linear probe and 62 % for 8 epochs).
@@ -88,6 +89,8 @@ def cmd_finetune(args) -> int:
     data = datamod.load(args.data, need_labels=True)
     if args.pretrained and not Path(args.pretrained).is_file():
         raise DataError(f"{args.pretrained}: no such checkpoint (make one with `topgan pretrain`)")
+    if args.recipe == "twin":
+        return finetune_twin(args, data)
     if args.pretrained:
         load_pretrained(data, args.pretrained)  # refuses other crops or classes before any training starts
     if args.recipe == "features":
@@ -180,6 +183,47 @@ def finetune_features(args, data) -> int:
     torch.save(ckpt, args.out)
     print(f"wrote {args.out} (recipe features: {len(x[0])} crop features standardised on {len(unlabelled)} "
           f"unlabelled cells, logistic regression C = {args.c:g}; {args.shots} cells per class, classes {data.classes})")
+    return 0
+
+
+def finetune_twin(args, data) -> int:
+    """``topgan finetune --recipe twin --pretrained TWIN.pt``: logistic regression on the physical
+    parameters the twin-supervised trunk measures (:mod:`topgan.twinsupervised`), standardised
+    with every cell that is not held out, folded into one network (a version-1 model file); the
+    same cross-validation and held-out report as the other recipes."""
+    from . import crossval, twinsupervised
+    from .finetune import predict
+    if not args.pretrained:
+        raise DataError("--recipe twin needs --pretrained TWIN.pt (python -m topgan.twinsupervised)")
+    trunk, tckpt = twinsupervised.load(args.pretrained)
+    if (tckpt["image_size"], round(tckpt["pixel_um"], 6)) != (data.size, round(data.pixel_um, 6)):
+        raise DataError(f"{args.pretrained} was trained on {tckpt['image_size']}x{tckpt['image_size']} crops at "
+                        f"{tckpt['pixel_um']:g} µm but {data.path} has {data.size}x{data.size} at {data.pixel_um:g} µm")
+    k = len(data.classes)
+    holdout, train, unlabelled = split_for_finetune(args, data)
+    measured = twinsupervised.regress(trunk, tckpt, data.opd, 8)
+
+    def fit(index):
+        return twinsupervised.fit_classifier(trunk, tckpt, data, index, unlabelled, args.c, args.seed, measured)
+
+    def labels(model, index):
+        return predict(model, data.opd[index], tckpt["opd_scale_nm"]).argmax(1)
+
+    model = fit(train)
+    ckpt = {"kind": "topgan-classifier", "recipe": "twin", "classes": data.classes, "image_size": data.size,
+            "pixel_um": data.pixel_um, "opd_scale_nm": tckpt["opd_scale_nm"], "ndf": tckpt["ndf"],
+            "origin": {"twin": str(args.pretrained), "opd_scale_nm": tckpt["opd_scale_nm"], "ndf": tckpt["ndf"]},
+            "config": {"head": "global_pool", "dropout": 0.0, "c": args.c, "seed": args.seed},
+            "train_index": train.tolist(), "data": data.path, "unlabelled_cells": int(len(unlabelled)),
+            "state_dict": model.state_dict()}
+    plan = None if args.no_cv else crossval.fold_plan(data.label[train], k, args.seed)
+    report_accuracy(args, data, ckpt, train, plan, [labels(fit(train[fitted]), train[held]) for fitted, held in plan or []],
+                    holdout, labels(model, holdout) if len(holdout) else None)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, args.out)
+    print(f"wrote {args.out} (recipe twin: the parameters {args.pretrained} measures, standardised on "
+          f"{len(unlabelled)} unlabelled cells, logistic regression C = {args.c:g}, folded into one network; "
+          f"{args.shots} cells per class, classes {data.classes})")
     return 0
 
 
@@ -282,13 +326,15 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--recipe", choices=RECIPES, default=DEFAULT_RECIPE,
                    help="features (default): QPI features measured on the crop, standardised with the file's "
                         "unlabelled cells, logistic regression (model format version 2); cnn: train the network "
-                        "(--pretrained, --mode, --epochs ...)")
+                        "(--pretrained, --mode, --epochs ...); twin: logistic regression on the physical parameters "
+                        "a twin-supervised trunk (--pretrained, python -m topgan.twinsupervised) measures, "
+                        "one network (model format version 1)")
     f.add_argument("--pretrained", help="cnn: checkpoint from `topgan pretrain`; omit to train from scratch "
-                                        "(features: only checked to serve the data)")
+                                        "(features: only checked to serve the data; twin: the regressor)")
     f.add_argument("--shots", type=int, required=True, help="labelled cells per class (N)")
     f.add_argument("--c", type=float, default=DEFAULT_C,
-                   help=f"features: inverse L2 strength of the logistic regression (default {DEFAULT_C:g}, "
-                        "chosen on the validation twin)")
+                   help=f"features, twin: inverse L2 strength of the logistic regression (default {DEFAULT_C:g}, "
+                        "chosen on the validation twin for both)")
     f.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
                    help=f"epochs of max(cells, 256) augmented views (default {DEFAULT_EPOCHS}, chosen on the validation twin)")
     f.add_argument("--seed", type=int, default=0, help="picks the N cells and the initialisation")
@@ -322,7 +368,8 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--labelled", required=True, help="labelled .npz (the test twin)")
     x.add_argument("--validation", required=True, help="a second labelled .npz, where hyper-parameters are chosen")
     x.add_argument("--sperm", help="unlabelled sperm .npz for the sperm GAN (unless --gan sperm=PATH)")
-    x.add_argument("--gan", action="append", help="NAME=PATH: use this checkpoint as GAN NAME (sperm, noise, target)")
+    x.add_argument("--gan", action="append", help="NAME=PATH: use this checkpoint as GAN NAME (sperm, noise, target), or twin=PATH: "
+                        "the twin-supervised regressor of the twin-lr methods (python -m topgan.twinsupervised)")
     x.add_argument("--out", required=True, help="results folder (resumable cache in <out>/*/runs)")
     x.add_argument("--shots", default="1,2,5,10,25,50")
     x.add_argument("--seeds", type=int, default=10)

@@ -49,6 +49,7 @@ from .finetune import FinetuneConfig, finetune, predict
 from .pretrain import PretrainConfig, load_discriminator, pretrain
 from .probe import Standardiser, pooled_features
 from .semisupervised import fit_semisupervised
+from . import twinsupervised
 
 TEST_SEED = 20261127
 VIEWS = 8  # D4 views of each labelled cell for the trunk probes
@@ -57,7 +58,9 @@ VIEWS = 8  # D4 views of each labelled cell for the trunk probes
 @dataclass(frozen=True)
 class Method:
     """``kind`` linear: ``inputs`` (``qpi``, ``qpi+``, ``crop`` -- :func:`topgan.features.crop_features`,
-    what a version-2 model file computes -- and/or ``trunk:<gan>``) standardised then ``classifier``;
+    what a version-2 model file computes --, ``trunk:<gan>``, ``twin`` -- the parameters the
+    twin-supervised regressor ``--gan twin=PATH`` measures, :mod:`topgan.twinsupervised` -- and/or
+    ``twin-pooled``, that regressor's pooled trunk features) standardised then ``classifier``;
     ``scaler`` ``labelled`` (the classic way, statistics of the N training cells), ``unlabelled``
     (statistics of the rig's unlabelled cells) or ``quantile`` (each feature mapped through its
     quantiles among the unlabelled cells to a standard normal); ``classifier`` ``lr``, ``svm`` or
@@ -97,6 +100,12 @@ METHODS: dict[str, Method] = {
                             ("crop",)),
     "features-gmm": Method("QPI features, Gaussian mixture fitted by EM with the unlabelled cells", "linear",
                            ("qpi",), "gmm", "quantile"),
+    "twin-lr": Method("twin-supervised trunk: regressed phantom parameters + LR, standardised on unlabelled cells",
+                      "linear", ("twin",)),
+    "twin-pooled-lr": Method("twin-supervised trunk: pooled trunk features + LR, standardised on unlabelled cells",
+                             "linear", ("twin-pooled",)),
+    "twin+crop-lr": Method("regressed phantom parameters and crop features, LR, standardised on unlabelled cells "
+                           "(diagnostic: no model file carries both)", "linear", ("crop", "twin")),
 }
 
 #: The hyper-parameters chosen on the validation file, per classifier kind.
@@ -143,6 +152,14 @@ class Split:
             self.inputs["crop"] = crop_features(data.opd, data.pixel_um)[None].astype(np.float32)
         if "qpi+" in needed:
             self.inputs["qpi+"] = feature_matrix(data, extended=True)[None].astype(np.float32)
+        if needed & {"twin", "twin-pooled"}:
+            if "twin" not in trunks:
+                raise DataError("the twin-supervised methods need --gan twin=PATH (python -m topgan.twinsupervised)")
+            model, ckpt = twinsupervised.load(trunks["twin"])
+            if "twin" in needed:
+                self.inputs["twin"] = twinsupervised.regress(model, ckpt, data.opd, VIEWS).astype(np.float32)
+            if "twin-pooled" in needed:
+                self.inputs["twin-pooled"] = pooled_features(model.features, data.opd, ckpt["opd_scale_nm"], VIEWS)
         scale = fit_opd_scale(data.opd)
         for name in sorted(n.split(":")[1] for n in needed if n.startswith("trunk:")):
             netD, _ = load_discriminator(trunks[name])
@@ -276,10 +293,19 @@ def train_gans(cfg: ExperimentConfig, needed: set[str], sperm: CellDataset | Non
                 gcfg = replace(gcfg, opd_scale_nm=1.0)  # noise already spans [-1, 1]
             pretrain(source, path, gcfg, resume=True, progress=progress)
         gans[name] = path
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        info[name] = {"path": str(path), "epochs": ckpt["epoch"], "cells": ckpt["cells"], "data": ckpt["data"],
-                      "steps": len(ckpt["history"]["loss_D"]), "opd_scale_nm": ckpt["opd_scale_nm"]}
+        info[name] = trunk_info(path)
     return info
+
+
+def trunk_info(path: Path) -> dict:
+    """What the report says of a GAN or twin-supervised checkpoint: its data, cells and training."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if ckpt.get("kind") == twinsupervised.KIND:
+        return {"path": str(path), "kind": ckpt["kind"], "epochs": len(ckpt["history"]), "cells": ckpt["cells"],
+                "data": ckpt["data"], "opd_scale_nm": ckpt["opd_scale_nm"],
+                "validation_r2": ckpt.get("validation_r2"), "train_seconds": ckpt.get("train_seconds")}
+    return {"path": str(path), "epochs": ckpt["epoch"], "cells": ckpt["cells"], "data": ckpt["data"],
+            "steps": len(ckpt["history"]["loss_D"]), "opd_scale_nm": ckpt["opd_scale_nm"]}
 
 
 def noise_like(data: CellDataset) -> CellDataset:
@@ -318,6 +344,8 @@ def run(labelled: CellDataset, validation: CellDataset, sperm: CellDataset | Non
     if report_only:
         return report_cached(labelled, validation, sperm, out, cfg, records or {}, gans)
     gan_info = train_gans(cfg, needed_gans, sperm, labelled.subset(test_split_pool), out, gans, progress)
+    if "twin" in gans:
+        gan_info["twin"] = trunk_info(gans["twin"])
 
     val = Split(validation, cfg.validation_test_per_class, gans, needed_inputs)
     chosen = tune(val, gans, cfg, out / "validation", progress)
@@ -357,11 +385,7 @@ def report_cached(labelled: CellDataset, validation: CellDataset, sperm: CellDat
             if r["method"] == name and r["shots"] in cfg.shots and r["seed"] < cfg.seeds:
                 runs.append(r)
                 chosen[name] = r["params"]
-    gan_info = {}
-    for name, path in gans.items():
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        gan_info[name] = {"path": str(path), "epochs": ckpt["epoch"], "cells": ckpt["cells"], "data": ckpt["data"],
-                          "steps": len(ckpt["history"]["loss_D"]), "opd_scale_nm": ckpt["opd_scale_nm"]}
+    gan_info = {name: trunk_info(path) for name, path in gans.items()}
     return summarise(labelled, validation, sperm, out, cfg, records, chosen, gan_info, runs)
 
 
@@ -440,13 +464,15 @@ def report(summary: dict, out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     cfg, runs = summary["config"], summary["runs"]
+    # The classic baseline when it ran, else the default recipe of `topgan finetune`.
+    reference = next((m for m in ("features-lr", "features-crop") if m in cfg["methods"]), "features-lr")
     md = ["# Few-shot experiment", "",
           f"Balanced accuracy (%) on {summary['test_cells']} held-out twin cells ({cfg['test_per_class']} per "
           f"class, chance {100 / len(summary['classes']):.1f} %), mean over {cfg['seeds']} seeds with a bootstrap "
           "95 % interval (seeds and test cells resampled); N = labelled cells per class.", "",
           table(summary), "",
-          "Paired differences to the classic baseline (points; ✔ interval above 0, ✘ below):", "",
-          comparisons(summary), "",
+          f"Paired differences to {METHODS[reference].label} (points; ✔ interval above 0, ✘ below):", "",
+          comparisons(summary, reference), "",
           "Hyper-parameters chosen on the validation file:", "", "```json", json.dumps(summary["chosen"]), "```", "",
           f"Labelled file: {summary['labelled_data']}; validation file: {summary['validation_data']}; "
           f"unlabelled target cells: {summary['unlabelled_cells']}.", "",

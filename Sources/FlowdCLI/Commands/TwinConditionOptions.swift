@@ -14,7 +14,7 @@ struct TwinConditionOptions: ParsableArguments {
         help: "Preset: ideal (every cell in focus at one speed, an ideal reference) or lab (a real rig's flow, sample and reference arm). Default: lab for flowd demo, ideal otherwise.")
     var conditions: TwinConditions?
 
-    @Option(help: "Class parameters of the labelled cells: standard (nuclei denser than the cytoplasm) or nucleus-less-dense (Schürmann et al. 2016).")
+    @Option(help: "Class parameters of the labelled cells: standard (nuclei denser than the cytoplasm) nucleus-less-dense (Schürmann et al. 2016), or broad (class-agnostic, for pretraining on the hidden parameters; docs/simulator.md).")
     var classParameters: ClassParameters.Name = .standard
 
     @Option(help: "Where cells sit in the channel's depth: mid-plane (in focus) or random (out of focus by their distance from it). Ideal: mid-plane; lab: random.")

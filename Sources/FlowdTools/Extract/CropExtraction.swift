@@ -8,7 +8,9 @@ import Tracking
 /// `flowd extract`: holograms → one OPD crop and one feature row per tracked cell, as the
 /// training dataset file (.npz, docs/protocol.md). Cells are tracked across frames and each
 /// physical cell is written once (its appearance wholly in view with the largest area); cells
-/// never wholly in view are skipped. Labels come from the source's ground truth, else −1.
+/// never wholly in view are skipped. Labels come from the source's ground truth, else −1; from
+/// the twin (`--simulate`) also each labelled cell's hidden ``PhantomParameters``
+/// (`phantom_<name>`, NaN for other objects), the targets of training/topgan/twinsupervised.py.
 public struct CropExtraction {
     public var source: ExtractSource
     public var parameters: ReconstructionParameters
@@ -66,6 +68,7 @@ public struct CropExtraction {
         var labels: [Int64] = [], frames: [Int64] = [], appearances: [Int64] = [], truthIDs: [Int64] = []
         var xs: [Float] = [], ys: [Float] = [], truthClasses: [String] = []
         var features = [[Float]](repeating: [], count: CellFeatures.names.count)
+        var phantoms = [[Float]](repeating: [], count: PhantomParameters.names.count)
         for track in tracks {
             let best = track.best
             opd += best.cell.crop
@@ -78,6 +81,8 @@ public struct CropExtraction {
             xs.append(Float(best.cell.x))
             ys.append(Float(best.cell.y))
             for (k, v) in best.cell.features.values.enumerated() { features[k].append(Float(v)) }
+            let hidden = owner?.phantom?.values ?? [Double](repeating: .nan, count: phantoms.count)
+            for (k, v) in hidden.enumerated() { phantoms[k].append(Float(v)) }
         }
         let n = tracks.count
         var npz = NPZWriter()
@@ -92,6 +97,13 @@ public struct CropExtraction {
         if truth != nil {
             npz.add("truth_id", try NumPyArray(int64: truthIDs, shape: [n]))
             npz.add("truth_class", strings: truthClasses)
+        }
+        // One array per parameter, like the features, so that files concatenate array by array.
+        // Only the twin knows them (truth.jsonl of a folder does not carry them).
+        if truth?.frames.values.contains(where: { $0.contains { $0.phantom != nil } }) == true {
+            for (k, name) in PhantomParameters.names.enumerated() {
+                npz.add("phantom_" + name, try NumPyArray(float32: phantoms[k], shape: [n]))
+            }
         }
         npz.add("pixel_um", try NumPyArray(float32: [Float(parameters.cropPixelUm)], shape: []))
         try npz.write(to: URL(fileURLWithPath: out))
