@@ -194,7 +194,7 @@ def test_cli_finetune_refuses_bad_data(files, tmp_path, capsys, case, complaint)
         "no-labels": lambda: _bad(files, tmp_path, label=np.full(90, -1, np.int64)),
         "no-file": lambda: str(tmp_path / "nothing.npz"),
     }[case]()
-    assert main(["--quiet", "finetune", "--data", path, "--shots", "3", "--epochs", "1", "--ndf", "8",
+    assert main(["--quiet", "finetune", "--recipe", "features", "--data", path, "--shots", "3",
                  "--out", str(tmp_path / "c.pt")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("topgan: error:") and complaint in err, err
@@ -203,7 +203,7 @@ def test_cli_finetune_refuses_bad_data(files, tmp_path, capsys, case, complaint)
 
 def test_cli_refuses_crops_of_another_size_than_the_gan(gan, tmp_path, capsys):
     np.savez(tmp_path / "big.npz", **synthetic_cells(5, 3, size=32))
-    assert main(["--quiet", "finetune", "--pretrained", str(gan), "--data", str(tmp_path / "big.npz"),
+    assert main(["--quiet", "finetune", "--recipe", "cnn", "--pretrained", str(gan), "--data", str(tmp_path / "big.npz"),
                  "--shots", "2", "--out", str(tmp_path / "c.pt")]) == 2
     assert "was trained on 16x16 crops but the labelled data has 32x32" in capsys.readouterr().err
 
@@ -214,8 +214,8 @@ def test_cli_refuses_crops_of_another_size_than_the_gan(gan, tmp_path, capsys):
 ])
 def test_cli_finetune_names_the_option_that_asks_for_too_many_cells(files, tmp_path, capsys, shots, test_per_class,
                                                                     complaint):
-    assert main(["--quiet", "finetune", "--data", str(files / "labelled.npz"), "--shots", str(shots),
-                 "--test-per-class", str(test_per_class), "--ndf", "8", "--out", str(tmp_path / "c.pt")]) == 2
+    assert main(["--quiet", "finetune", "--recipe", "features", "--data", str(files / "labelled.npz"), "--shots", str(shots),
+                 "--test-per-class", str(test_per_class), "--out", str(tmp_path / "c.pt")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("topgan: error:") and complaint in err, err
 
@@ -385,7 +385,7 @@ def test_cli_finetune_refuses_data_the_pretrained_model_cannot_serve(gan, files,
     else:
         arrays["classes"] = np.array(["a", "b", "c"])
     np.savez(tmp_path / "other.npz", **arrays)
-    assert main(["--quiet", "finetune", "--pretrained", str(clf), "--data", str(tmp_path / "other.npz"),
+    assert main(["--quiet", "finetune", "--recipe", "cnn", "--pretrained", str(clf), "--data", str(tmp_path / "other.npz"),
                  "--shots", "2", "--out", str(tmp_path / "c2.pt")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("topgan: error:") and complaint in err and "Traceback" not in err, err

@@ -4,6 +4,8 @@ file without the twin's hidden parameters is refused with a reason."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,8 @@ from sklearn.linear_model import LogisticRegression
 from topgan.data import CellDataset, DataError
 from topgan.probe import Standardiser
 from topgan.twinsupervised import TARGETS, TwinConfig, fold_classifier, load_targets, r_squared, regress, train
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def discs(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +81,8 @@ def test_a_file_without_hidden_parameters_is_refused_and_other_objects_are_dropp
 def test_finetune_recipe_twin_writes_one_network_that_export_writes_as_version_1(tmp_path, capsys):
     """topgan finetune --recipe twin: the regressor from --pretrained, logistic regression on what
     it measures, folded; topgan export writes it as an ordinary version-1 file with the same
-    probabilities. Without --pretrained it refuses with a reason."""
+    probabilities. It is the default recipe; without --pretrained it takes the committed trunk,
+    which refuses crops of another size, and a GAN of `topgan pretrain` is refused with a hint."""
     from topgan.cli import main
     from topgan.export import load_model_file
     from topgan.finetune import load_classifier, predict
@@ -89,10 +94,13 @@ def test_finetune_recipe_twin_writes_one_network_that_export_writes_as_version_1
     label = np.digitize(targets[:, 0], [3.3, 4.7])
     np.savez(tmp_path / "cells.npz", opd=opd, label=label, classes=np.array(["small", "medium", "large"]),
              pixel_um=np.float32(0.3))
-    common = ["--quiet", "finetune", "--recipe", "twin", "--data", str(tmp_path / "cells.npz"), "--shots", "5",
+    common = ["--quiet", "finetune", "--data", str(tmp_path / "cells.npz"), "--shots", "5",
               "--test-per-class", "5", "--out", str(tmp_path / "clf.pt")]
     assert main(common) == 2
-    assert "--recipe twin needs --pretrained" in capsys.readouterr().err
+    assert "twin-regressor.pt was trained on 64x64 crops at 0.3 µm but" in capsys.readouterr().err
+    assert main(common + ["--pretrained", str(REPO / "training" / "pretrained" / "sperm-gan.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "not a twin-supervised regressor" in err and "--recipe cnn" in err and "Traceback" not in err
     assert main(common + ["--pretrained", str(tmp_path / "twin.pt")]) == 0
     assert "balanced accuracy on 15 held-out cells" in capsys.readouterr().out
     classifier, saved = load_classifier(tmp_path / "clf.pt")

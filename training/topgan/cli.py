@@ -3,10 +3,10 @@
     topgan dataset    --class healthy=A.rtdc --class primary_cancer=B.rtdc \
                       --class metastatic_cancer=C.rtdc --out cells.npz  # from recorded runs
     topgan pretrain   --data sperm.npz --out gan.pt                  # DCGAN on unlabelled OPD crops
-    topgan finetune   --data cells.npz --shots 10 --out clf.pt      # the default recipe: crop features + LR
+    topgan finetune   --data cells.npz --shots 10 --out clf.pt      # the default recipe: the twin-supervised trunk + LR
+    topgan finetune   --recipe features --data cells.npz --shots 10 --out clf.pt  # crop features + LR
     topgan finetune   --recipe cnn --pretrained training/pretrained/sperm-gan.pt --data cells.npz --shots 10 --out clf.pt
     topgan finetune   --recipe cnn --data cells.npz --shots 10 --out scratch.pt  # the from-scratch CNN baseline
-    topgan finetune   --recipe twin --pretrained twin.pt --data cells.npz --shots 25 --out clf.pt  # twin-supervised trunk
     topgan export     clf.pt --out model.safetensors                  # flowd's model file
     topgan experiment --labelled cells.npz --validation val.npz --gan sperm=gan.pt --out out/experiment
 
@@ -32,12 +32,16 @@ from .data import DataError
 from .featuremodel import DEFAULT_C
 
 #: The default recipe of ``topgan finetune``: the best few-shot recipe of docs/experiments.md,
-#: QPI features measured on the crop, standardised with the file's unlabelled cells, logistic
-#: regression (topgan.featuremodel; ≈ 88 % at N = 25 where the CNN recipes reach ≈ 71 %), written
-#: as model format version 2 (the engine computes the features). ``--recipe cnn`` trains the
-#: network instead.
-RECIPES = ("features", "cnn", "twin")
-DEFAULT_RECIPE = "features"
+#: logistic regression on the physical parameters the committed twin-supervised trunk measures
+#: (topgan.twinsupervised; lab twin, N = 25: 92.4 % where the features recipe reaches 87.6 % and
+#: the CNN recipes ≈ 71 %), standardised with the file's unlabelled cells and folded into one
+#: network (model format version 1). ``--recipe features`` (QPI features measured on the crop,
+#: model format version 2) and ``--recipe cnn`` (the network fine-tuned, TOP-GAN) train the others.
+RECIPES = ("twin", "features", "cnn")
+DEFAULT_RECIPE = "twin"
+#: The twin-supervised trunk the twin recipe uses without ``--pretrained``: trained on 64 × 64
+#: crops of 0.3 µm, `flowd extract`'s defaults (docs/experiments.md, "A twin-supervised trunk").
+DEFAULT_TWIN = Path(__file__).resolve().parents[1] / "pretrained" / "twin-regressor.pt"
 #: The CNN recipe's defaults, chosen on the validation twin: full fine-tuning for 24 epochs
 #: (72-73 % at N = 10 there, against 68 % for the linear probe and 62 % for 8 epochs).
 DEFAULT_MODE = "full"
@@ -193,9 +197,11 @@ def finetune_twin(args, data) -> int:
     same cross-validation and held-out report as the other recipes."""
     from . import crossval, twinsupervised
     from .finetune import predict
-    if not args.pretrained:
-        raise DataError("--recipe twin needs --pretrained TWIN.pt (python -m topgan.twinsupervised)")
-    trunk, tckpt = twinsupervised.load(args.pretrained)
+    args.pretrained = args.pretrained or str(DEFAULT_TWIN)
+    try:
+        trunk, tckpt = twinsupervised.load(args.pretrained)
+    except ValueError as error:
+        raise DataError(f"{error}; for a GAN of `topgan pretrain` use --recipe cnn") from error
     if (tckpt["image_size"], round(tckpt["pixel_um"], 6)) != (data.size, round(data.pixel_um, 6)):
         raise DataError(f"{args.pretrained} was trained on {tckpt['image_size']}x{tckpt['image_size']} crops at "
                         f"{tckpt['pixel_um']:g} µm but {data.path} has {data.size}x{data.size} at {data.pixel_um:g} µm")
@@ -324,13 +330,14 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--data", required=True, help="labelled .npz from flowd extract")
     f.add_argument("--out", required=True, help="classifier checkpoint")
     f.add_argument("--recipe", choices=RECIPES, default=DEFAULT_RECIPE,
-                   help="features (default): QPI features measured on the crop, standardised with the file's "
-                        "unlabelled cells, logistic regression (model format version 2); cnn: train the network "
-                        "(--pretrained, --mode, --epochs ...); twin: logistic regression on the physical parameters "
-                        "a twin-supervised trunk (--pretrained, python -m topgan.twinsupervised) measures, "
-                        "one network (model format version 1)")
-    f.add_argument("--pretrained", help="cnn: checkpoint from `topgan pretrain`; omit to train from scratch "
-                                        "(features: only checked to serve the data; twin: the regressor)")
+                   help="twin (default): logistic regression on the physical parameters a twin-supervised trunk "
+                        "measures (--pretrained, default the committed training/pretrained/twin-regressor.pt), "
+                        "one network (model format version 1); features: QPI features measured on the crop, "
+                        "standardised with the file's unlabelled cells, logistic regression (model format version 2); "
+                        "cnn: train the network (--pretrained, --mode, --epochs ...)")
+    f.add_argument("--pretrained", help="twin: the twin-supervised regressor (default: the committed one); cnn: "
+                                        "checkpoint from `topgan pretrain`, omit to train from scratch (features: only "
+                                        "checked to serve the data)")
     f.add_argument("--shots", type=int, required=True, help="labelled cells per class (N)")
     f.add_argument("--c", type=float, default=DEFAULT_C,
                    help=f"features, twin: inverse L2 strength of the logistic regression (default {DEFAULT_C:g}, "
