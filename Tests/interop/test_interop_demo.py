@@ -13,13 +13,14 @@ from flowd_harness import DEFAULT_MODEL, hermetic_env, load_truth
 
 
 def test_a_short_demo_writes_a_summary_that_agrees_with_the_ground_truth(flowd_bin, tmp_path):
-    """60 frames of 512² at the model's pixel size (0.25 µm): every frame reaches the daemon,
+    """60 frames of 1024² at the daemon's default optics (0.107 µm pixels, which the default
+    model's crops are cut from) and `flowd demo`'s lab conditions: every frame reaches the daemon,
     the count agrees with the truth (±1 cell), the accuracy is well above chance, and the JSON
     has every key of issue 6 with values consistent with each other and with truth.jsonl."""
     summary_path = tmp_path / "summary.json"
     result = subprocess.run(
-        [str(flowd_bin), "demo", "--duration", "3", "--rate", "20", "--size", "512", "--pixel-um", "0.25",
-         "--concentration", "20000", "--model", str(DEFAULT_MODEL), "--out", str(tmp_path / "runs"),
+        [str(flowd_bin), "demo", "--duration", "3", "--rate", "20", "--size", "1024",
+         "--concentration", "25000", "--model", str(DEFAULT_MODEL), "--out", str(tmp_path / "runs"),
          "--summary-json", str(summary_path)],
         capture_output=True, text=True, timeout=300, env=hermetic_env(), stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
